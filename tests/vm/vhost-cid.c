@@ -11,7 +11,6 @@
  *
  * This is the independent check of what vsockns claims a CID space holds.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

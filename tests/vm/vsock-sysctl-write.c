@@ -8,7 +8,6 @@
  * child_ns_mode is told apart only by it. Exit status 0 on OK, 1 otherwise,
  * 2 on usage errors.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

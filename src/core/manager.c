@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "manager.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <linux/vm_sockets.h>
+
+#include "errors.h"
+#include "netns.h"
+#include "state.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+
+static int error_set(ManagerError *e, int r, const char *name, const char *format, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int error_set(ManagerError *e, int r, const char *name, const char *format, ...)
+{
+    if (e) {
+        va_list ap;
+        e->name = name;
+        va_start(ap, format);
+        vsnprintf(e->message, sizeof(e->message), format, ap);
+        va_end(ap);
+    }
+    return r;
+}
+
+void manager_config_default(ManagerConfig *c)
+{
+    snprintf(c->netns_dir, sizeof(c->netns_dir), "%s", NETNS_RUN_DIR);
+    snprintf(c->state_dir, sizeof(c->state_dir), "/run/vsockns");
+    snprintf(c->config_file, sizeof(c->config_file), "/etc/vsockns/vsocknsd.conf");
+}
+
+int manager_new(const ManagerConfig *config, Manager **ret)
+{
+    Manager *m = calloc(1, sizeof(Manager));
+    if (!m)
+        return -ENOMEM;
+    m->config = *config;
+    m->configured_host_child_mode = VSOCK_MODE_INVALID;
+    for (int i = 0; i < 2; i++) {
+        m->parents[i].mode = (VsockMode) i;
+        snprintf(m->parents[i].path, sizeof(m->parents[i].path), "%s/parents/%s",
+                 config->state_dir, vsock_mode_to_string((VsockMode) i));
+        m->parents[i].status = -ENODEV;
+        snprintf(m->parents[i].problem, sizeof(m->parents[i].problem), "it was not set up");
+    }
+    *ret = m;
+    return 0;
+}
+
+Manager *manager_free(Manager *m)
+{
+    if (!m)
+        return NULL;
+    free(m->namespaces);
+    free(m);
+    return NULL;
+}
+
+const char *kernel_support_to_string(KernelSupport s)
+{
+    return s == KERNEL_SUPPORT_NAMESPACES ? "namespaces" : "none";
+}
+
+Namespace *manager_find(Manager *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_namespaces; i++)
+        if (streq(m->namespaces[i].name, name))
+            return &m->namespaces[i];
+    return NULL;
+}
+
+size_t manager_namespace_lease_count(Manager *m, const Namespace *ns)
+{
+    return 0;
+}
+
+int manager_save(Manager *m)
+{
+    int r = state_save(m->config.state_dir, m->namespaces, m->n_namespaces);
+    if (r < 0)
+        log_error_errno(r, "Cannot write state to %s/%s: %m", m->config.state_dir, STATE_FILE);
+    return r;
+}
+
+static void pin_path(Manager *m, const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", m->config.netns_dir, name);
+}
+
+/*
+ * vsock must be loaded before any namespace is created: namespaces that
+ * exist when it loads all come up global (tests/vm/contract/module-load-time).
+ * Creating an AF_VSOCK socket makes the kernel load it.
+ */
+static void detect_kernel(Manager *m)
+{
+    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        log_warning_errno(errno, "Cannot create an AF_VSOCK socket (%m): is the vsock module available?");
+    else
+        close(fd);
+
+    m->kernel_support = access("/proc/sys/net/vsock/ns_mode", F_OK) == 0 ? KERNEL_SUPPORT_NAMESPACES
+                                                                         : KERNEL_SUPPORT_NONE;
+    m->g2h_fallback_supported = access("/proc/sys/net/vsock/g2h_fallback", F_OK) == 0;
+    if (vsock_sysctl_read(-1, "child_ns_mode", m->host_child_mode, sizeof(m->host_child_mode)) < 0)
+        snprintf(m->host_child_mode, sizeof(m->host_child_mode), "global");
+
+    /* A guest-to-host transport gives this machine a CID of its own. */
+    unsigned int cid = VMADDR_CID_ANY;
+    _cleanup_close_ int dev = open("/dev/vsock", O_RDONLY | O_CLOEXEC);
+    if (dev >= 0 && ioctl(dev, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid) == 0)
+        m->guest_transport = cid != VMADDR_CID_ANY && cid > VMADDR_CID_HOST;
+
+    if (m->kernel_support == KERNEL_SUPPORT_NONE)
+        log_notice("This kernel has no vsock namespaces (Linux >= 7.0 needed): every namespace "
+                   "shares one vsock world, as before 7.0; 'local' mode is not available.");
+    if (m->guest_transport)
+        log_notice("Running in a guest with a guest-to-host vsock transport (local CID %u): "
+                   "local namespaces cannot reach the host; only global ones can.", cid);
+}
+
+/* /etc/vsockns/vsocknsd.conf: "HostChildMode=local|global", '#' comments. */
+static void load_config(Manager *m)
+{
+    _cleanup_fclose_ FILE *f = fopen(m->config.config_file, "re");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *p = line + strspn(line, " \t");
+        if (*p == '#' || *p == ';' || *p == '\0' || *p == '[')
+            continue;
+        if (strncmp(p, "HostChildMode=", STRLEN("HostChildMode=")) == 0) {
+            const char *v = p + STRLEN("HostChildMode=");
+            m->configured_host_child_mode = vsock_mode_from_string(v);
+            if (m->configured_host_child_mode == VSOCK_MODE_INVALID)
+                log_warning("%s: HostChildMode='%s' is neither 'local' nor 'global', ignoring",
+                            m->config.config_file, v);
+        } else
+            log_warning("%s: unknown setting '%s', ignoring", m->config.config_file, p);
+    }
+}
+
+static void apply_host_child_mode(Manager *m)
+{
+    if (m->configured_host_child_mode == VSOCK_MODE_INVALID || m->kernel_support == KERNEL_SUPPORT_NONE)
+        return;
+    const char *want = vsock_mode_to_string(m->configured_host_child_mode);
+    int r = vsock_sysctl_write(-1, "child_ns_mode", want);
+    if (r == -EBUSY)
+        log_error("HostChildMode=%s: the host's child_ns_mode is already locked to '%s'", want,
+                  m->host_child_mode);
+    else if (r < 0)
+        log_error_errno(r, "HostChildMode=%s: cannot write the host's child_ns_mode: %m", want);
+    else
+        log_info("Host child_ns_mode locked to '%s' as configured", want);
+    vsock_sysctl_read(-1, "child_ns_mode", m->host_child_mode, sizeof(m->host_child_mode));
+}
+
+static int parent_fail(Parent *p, int r, const char *format, ...) __attribute__((format(printf, 3, 4)));
+
+static int parent_fail(Parent *p, int r, const char *format, ...)
+{
+    va_list ap;
+    p->status = r;
+    va_start(ap, format);
+    vsnprintf(p->problem, sizeof(p->problem), format, ap);
+    va_end(ap);
+    log_error("Parent for %s namespaces (%s) is not usable: %s", vsock_mode_to_string(p->mode), p->path,
+              p->problem);
+    return r;
+}
+
+/*
+ * An existing parent (from an earlier run, or planted by someone else):
+ * writing the wanted child_ns_mode again is accepted only if it is unlocked
+ * or already locked to that value, so the write both checks and locks.
+ */
+static int parent_adopt(Parent *p)
+{
+    const char *want = vsock_mode_to_string(p->mode);
+    _cleanup_close_ int fd = netns_open(p->path);
+    if (fd < 0)
+        return parent_fail(p, fd, "cannot open it: %s", strerror(-fd));
+
+    char found[16] = "?", own[16] = "?";
+    vsock_sysctl_read(fd, "child_ns_mode", found, sizeof(found));
+    vsock_sysctl_read(fd, "ns_mode", own, sizeof(own));
+    int r = vsock_sysctl_write(fd, "child_ns_mode", want);
+    if (r == -EBUSY)
+        return parent_fail(p, -EBUSY, "its child_ns_mode is locked to '%s' by someone else", found);
+    if (r == -EPERM)
+        return parent_fail(p, -EPERM, "it is a %s namespace, which cannot have %s children", own, want);
+    if (r < 0)
+        return parent_fail(p, r, "cannot write its child_ns_mode: %s", strerror(-r));
+    if (p->mode == VSOCK_MODE_GLOBAL && !streq(own, "global"))
+        return parent_fail(p, -EBUSY, "it is itself '%s'", own);
+    p->status = 0;
+    p->problem[0] = '\0';
+    log_info("Adopted parent for %s namespaces at %s", want, p->path);
+    return 0;
+}
+
+static int parent_setup(Manager *m, Parent *p)
+{
+    const char *want = vsock_mode_to_string(p->mode);
+    int r = netns_pin_inode(p->path, NULL);
+    if (r == 0)
+        return parent_adopt(p);
+    if (r == -ENOTCONN) {
+        /* A placeholder left by a crash between open and bind mount. */
+        log_info("Removing stale placeholder %s", p->path);
+        unlink(p->path);
+    } else if (r != -ENOENT)
+        return parent_fail(p, r, "cannot inspect it: %s", strerror(-r));
+
+    NetnsSetup setup = { .pin_path = p->path, .child_ns_mode = want, .g2h_fallback = -1 };
+    NetnsCreated created;
+    r = netns_create_pinned(-1, &setup, &created);
+    if (r == -EPERM)
+        return parent_fail(p, r, "the host's child_ns_mode is '%s', so it cannot have %s children",
+                           m->host_child_mode, want);
+    if (r < 0)
+        return parent_fail(p, r, "cannot create it: %s", strerror(-r));
+    if (p->mode == VSOCK_MODE_GLOBAL && !streq(created.ns_mode, "global")) {
+        netns_unpin(p->path);
+        return parent_fail(p, -EBUSY, "the kernel made it '%s'", created.ns_mode);
+    }
+    p->status = 0;
+    p->problem[0] = '\0';
+    log_info("Created parent for %s namespaces at %s", want, p->path);
+    return 0;
+}
+
+static int setup_parents(Manager *m)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/parents", m->config.state_dir);
+    int r = netns_dir_prepare(dir);
+    if (r < 0)
+        return log_error_errno(r, "Cannot prepare %s: %m", dir);
+    for (int i = 0; i < 2; i++)
+        parent_setup(m, &m->parents[i]);
+    return 0;
+}
+
+/* Keeps the namespaces of an earlier run that are still pinned where we
+ * left them (same inode), drops the others with a log line. */
+static int reconcile_state(Manager *m)
+{
+    Namespace *list = NULL;
+    size_t n = 0, dropped = 0;
+    int r = state_load(m->config.state_dir, &list, &n, &dropped);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return log_error_errno(r, "Cannot read %s/%s, starting empty: %m", m->config.state_dir, STATE_FILE);
+    if (dropped > 0)
+        log_warning("Dropped %zu malformed entries from %s/%s", dropped, m->config.state_dir, STATE_FILE);
+
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        uint64_t ino;
+        pin_path(m, list[i].name, path, sizeof(path));
+        r = netns_pin_inode(path, &ino);
+        if (r < 0)
+            log_notice("Namespace '%s' is gone (%s: %s); dropping it", list[i].name, path, strerror(-r));
+        else if (ino != list[i].inode)
+            log_notice("Namespace '%s' at %s is a different namespace now (inode %llu, was %llu); "
+                       "dropping it and leaving the new one alone",
+                       list[i].name, path, (unsigned long long) ino, (unsigned long long) list[i].inode);
+        else {
+            list[kept++] = list[i];
+            log_info("Re-adopted namespace '%s' (%s)", list[i].name, vsock_mode_to_string(list[i].mode));
+        }
+    }
+    free(m->namespaces);
+    m->namespaces = list;
+    m->n_namespaces = kept;
+    return manager_save(m);
+}
+
+int manager_startup(Manager *m)
+{
+    if (mkdir(m->config.state_dir, 0755) < 0 && errno != EEXIST)
+        return log_error_errno(errno, "Cannot create %s: %m", m->config.state_dir);
+
+    load_config(m);
+    detect_kernel(m);
+    apply_host_child_mode(m);
+
+    int r = netns_dir_prepare(m->config.netns_dir);
+    if (r < 0)
+        return log_error_errno(r, "Cannot prepare %s: %m", m->config.netns_dir);
+    if (m->kernel_support == KERNEL_SUPPORT_NAMESPACES)
+        setup_parents(m);
+    return reconcile_state(m);
+}
+
+static int check_parent_option(Manager *m, const CreateRequest *req, VsockMode mode, const char **ret_path,
+                               ManagerError *e)
+{
+    NameProblem np = ns_name_check(req->parent);
+    if (np != NAME_OK)
+        return error_set(e, -EINVAL, BUS_ERROR_INVALID_NAME, "Parent name is not valid: %s.",
+                         name_problem_to_string(np));
+    const Namespace *parent = manager_find(m, req->parent);
+    if (!parent)
+        return error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE,
+                         "No namespace '%s' managed by vsockns to nest in.", req->parent);
+    if (parent->mode != VSOCK_MODE_LOCAL)
+        return error_set(e, -EINVAL, BUS_ERROR_INVALID_PARENT,
+                         "Parent '%s' is global: only local namespaces can be nested (global children "
+                         "are created from vsockns's own global parent; omit Parent).", req->parent);
+    if (mode != VSOCK_MODE_LOCAL)
+        return error_set(e, -EINVAL, BUS_ERROR_INVALID_MODE,
+                         "Children of a local namespace are always local; use mode 'local' with Parent.");
+    *ret_path = NULL; /* resolved by the caller: the parent's pin */
+    return 1;
+}
+
+int manager_check_create(Manager *m, const CreateRequest *req, const char **ret_parent_path, ManagerError *e)
+{
+    NameProblem np = ns_name_check(req->name);
+    if (np != NAME_OK)
+        return error_set(e, -EINVAL, BUS_ERROR_INVALID_NAME, "Namespace name is not valid: %s.",
+                         name_problem_to_string(np));
+    VsockMode mode = vsock_mode_from_string(req->mode);
+    if (mode == VSOCK_MODE_INVALID)
+        return error_set(e, -EINVAL, BUS_ERROR_INVALID_MODE,
+                         "Mode '%.32s' is not valid: use 'local' or 'global'.", req->mode);
+    if (manager_find(m, req->name))
+        return error_set(e, -EEXIST, BUS_ERROR_NAMESPACE_EXISTS, "Namespace '%s' already exists.", req->name);
+
+    char path[PATH_MAX];
+    pin_path(m, req->name, path, sizeof(path));
+    if (access(path, F_OK) == 0)
+        return error_set(e, -EEXIST, BUS_ERROR_NAMESPACE_EXISTS,
+                         "%s already exists and is not managed by vsockns; pick another name.", path);
+    if (m->n_namespaces >= MANAGER_NAMESPACES_MAX)
+        return error_set(e, -E2BIG, BUS_ERROR_LIMIT_REACHED,
+                         "vsockns already manages %d namespaces, its limit; delete some first.",
+                         MANAGER_NAMESPACES_MAX);
+
+    if (m->kernel_support == KERNEL_SUPPORT_NONE && (mode == VSOCK_MODE_LOCAL || (req->parent && req->parent[0])))
+        return error_set(e, -EOPNOTSUPP, BUS_ERROR_NOT_SUPPORTED,
+                         "Local vsock namespaces need Linux >= 7.0; this kernel has no vsock namespace "
+                         "support, so only 'global' (the pre-7.0 behaviour) is available.");
+    if (req->g2h_fallback >= 0 && !m->g2h_fallback_supported)
+        return error_set(e, -EOPNOTSUPP, BUS_ERROR_NOT_SUPPORTED,
+                         "G2HFallback needs Linux >= 7.2 (no /proc/sys/net/vsock/g2h_fallback here).");
+
+    if (req->parent && req->parent[0]) {
+        int r = check_parent_option(m, req, mode, ret_parent_path, e);
+        return r < 0 ? r : 0;
+    }
+    if (m->kernel_support == KERNEL_SUPPORT_NONE) {
+        *ret_parent_path = NULL;
+        return 0;
+    }
+    const Parent *p = &m->parents[mode];
+    if (p->status != 0)
+        return error_set(e, -EBUSY, BUS_ERROR_MODE_LOCKED,
+                         "Cannot create %s namespaces: the parent %s is not usable: %s. Remove it "
+                         "(umount and rm) and restart vsocknsd.",
+                         vsock_mode_to_string(mode), p->path, p->problem);
+    *ret_parent_path = p->path;
+    return 0;
+}
+
+static int namespace_add(Manager *m, const Namespace *ns)
+{
+    Namespace *list = realloc(m->namespaces, (m->n_namespaces + 1) * sizeof(Namespace));
+    if (!list)
+        return -ENOMEM;
+    m->namespaces = list;
+    m->namespaces[m->n_namespaces++] = *ns;
+    return 0;
+}
+
+static void namespace_remove(Manager *m, Namespace *ns)
+{
+    size_t i = ns - m->namespaces;
+    memmove(&m->namespaces[i], &m->namespaces[i + 1], (m->n_namespaces - i - 1) * sizeof(Namespace));
+    m->n_namespaces--;
+}
+
+static uint64_t now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int create_from_parent(Manager *m, const CreateRequest *req, const char *parent_path, NetnsCreated *created,
+                              ManagerError *e)
+{
+    _cleanup_close_ int parent_fd = -1;
+    if (parent_path) {
+        parent_fd = netns_open(parent_path);
+        if (parent_fd < 0)
+            return error_set(e, parent_fd, BUS_ERROR_KERNEL, "Cannot open the parent namespace %s: %s.",
+                             parent_path, strerror(-parent_fd));
+    }
+
+    char path[PATH_MAX];
+    pin_path(m, req->name, path, sizeof(path));
+    NetnsSetup setup = { .pin_path = path, .g2h_fallback = req->g2h_fallback };
+    int r = netns_create_pinned(parent_fd, &setup, created);
+    if (r == -EEXIST)
+        return error_set(e, r, BUS_ERROR_NAMESPACE_EXISTS, "%s already exists.", path);
+    if (r < 0)
+        return error_set(e, r, BUS_ERROR_KERNEL, "Creating namespace '%s' failed: %s.", req->name, strerror(-r));
+
+    VsockMode want = vsock_mode_from_string(req->mode);
+    if (vsock_mode_from_string(created->ns_mode) != want) {
+        netns_unpin(path);
+        return error_set(e, -EBUSY, BUS_ERROR_MODE_MISMATCH,
+                         "The kernel made namespace '%s' %s instead of %s; nothing was kept.", req->name,
+                         created->ns_mode, req->mode);
+    }
+    return 0;
+}
+
+int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **ret, ManagerError *e)
+{
+    const char *parent_path = NULL;
+    char nested_parent[PATH_MAX];
+    int r = manager_check_create(m, req, &parent_path, e);
+    if (r < 0)
+        return r;
+    if (req->parent && req->parent[0]) {
+        pin_path(m, req->parent, nested_parent, sizeof(nested_parent));
+        parent_path = nested_parent;
+    }
+
+    NetnsCreated created;
+    r = create_from_parent(m, req, parent_path, &created, e);
+    if (r < 0)
+        return r;
+
+    Namespace ns = {
+        .mode = vsock_mode_from_string(req->mode),
+        .g2h_fallback = req->g2h_fallback,
+        .inode = created.inode,
+        .created_usec = now_usec(),
+    };
+    snprintf(ns.name, sizeof(ns.name), "%s", req->name);
+    snprintf(ns.parent, sizeof(ns.parent), "%s", req->parent ? req->parent : "");
+    if (ns.g2h_fallback < 0 && m->g2h_fallback_supported) {
+        char path[PATH_MAX], v[8] = "";
+        pin_path(m, req->name, path, sizeof(path));
+        _cleanup_close_ int fd = netns_open(path);
+        if (fd >= 0 && vsock_sysctl_read(fd, "g2h_fallback", v, sizeof(v)) == 0)
+            ns.g2h_fallback = streq(v, "1");
+    }
+
+    r = namespace_add(m, &ns);
+    if (r >= 0)
+        r = manager_save(m);
+    if (r < 0) {
+        char path[PATH_MAX];
+        pin_path(m, req->name, path, sizeof(path));
+        Namespace *added = manager_find(m, req->name);
+        if (added)
+            namespace_remove(m, added);
+        netns_unpin(path);
+        return error_set(e, r, NULL, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
+    }
+    Namespace *added = manager_find(m, req->name);
+    log_info("Created %s namespace '%s'%s%s", req->mode, req->name, ns.parent[0] ? " in " : "", ns.parent);
+    if (m->on_added)
+        m->on_added(m, added, m->userdata);
+    if (ret)
+        *ret = added;
+    return 0;
+}
+
+static bool has_children(Manager *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_namespaces; i++)
+        if (streq(m->namespaces[i].parent, name))
+            return true;
+    return false;
+}
+
+int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerError *e)
+{
+    Namespace *ns = manager_find(m, name);
+    if (!ns)
+        return error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", name);
+    size_t leases = manager_namespace_lease_count(m, ns);
+    if (leases > 0 && !force)
+        return error_set(e, -EBUSY, BUS_ERROR_NAMESPACE_BUSY,
+                         "Namespace '%s' has %zu CID lease(s); release them or delete with force.", name, leases);
+
+    char path[PATH_MAX];
+    pin_path(m, name, path, sizeof(path));
+    int r = netns_unpin(path);
+    if (r < 0 && r != -ENOENT)
+        return error_set(e, r, BUS_ERROR_KERNEL, "Cannot remove %s: %s.", path, strerror(-r));
+
+    Namespace gone = *ns;
+    namespace_remove(m, ns);
+    manager_save(m);
+    log_info("Deleted namespace '%s'%s", name,
+             has_children(m, name) ? " (its nested namespaces stay pinned and managed)" : "");
+    if (m->on_removed)
+        m->on_removed(m, &gone, m->userdata);
+    return 0;
+}
+
+bool manager_handle_pin_removed(Manager *m, const char *name)
+{
+    Namespace *ns = manager_find(m, name);
+    if (!ns)
+        return false;
+    char path[PATH_MAX];
+    uint64_t ino;
+    pin_path(m, name, path, sizeof(path));
+    if (netns_pin_inode(path, &ino) == 0 && ino == ns->inode)
+        return false;
+
+    Namespace gone = *ns;
+    namespace_remove(m, ns);
+    manager_save(m);
+    log_notice("Namespace '%s' was removed behind vsockns's back (%s is gone)", name, path);
+    if (m->on_removed)
+        m->on_removed(m, &gone, m->userdata);
+    return true;
+}

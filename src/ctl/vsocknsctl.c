@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vsocknsctl: the command line client of vsocknsd (org.vsockns1).
+ * Tables for people, --json for programs. Exit status: 0 success, 1 the
+ * operation failed, 2 invalid usage, 4 no such namespace, 5 vsocknsd is not
+ * reachable.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+
+#include "core/errors.h"
+#include "shared/macro.h"
+
+#define BUS_NAME "org.vsockns1"
+#define MANAGER_PATH "/org/vsockns1"
+#define MANAGER_IFACE "org.vsockns1.Manager"
+#define NAMESPACE_IFACE "org.vsockns1.Namespace"
+
+enum { EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NO_SUCH = 4, EXIT_UNAVAILABLE = 5 };
+
+static bool arg_json;
+static const char *arg_mode = "local";
+static const char *arg_parent;
+static bool arg_no_g2h_fallback;
+static bool arg_force;
+
+typedef struct NsInfo {
+    char *name, *mode, *path, *parent;
+    int g2h_fallback;
+    uint64_t inode, created_usec;
+} NsInfo;
+
+static void ns_info_clear(NsInfo *i)
+{
+    free(i->name);
+    free(i->mode);
+    free(i->path);
+    free(i->parent);
+}
+
+static int report_bus_error(const sd_bus_error *error, int r)
+{
+    if (sd_bus_error_has_name(error, BUS_ERROR_NO_SUCH_NAMESPACE)) {
+        fprintf(stderr, "%s\n", error->message);
+        return EXIT_NO_SUCH;
+    }
+    if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER,
+                               SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT) ||
+        !sd_bus_error_is_set(error)) {
+        fprintf(stderr, "vsocknsd is not reachable: %s\n",
+                sd_bus_error_is_set(error) ? error->message : strerror(-r));
+        return EXIT_UNAVAILABLE;
+    }
+    fprintf(stderr, "%s\n", error->message);
+    return EXIT_FAILED;
+}
+
+static int read_string_prop(sd_bus *bus, const char *path, const char *iface, const char *prop, char **ret,
+                            sd_bus_error *error)
+{
+    return sd_bus_get_property_string(bus, BUS_NAME, path, iface, prop, error, ret);
+}
+
+static int fetch_namespace(sd_bus *bus, const char *path, NsInfo *i, sd_bus_error *error)
+{
+    int r, b;
+    if ((r = read_string_prop(bus, path, NAMESPACE_IFACE, "Name", &i->name, error)) < 0 ||
+        (r = read_string_prop(bus, path, NAMESPACE_IFACE, "Mode", &i->mode, error)) < 0 ||
+        (r = read_string_prop(bus, path, NAMESPACE_IFACE, "Path", &i->path, error)) < 0 ||
+        (r = read_string_prop(bus, path, NAMESPACE_IFACE, "Parent", &i->parent, error)) < 0 ||
+        (r = sd_bus_get_property_trivial(bus, BUS_NAME, path, NAMESPACE_IFACE, "G2HFallback", error, 'b', &b)) < 0 ||
+        (r = sd_bus_get_property_trivial(bus, BUS_NAME, path, NAMESPACE_IFACE, "Inode", error, 't', &i->inode)) < 0 ||
+        (r = sd_bus_get_property_trivial(bus, BUS_NAME, path, NAMESPACE_IFACE, "CreatedTimestamp", error, 't',
+                                         &i->created_usec)) < 0)
+        return r;
+    i->g2h_fallback = b;
+    return 0;
+}
+
+static json_object *ns_info_to_json(const NsInfo *i, const char *object)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "name", json_object_new_string(i->name));
+    json_object_object_add(o, "mode", json_object_new_string(i->mode));
+    json_object_object_add(o, "path", json_object_new_string(i->path));
+    json_object_object_add(o, "parent", i->parent[0] ? json_object_new_string(i->parent) : NULL);
+    json_object_object_add(o, "g2h_fallback", json_object_new_boolean(i->g2h_fallback));
+    json_object_object_add(o, "inode", json_object_new_uint64(i->inode));
+    json_object_object_add(o, "created_usec", json_object_new_uint64(i->created_usec));
+    json_object_object_add(o, "object", json_object_new_string(object));
+    return o;
+}
+
+static void print_json(json_object *o)
+{
+    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+}
+
+static void format_timestamp(uint64_t usec, char *buf, size_t size)
+{
+    time_t t = usec / 1000000;
+    struct tm tm;
+    if (!localtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+        snprintf(buf, size, "%" PRIu64, usec);
+}
+
+static int verb_list(sd_bus *bus, int argc, char **argv)
+{
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    sd_bus_message *reply = NULL;
+    int r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "ListNamespaces", &error, &reply, NULL);
+    if (r < 0) {
+        r = report_bus_error(&error, r);
+        sd_bus_error_free(&error);
+        return r;
+    }
+
+    json_object *arr = json_object_new_array();
+    size_t n = 0;
+    const char *name, *mode, *path, *object;
+    r = sd_bus_message_enter_container(reply, 'a', "(ssso)");
+    if (!arg_json)
+        printf("%-24s %-7s %-16s %-4s %s\n", "NAME", "MODE", "PARENT", "G2H", "PATH");
+    while (r >= 0 && (r = sd_bus_message_read(reply, "(ssso)", &name, &mode, &path, &object)) > 0) {
+        NsInfo i = {};
+        if (fetch_namespace(bus, object, &i, &error) < 0) {
+            /* Deleted between the list and this look-up: not an error. */
+            sd_bus_error_free(&error);
+            ns_info_clear(&i);
+            continue;
+        }
+        n++;
+        if (arg_json)
+            json_object_array_add(arr, ns_info_to_json(&i, object));
+        else
+            printf("%-24s %-7s %-16s %-4s %s\n", i.name, i.mode, i.parent[0] ? i.parent : "-",
+                   i.g2h_fallback ? "yes" : "no", i.path);
+        ns_info_clear(&i);
+    }
+    sd_bus_message_unref(reply);
+    if (r < 0) {
+        json_object_put(arr);
+        fprintf(stderr, "Cannot parse the namespace list: %s\n", strerror(-r));
+        return EXIT_FAILED;
+    }
+    if (arg_json)
+        print_json(arr);
+    else {
+        json_object_put(arr);
+        printf("\n%zu namespace%s listed.\n", n, n == 1 ? "" : "s");
+    }
+    return 0;
+}
+
+static int get_namespace_object(sd_bus *bus, const char *name, char **ret, sd_bus_error *error)
+{
+    sd_bus_message *reply = NULL;
+    const char *object;
+    int r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "GetNamespace", error, &reply, "s", name);
+    if (r >= 0)
+        r = sd_bus_message_read(reply, "o", &object);
+    if (r >= 0)
+        *ret = strdup(object);
+    sd_bus_message_unref(reply);
+    return r < 0 ? r : (*ret ? 0 : -ENOMEM);
+}
+
+static int show_namespace(sd_bus *bus, const char *object)
+{
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    NsInfo i = {};
+    int r = fetch_namespace(bus, object, &i, &error);
+    if (r < 0) {
+        r = report_bus_error(&error, r);
+        sd_bus_error_free(&error);
+        ns_info_clear(&i);
+        return r;
+    }
+    if (arg_json)
+        print_json(ns_info_to_json(&i, object));
+    else {
+        char ts[64];
+        format_timestamp(i.created_usec, ts, sizeof(ts));
+        printf("        Name: %s\n        Mode: %s\n        Path: %s\n      Parent: %s\n"
+               " G2HFallback: %s\n       Inode: %" PRIu64 "\n     Created: %s\n      Object: %s\n",
+               i.name, i.mode, i.path, i.parent[0] ? i.parent : "-", i.g2h_fallback ? "yes" : "no", i.inode, ts,
+               object);
+    }
+    ns_info_clear(&i);
+    return 0;
+}
+
+static int verb_show(sd_bus *bus, int argc, char **argv)
+{
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_free_ char *object = NULL;
+    int r = get_namespace_object(bus, argv[1], &object, &error);
+    if (r < 0) {
+        r = report_bus_error(&error, r);
+        sd_bus_error_free(&error);
+        return r;
+    }
+    return show_namespace(bus, object);
+}
+
+static int verb_create(sd_bus *bus, int argc, char **argv)
+{
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    sd_bus_message *m = NULL, *reply = NULL;
+    const char *object;
+
+    int r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "CreateNamespace");
+    if (r >= 0)
+        r = sd_bus_message_append(m, "ss", argv[1], arg_mode);
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+    if (r >= 0 && arg_parent)
+        r = sd_bus_message_append(m, "{sv}", "Parent", "s", arg_parent);
+    if (r >= 0 && arg_no_g2h_fallback)
+        r = sd_bus_message_append(m, "{sv}", "G2HFallback", "b", 0);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r < 0) {
+        sd_bus_message_unref(m);
+        fprintf(stderr, "Cannot build the request: %s\n", strerror(-r));
+        return EXIT_FAILED;
+    }
+    r = sd_bus_call(bus, m, 0, &error, &reply);
+    sd_bus_message_unref(m);
+    if (r < 0) {
+        r = report_bus_error(&error, r);
+        sd_bus_error_free(&error);
+        return r;
+    }
+    r = sd_bus_message_read(reply, "o", &object);
+    if (r >= 0) {
+        if (arg_json)
+            r = show_namespace(bus, object);
+        else
+            printf("Created %s namespace '%s': join it with NetworkNamespacePath=/run/netns/%s or "
+                   "'ip netns exec %s'.\n", arg_mode, argv[1], argv[1], argv[1]);
+    }
+    sd_bus_message_unref(reply);
+    return r < 0 ? EXIT_FAILED : r;
+}
+
+static int verb_delete(sd_bus *bus, int argc, char **argv)
+{
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    int r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "DeleteNamespace", &error, NULL, "sb",
+                               argv[1], (int) arg_force);
+    if (r < 0) {
+        r = report_bus_error(&error, r);
+        sd_bus_error_free(&error);
+        return r;
+    }
+    if (arg_json)
+        print_json(json_object_new_object());
+    else
+        printf("Deleted namespace '%s'.\n", argv[1]);
+    return 0;
+}
+
+static int verb_status(sd_bus *bus, int argc, char **argv)
+{
+    static const char *string_props[] = { "Version", "KernelSupport", "HostChildMode", "LocalParentStatus",
+                                          "GlobalParentStatus" };
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    char *values[ELEMENTSOF(string_props)] = {};
+    int g2h = 0, guest = 0, r = 0;
+    uint32_t count = 0;
+
+    for (size_t i = 0; r >= 0 && i < ELEMENTSOF(string_props); i++)
+        r = read_string_prop(bus, MANAGER_PATH, MANAGER_IFACE, string_props[i], &values[i], &error);
+    if (r >= 0)
+        r = sd_bus_get_property_trivial(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "G2HFallbackSupported", &error,
+                                        'b', &g2h);
+    if (r >= 0)
+        r = sd_bus_get_property_trivial(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "GuestTransport", &error, 'b',
+                                        &guest);
+    if (r >= 0)
+        r = sd_bus_get_property_trivial(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "NamespaceCount", &error, 'u',
+                                        &count);
+    if (r < 0) {
+        r = report_bus_error(&error, r);
+    } else if (arg_json) {
+        json_object *o = json_object_new_object();
+        static const char *keys[] = { "version", "kernel_support", "host_child_mode", "local_parent",
+                                      "global_parent" };
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+            json_object_object_add(o, keys[i], json_object_new_string(values[i]));
+        json_object_object_add(o, "g2h_fallback_supported", json_object_new_boolean(g2h));
+        json_object_object_add(o, "guest_transport", json_object_new_boolean(guest));
+        json_object_object_add(o, "namespaces", json_object_new_int64(count));
+        print_json(o);
+    } else {
+        printf("       Version: %s\nKernel support: %s%s\n Host children: %s\n  Local parent: %s\n"
+               " Global parent: %s\n    Namespaces: %" PRIu32 "\n",
+               values[0], values[1],
+               streq(values[1], "none") ? " (Linux >= 7.0 needed for local namespaces)" : g2h ? " (with g2h_fallback)" : "",
+               values[2], values[3], values[4], count);
+        if (guest)
+            printf("       Warning: this is a guest with a guest-to-host vsock transport; local namespaces cannot reach the host.\n");
+    }
+    for (size_t i = 0; i < ELEMENTSOF(values); i++)
+        free(values[i]);
+    sd_bus_error_free(&error);
+    return r;
+}
+
+static void help(void)
+{
+    printf("%s [OPTIONS...] COMMAND ...\n\n"
+           "Manage network namespaces for AF_VSOCK isolation through vsocknsd.\n\n"
+           "Commands:\n"
+           "  status                 Show what the kernel supports and the parents' state\n"
+           "  list                   List the namespaces vsockns manages\n"
+           "  show NAME              Show one namespace\n"
+           "  create NAME            Create a namespace (default mode: local)\n"
+           "  delete NAME            Delete a namespace\n\n"
+           "Options:\n"
+           "  -h --help              Show this help\n"
+           "     --version           Show the version\n"
+           "     --json              Print JSON instead of tables\n"
+           "  -m --mode=local|global Mode of the namespace to create\n"
+           "  -p --parent=NAME       Nest the new namespace in a managed local one\n"
+           "     --no-g2h-fallback   Write g2h_fallback=0 in the new namespace (Linux >= 7.2)\n"
+           "  -f --force             Delete even if the namespace holds CID leases\n\n"
+           "Exit status: 0 success, 1 failure, 2 invalid usage, 4 no such namespace,\n"
+           "5 vsocknsd not reachable. See vsocknsctl(1).\n",
+           program_invocation_short_name);
+}
+
+static int parse_argv(int argc, char **argv)
+{
+    enum { ARG_VERSION = 0x100, ARG_JSON, ARG_NO_G2H };
+    static const struct option options[] = {
+        { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, ARG_VERSION },
+        { "json", no_argument, NULL, ARG_JSON },  { "mode", required_argument, NULL, 'm' },
+        { "parent", required_argument, NULL, 'p' }, { "no-g2h-fallback", no_argument, NULL, ARG_NO_G2H },
+        { "force", no_argument, NULL, 'f' },      {}
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "hm:p:f", options, NULL)) >= 0) {
+        switch (c) {
+        case 'h': help(); return 0;
+        case ARG_VERSION: printf("vsocknsctl %s\n", VSOCKNS_VERSION); return 0;
+        case ARG_JSON: arg_json = true; break;
+        case 'm': arg_mode = optarg; break;
+        case 'p': arg_parent = optarg; break;
+        case ARG_NO_G2H: arg_no_g2h_fallback = true; break;
+        case 'f': arg_force = true; break;
+        default: return -EINVAL;
+        }
+    }
+    return 1;
+}
+
+typedef struct Verb {
+    const char *name;
+    int args; /* operands after the verb */
+    int (*run)(sd_bus *bus, int argc, char **argv);
+} Verb;
+
+static const Verb verbs[] = {
+    { "status", 0, verb_status }, { "list", 0, verb_list },    { "show", 1, verb_show },
+    { "create", 1, verb_create }, { "delete", 1, verb_delete },
+};
+
+int main(int argc, char **argv)
+{
+    int r = parse_argv(argc, argv);
+    if (r <= 0)
+        return r < 0 ? EXIT_USAGE : 0;
+
+    const char *name = optind < argc ? argv[optind] : "list";
+    const Verb *verb = NULL;
+    for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+        if (streq(verbs[i].name, name))
+            verb = &verbs[i];
+    if (!verb) {
+        fprintf(stderr, "Unknown command '%s'; see '%s --help'.\n", name, program_invocation_short_name);
+        return EXIT_USAGE;
+    }
+    int operands = optind < argc ? argc - optind - 1 : 0;
+    if (operands != verb->args) {
+        fprintf(stderr, "'%s' takes %s; see '%s --help'.\n", verb->name,
+                verb->args ? "a namespace name" : "no arguments", program_invocation_short_name);
+        return EXIT_USAGE;
+    }
+
+    sd_bus *bus = NULL;
+    r = sd_bus_open_system(&bus);
+    if (r < 0) {
+        fprintf(stderr, "Cannot connect to the system bus: %s\n", strerror(-r));
+        return EXIT_UNAVAILABLE;
+    }
+    r = verb->run(bus, operands + 1, argv + (optind < argc ? optind : argc - 1));
+    sd_bus_flush_close_unref(bus);
+    return r;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Small sd-bus helpers shared by the daemon's D-Bus files. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "core/manager.h"
+
+#define VSOCKNS_BUS_NAME "org.vsockns1"
+#define VSOCKNS_PATH "/org/vsockns1"
+#define VSOCKNS_MANAGER_IFACE "org.vsockns1.Manager"
+#define VSOCKNS_NAMESPACE_IFACE "org.vsockns1.Namespace"
+#define VSOCKNS_NAMESPACE_PREFIX "/org/vsockns1/namespace"
+
+/* Turns a ManagerError (or a bare errno) into the method's error reply. */
+int bus_reply_manager_error(sd_bus_error *error, int r, const ManagerError *e);
+
+/* Until the polkit integration lands, changes are for root only. Returns 0
+ * if allowed, else sets AccessDenied and returns -EACCES. */
+int bus_check_caller_is_root(sd_bus_message *m, const char *action, sd_bus_error *error);
+
+/* Object path of a namespace; free() it. */
+char *namespace_object_path(const char *name);
+
+/* Getter for a C bool field (sd-bus's default "b" getter reads an int). */
+int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error);

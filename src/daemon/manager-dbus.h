@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.vsockns1.Manager at /org/vsockns1: thin marshalling over core/manager. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "core/manager.h"
+
+int manager_dbus_register(sd_bus *bus, Manager *m);
+/* Hooks the manager's added/removed callbacks up to the bus signals. */
+void manager_dbus_connect_signals(sd_bus *bus, Manager *m);

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "namespace-dbus.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bus-util.h"
+#include "core/netns.h"
+
+static int property_get_mode(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+    const Namespace *ns = userdata;
+    return sd_bus_message_append(reply, "s", vsock_mode_to_string(ns->mode));
+}
+
+static int property_get_path(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+    const Namespace *ns = userdata;
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/%s", NETNS_RUN_DIR, ns->name);
+    return sd_bus_message_append(reply, "s", p);
+}
+
+static int property_get_g2h_fallback(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                     sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+    const Namespace *ns = userdata;
+    /* Unknown (kernels before 7.2) behaves like the default: fallback on. */
+    return sd_bus_message_append(reply, "b", ns->g2h_fallback != 0);
+}
+
+static const sd_bus_vtable namespace_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_PROPERTY("Name", "s", NULL, offsetof(Namespace, name), SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Mode", "s", property_get_mode, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Path", "s", property_get_path, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Parent", "s", NULL, offsetof(Namespace, parent), SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("G2HFallback", "b", property_get_g2h_fallback, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Inode", "t", NULL, offsetof(Namespace, inode), SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("CreatedTimestamp", "t", NULL, offsetof(Namespace, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_VTABLE_END,
+};
+
+static int namespace_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                                 void **found, sd_bus_error *error)
+{
+    Manager *m = userdata;
+    char *name = NULL;
+
+    int r = sd_bus_path_decode(path, VSOCKNS_NAMESPACE_PREFIX, &name);
+    if (r <= 0)
+        return r;
+    Namespace *ns = manager_find(m, name);
+    free(name);
+    if (!ns)
+        return 0;
+    *found = ns;
+    return 1;
+}
+
+static int namespace_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                                     sd_bus_error *error)
+{
+    Manager *m = userdata;
+    char **list = calloc(m->n_namespaces + 1, sizeof(char *));
+    if (!list)
+        return -ENOMEM;
+    for (size_t i = 0; i < m->n_namespaces; i++) {
+        list[i] = namespace_object_path(m->namespaces[i].name);
+        if (!list[i]) {
+            for (size_t j = 0; j < i; j++)
+                free(list[j]);
+            free(list);
+            return -ENOMEM;
+        }
+    }
+    *nodes = list;
+    return 1;
+}
+
+int namespace_dbus_register(sd_bus *bus, Manager *m)
+{
+    int r = sd_bus_add_fallback_vtable(bus, NULL, VSOCKNS_NAMESPACE_PREFIX, VSOCKNS_NAMESPACE_IFACE,
+                                       namespace_vtable, namespace_object_find, m);
+    if (r < 0)
+        return r;
+    return sd_bus_add_node_enumerator(bus, NULL, VSOCKNS_NAMESPACE_PREFIX, namespace_node_enumerator, m);
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vsocknsd: manages network namespaces for AF_VSOCK isolation on D-Bus
+ * (org.vsockns1). One sd-event loop; namespace switches happen in forked
+ * helpers only (core/netns.c), so this process stays in the host netns.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "core/manager.h"
+#include "daemon/bus-util.h"
+#include "daemon/manager-dbus.h"
+#include "daemon/namespace-dbus.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+
+static void help(void)
+{
+    printf("%s [OPTIONS...]\n\n"
+           "Manages network namespaces for AF_VSOCK isolation (D-Bus name %s).\n\n"
+           "  -h --help            Show this help\n"
+           "     --version         Show the version\n"
+           "     --log-level=LEVEL debug, info, notice, warning or err (default info)\n"
+           "\nSee vsocknsd(8).\n",
+           program_invocation_short_name, VSOCKNS_BUS_NAME);
+}
+
+static int parse_log_level(const char *s)
+{
+    static const struct { const char *name; int level; } levels[] = {
+        { "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "notice", LOG_NOTICE },
+        { "warning", LOG_WARNING }, { "err", LOG_ERR },
+    };
+    for (size_t i = 0; i < ELEMENTSOF(levels); i++)
+        if (streq(s, levels[i].name))
+            return levels[i].level;
+    return -EINVAL;
+}
+
+static int parse_argv(int argc, char **argv)
+{
+    enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL };
+    static const struct option options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, ARG_VERSION },
+        { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+        {}
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+        switch (c) {
+        case 'h':
+            help();
+            return 0;
+        case ARG_VERSION:
+            printf("vsocknsd %s\n", VSOCKNS_VERSION);
+            return 0;
+        case ARG_LOG_LEVEL: {
+            int level = parse_log_level(optarg);
+            if (level < 0) {
+                fprintf(stderr, "Unknown log level '%s'.\n", optarg);
+                return -EINVAL;
+            }
+            log_set_max_level(level);
+            break;
+        }
+        default:
+            return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s takes no arguments.\n", program_invocation_short_name);
+        return -EINVAL;
+    }
+    return 1;
+}
+
+/* An `ip netns del` (or rm) behind our back: drop the namespace, signal it. */
+static int on_netns_dir_event(sd_event_source *s, const struct inotify_event *ev, void *userdata)
+{
+    Manager *m = userdata;
+    if (ev->len > 0 && (ev->mask & (IN_DELETE | IN_MOVED_FROM)))
+        manager_handle_pin_removed(m, ev->name);
+    return 0;
+}
+
+static int run(Manager *m)
+{
+    sd_event *event = NULL;
+    sd_bus *bus = NULL;
+    int r;
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+
+    r = sd_event_default(&event);
+    if (r < 0)
+        goto finish;
+    if ((r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL)) < 0 ||
+        (r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL)) < 0)
+        goto finish;
+
+    r = sd_bus_open_system(&bus);
+    if (r < 0) {
+        log_error_errno(r, "Cannot connect to the system bus: %m");
+        goto finish;
+    }
+    if ((r = sd_bus_attach_event(bus, event, 0)) < 0 || (r = manager_dbus_register(bus, m)) < 0 ||
+        (r = namespace_dbus_register(bus, m)) < 0) {
+        log_error_errno(r, "Cannot set up the bus objects: %m");
+        goto finish;
+    }
+    manager_dbus_connect_signals(bus, m);
+
+    r = manager_startup(m);
+    if (r < 0)
+        goto finish;
+    r = sd_event_add_inotify(event, NULL, m->config.netns_dir, IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR,
+                             on_netns_dir_event, m);
+    if (r < 0) {
+        log_error_errno(r, "Cannot watch %s: %m", m->config.netns_dir);
+        goto finish;
+    }
+
+    /* Last: once we own the name, callers may rely on everything above. */
+    r = sd_bus_request_name(bus, VSOCKNS_BUS_NAME, 0);
+    if (r < 0) {
+        log_error_errno(r, "Cannot own %s (another vsocknsd running?): %m", VSOCKNS_BUS_NAME);
+        goto finish;
+    }
+    sd_notify(false, "READY=1\nSTATUS=Managing vsock namespaces");
+    log_info("vsocknsd %s ready (kernel support: %s, %zu namespaces)", VSOCKNS_VERSION,
+             kernel_support_to_string(m->kernel_support), m->n_namespaces);
+
+    r = sd_event_loop(event);
+    sd_notify(false, "STOPPING=1");
+    log_info("vsocknsd stopping");
+
+finish:
+    sd_bus_flush_close_unref(bus);
+    sd_event_unref(event);
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    log_set_prefix(getenv("JOURNAL_STREAM") || getenv("INVOCATION_ID"));
+    int r = parse_argv(argc, argv);
+    if (r <= 0)
+        return r < 0 ? 2 : 0;
+
+    ManagerConfig config;
+    manager_config_default(&config);
+    Manager *m = NULL;
+    r = manager_new(&config, &m);
+    if (r < 0) {
+        log_error_errno(r, "Out of memory");
+        return 1;
+    }
+    snprintf(m->version, sizeof(m->version), "%s", VSOCKNS_VERSION);
+    r = run(m);
+    manager_free(m);
+    return r < 0 ? 1 : 0;
+}

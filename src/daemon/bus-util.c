@@ -44,3 +44,9 @@ int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, 
 {
     return sd_bus_message_append(reply, "b", (int) *(bool *) userdata);
 }
+
+int bus_property_get_inline_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+    return sd_bus_message_append(reply, "s", (const char *) userdata);
+}

@@ -25,3 +25,7 @@ char *namespace_object_path(const char *name);
 /* Getter for a C bool field (sd-bus's default "b" getter reads an int). */
 int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error);
+
+/* Getter for an inline char array field (the default "s" getter wants char *). */
+int bus_property_get_inline_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error);

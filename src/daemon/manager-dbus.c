@@ -170,9 +170,9 @@ static int property_get_namespace_count(sd_bus *bus, const char *path, const cha
 
 static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_PROPERTY("Version", "s", NULL, offsetof(Manager, version), SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Version", "s", bus_property_get_inline_string, offsetof(Manager, version), SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("KernelSupport", "s", property_get_kernel_support, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-    SD_BUS_PROPERTY("HostChildMode", "s", NULL, offsetof(Manager, host_child_mode), SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("HostChildMode", "s", bus_property_get_inline_string, offsetof(Manager, host_child_mode), SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("G2HFallbackSupported", "b", bus_property_get_bool, offsetof(Manager, g2h_fallback_supported),
                     SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("GuestTransport", "b", bus_property_get_bool, offsetof(Manager, guest_transport),

@@ -36,10 +36,10 @@ static int property_get_g2h_fallback(sd_bus *bus, const char *path, const char *
 
 static const sd_bus_vtable namespace_vtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_PROPERTY("Name", "s", NULL, offsetof(Namespace, name), SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Name", "s", bus_property_get_inline_string, offsetof(Namespace, name), SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Mode", "s", property_get_mode, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Path", "s", property_get_path, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-    SD_BUS_PROPERTY("Parent", "s", NULL, offsetof(Namespace, parent), SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Parent", "s", bus_property_get_inline_string, offsetof(Namespace, parent), SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("G2HFallback", "b", property_get_g2h_fallback, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Inode", "t", NULL, offsetof(Namespace, inode), SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("CreatedTimestamp", "t", NULL, offsetof(Namespace, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),

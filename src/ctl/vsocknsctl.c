@@ -243,9 +243,11 @@ static int verb_create(sd_bus *bus, int argc, char **argv)
     if (r >= 0) {
         if (arg_json)
             r = show_namespace(bus, object);
-        else
+        else {
             printf("Created %s namespace '%s': join it with NetworkNamespacePath=/run/netns/%s or "
                    "'ip netns exec %s'.\n", arg_mode, argv[1], argv[1], argv[1]);
+            r = 0;
+        }
     }
     sd_bus_message_unref(reply);
     return r < 0 ? EXIT_FAILED : r;
@@ -291,6 +293,7 @@ static int verb_status(sd_bus *bus, int argc, char **argv)
     if (r < 0) {
         r = report_bus_error(&error, r);
     } else if (arg_json) {
+        r = 0;
         json_object *o = json_object_new_object();
         static const char *keys[] = { "version", "kernel_support", "host_child_mode", "local_parent",
                                       "global_parent" };
@@ -301,6 +304,7 @@ static int verb_status(sd_bus *bus, int argc, char **argv)
         json_object_object_add(o, "namespaces", json_object_new_int64(count));
         print_json(o);
     } else {
+        r = 0;
         printf("       Version: %s\nKernel support: %s%s\n Host children: %s\n  Local parent: %s\n"
                " Global parent: %s\n    Namespaces: %" PRIu32 "\n",
                values[0], values[1],

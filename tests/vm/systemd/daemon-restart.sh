@@ -1,0 +1,28 @@
+#!/bin/bash
+# A restart (clean, and after kill -9) keeps every namespace and parent:
+# same names, same kernel namespaces (inodes), same modes.
+. "$(dirname "$0")/../daemon-lib.sh"
+
+create rs-local local
+create rs-global global
+create rs-nested local "{'Parent': <'rs-local'>}"
+snapshot() {
+    $ctl list --json | grep -E '"(name|mode|inode|parent)"' | tr -d ' \n'
+    stat -c %i /run/vsockns/parents/local /run/vsockns/parents/global | xargs
+}
+before=$(snapshot)
+systemctl restart vsocknsd
+expect_eq "after systemctl restart" "$before" "$(snapshot)"
+
+pid=$(systemctl show -P MainPID vsocknsd)
+kill -9 "$pid"
+for _ in $(seq 100); do
+    new=$(systemctl show -P MainPID vsocknsd)
+    [[ $new != 0 && $new != "$pid" ]] && systemctl is-active -q vsocknsd && break
+    sleep 0.1
+done
+expect_eq "restarted by systemd after kill -9" yes "$([[ $new != "$pid" ]] && echo yes)"
+expect_eq "after kill -9" "$before" "$(snapshot)"
+expect_eq "mode of rs-nested after restarts" local "$(sysctl_get rs-nested ns_mode)"
+expect_eq "journal: re-adopted" yes "$(journalctl -u vsocknsd -b | grep -q "Re-adopted namespace 'rs-nested'" && echo yes)"
+finish

@@ -265,8 +265,15 @@ static int reconcile_state(Manager *m)
     int r = state_load(m->config.state_dir, &list, &n, &dropped);
     if (r == -ENOENT)
         return 0;
-    if (r < 0)
-        return log_error_errno(r, "Cannot read %s/%s, starting empty: %m", m->config.state_dir, STATE_FILE);
+    if (r < 0) {
+        /* Keep the unreadable file for a person to look at; start empty. */
+        char path[PATH_MAX], aside[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", m->config.state_dir, STATE_FILE);
+        snprintf(aside, sizeof(aside), "%s/%s.corrupt", m->config.state_dir, STATE_FILE);
+        rename(path, aside);
+        log_error_errno(r, "Cannot read %s, starting empty (kept as %s): %m", path, aside);
+        return manager_save(m);
+    }
     if (dropped > 0)
         log_warning("Dropped %zu malformed entries from %s/%s", dropped, m->config.state_dir, STATE_FILE);
 

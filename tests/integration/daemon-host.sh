@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# vsocknsd on this machine's own kernel, which may have no vsock namespaces
+# (< 7.0): a private dbus-daemon, the real daemon, in a private mount
+# namespace with its own /run so the machine's /run/netns is not touched.
+# Global namespaces work as before 7.0, local ones are NotSupported, bad
+# input is refused, and a restart reconciles the state with /run/netns.
+if [[ -z ${VSOCKNS_IN_PRIVATE_MOUNTS:-} ]]; then
+    export VSOCKNS_IN_PRIVATE_MOUNTS=1
+    exec unshare --mount --propagation private "$0" "$@"
+fi
+: "${VSOCKNS_BUILD_ROOT:?set by meson}"
+ctl=$VSOCKNS_BUILD_ROOT/src/vsocknsctl
+. "$(dirname "$0")/../vm/lib.sh"
+. "$(dirname "$0")/../bus-lib.sh"
+
+mount -t tmpfs -o mode=0755 tmpfs /run
+bus=$(mktemp -d /var/tmp/vsockns-bus.XXXXXX)
+defer "rm -rf $bus"
+sed "s|@SOCKET@|$bus/socket|" "$(dirname "$0")/bus.conf.in" >"$bus/bus.conf"
+dbus-daemon --config-file="$bus/bus.conf" --fork --print-pid >"$bus/pid" || { echo "no dbus-daemon"; exit 1; }
+defer "kill $(cat "$bus/pid")"
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$bus/socket
+
+daemon_pid=
+start_daemon() {
+    "$VSOCKNS_BUILD_ROOT/src/vsocknsd" >>"$bus/daemon.log" 2>&1 &
+    daemon_pid=$!
+    for _ in $(seq 100); do
+        busctl status org.vsockns1 >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "vsocknsd did not come up:"; cat "$bus/daemon.log"; exit 1
+}
+stop_daemon() {
+    kill "$daemon_pid" && wait "$daemon_pid"
+}
+defer 'kill $daemon_pid'
+
+start_daemon
+support=$(busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager KernelSupport)
+echo "kernel $(uname -r): KernelSupport $support"
+
+create hg1 global
+create hg2 global
+expect_eq "ns_mode-less kernel: lo up in hg1" yes "$(ip netns exec hg1 ip -br link show lo | grep -q UNKNOWN && echo yes)"
+expect_eq "vsocknsctl list" "hg1 hg2" "$($ctl list --json | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | xargs)"
+if [[ $support == 's "none"' ]]; then
+    expect_error NotSupported CreateNamespace hl local "@a{sv} {}"
+    out=$(call CreateNamespace hl local "@a{sv} {}")
+    expect_eq "NotSupported names Linux >= 7.0" yes "$([[ $out == *"Linux >= 7.0"* ]] && echo yes)"
+    expect_error NotSupported CreateNamespace hl global "{'G2HFallback': <false>}"
+    expect_eq "vsocknsctl status says so" yes "$($ctl status | grep -q 'none (Linux >= 7.0 needed' && echo yes)"
+else
+    echo "this kernel has vsock namespaces: the NotSupported checks run in the VM suite instead"
+fi
+before=$(world)
+for name in "" "." ".." "a/b" "$(printf 'x%.0s' {1..65})" "é" $'a\tb' ".host"; do
+    expect_error InvalidName CreateNamespace "$name" global "@a{sv} {}"
+done
+expect_error InvalidMode CreateNamespace hx LOCAL "@a{sv} {}"
+expect_error InvalidOption CreateNamespace hx global "{'Bogus': <1>}"
+expect_eq "bad input changed nothing" "$before" "$(world)"
+
+$ctl delete hg2 >/dev/null
+expect_eq "/run/netns/hg2 after delete" gone "$([[ -e /run/netns/hg2 ]] && echo present || echo gone)"
+
+# Restart reconciliation: one kept, one gone while we were down, one whose
+# name now pins a different namespace (left alone: not ours any more).
+create hr-keep global
+create hr-gone global
+create hr-replaced global
+keep_ino=$(stat -c %i /run/netns/hr-keep)
+stop_daemon
+ip netns del hr-gone
+ip netns del hr-replaced
+ip netns add hr-replaced
+defer "ip netns del hr-replaced"
+start_daemon
+expect_eq "after restart" "hg1 hr-keep" "$($ctl list --json | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | xargs)"
+expect_eq "hr-keep is the same namespace" "$keep_ino" "$($ctl show --json hr-keep | grep -o '"inode":[0-9]*' | cut -d: -f2)"
+expect_eq "log: hr-gone dropped" yes "$(grep -q "Namespace 'hr-gone' is gone" "$bus/daemon.log" && echo yes)"
+expect_eq "log: hr-replaced dropped" yes "$(grep -q "'hr-replaced' at /run/netns/hr-replaced is a different namespace" "$bus/daemon.log" && echo yes)"
+expect_eq "foreign hr-replaced left alone" yes "$([[ -e /run/netns/hr-replaced ]] && echo yes)"
+expect_eq "state file after restart" "hg1 hr-keep" "$(grep -o '"name":"[^"]*"' /run/vsockns/namespaces.json | cut -d'"' -f4 | xargs)"
+
+# A corrupt state file: the daemon starts empty and says so.
+stop_daemon
+echo '{ not json' >/run/vsockns/namespaces.json
+start_daemon
+expect_eq "corrupt state: starts empty" 0 "$($ctl list --json | grep -c '"name"')"
+expect_eq "log: corrupt state" yes "$(grep -q 'Cannot read /run/vsockns/namespaces.json' "$bus/daemon.log" && echo yes)"
+expect_eq "pins of the old state left in place" yes "$([[ -e /run/netns/hg1 ]] && echo yes)"
+ip netns del hg1; ip netns del hr-keep
+finish

@@ -6,16 +6,6 @@
 
 . "$(dirname "${BASH_SOURCE[0]}")/../bus-lib.sh"
 
-# The meson install staged by vm-batch (DESTDIR) goes into the guest's root
-# once per boot; systemd and the bus then know the unit and the policy.
-daemon_install() {
-    [[ -e /run/vsockns-test-installed ]] && return 0
-    local stage=$VSOCKNS_BUILD_ROOT/vm-install
-    [[ -x $stage/usr/libexec/vsocknsd ]] || { echo "no staged install in $stage"; exit 1; }
-    tar -C "$stage" -c . | tar -C / -x --keep-directory-symlink --no-same-owner
-    systemctl daemon-reload
-    busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null
-    touch /run/vsockns-test-installed
-}
-daemon_install
+# The meson install staged by vm-batch goes into the guest's root.
+"$(dirname "${BASH_SOURCE[0]}")/../../tools/vm-install-daemon" "$VSOCKNS_BUILD_ROOT" || exit 1
 

@@ -55,6 +55,15 @@ if [[ $support == 's "none"' ]]; then
 else
     echo "this kernel has vsock namespaces: the NotSupported checks run in the VM suite instead"
 fi
+# This machine may itself be a guest with a virtio vsock device (a G2H
+# transport): then local namespaces could never reach its host.
+g2h=$([[ -d /sys/module/vmw_vsock_virtio_transport || -d /sys/module/hv_sock || -d /sys/module/vmw_vsock_vmci_transport ]] && echo true || echo false)
+expect_eq "GuestTransport" "b $g2h" "$(busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager GuestTransport)"
+if [[ $g2h == true ]]; then
+    expect_eq "vsocknsctl status warns about the G2H transport" yes \
+        "$($ctl status | grep -q 'local namespaces cannot reach the host' && echo yes)"
+fi
+
 before=$(world)
 for name in "" "." ".." "a/b" "$(printf 'x%.0s' {1..65})" "é" $'a\tb' ".host"; do
     expect_error InvalidName CreateNamespace "$name" global "@a{sv} {}"

@@ -11,6 +11,11 @@ snapshot() {
     stat -c %i /run/vsockns/parents/local /run/vsockns/parents/global | xargs
 }
 before=$(snapshot)
+systemctl stop vsocknsd
+expect_eq "clean exit on SIGTERM" "success 0" "$(systemctl show -P Result vsocknsd) $(systemctl show -P ExecMainStatus vsocknsd)"
+expect_eq "pins stay while the daemon is stopped" yes "$([[ -e /run/netns/rs-nested ]] && echo yes)"
+systemctl start vsocknsd
+expect_eq "after stop and start" "$before" "$(snapshot)"
 systemctl restart vsocknsd
 expect_eq "after systemctl restart" "$before" "$(snapshot)"
 

@@ -8,6 +8,9 @@ out=$(busctl call org.vsockns1 /org/vsockns1 org.vsockns1.Manager CreateNamespac
 expect_eq "busctl CreateNamespace tenant1 local" 'o "/org/vsockns1/namespace/tenant1"' "$out"
 defer "$ctl delete tenant1"
 expect_eq "vsocknsd activated by the bus" active "$(systemctl is-active vsocknsd)"
+expect_eq "KernelSupport" 's "namespaces"' "$(busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager KernelSupport)"
+expect_eq "GuestTransport (no G2H device in this VM)" "b false" \
+    "$(busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager GuestTransport)"
 expect_eq "ip netns exec tenant1 ns_mode" local "$(ip netns exec tenant1 cat /proc/sys/net/vsock/ns_mode)"
 
 for spec in a:local b:local g:global; do

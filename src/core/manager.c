@@ -46,6 +46,13 @@ int manager_new(const ManagerConfig *config, Manager **ret)
         return -ENOMEM;
     m->config = *config;
     m->configured_host_child_mode = VSOCK_MODE_INVALID;
+    m->kernel = &lease_kernel_ops_real;
+    m->leases_max = LEASES_MAX;
+    m->global_space = cid_space_new("");
+    if (!m->global_space) {
+        free(m);
+        return -ENOMEM;
+    }
     for (int i = 0; i < 2; i++) {
         m->parents[i].mode = (VsockMode) i;
         snprintf(m->parents[i].path, sizeof(m->parents[i].path), "%s/parents/%s",
@@ -57,10 +64,39 @@ int manager_new(const ManagerConfig *config, Manager **ret)
     return 0;
 }
 
+static int free_lease(uint32_t cid, void *value, void *userdata)
+{
+    Lease *l = value;
+    if (value == CID_HELD_OUTSIDE)
+        return 0;
+    if (l->fd >= 0)
+        close(l->fd);
+    if (l->bind_pidfd >= 0)
+        close(l->bind_pidfd);
+    free(l);
+    return 0;
+}
+
+static void free_space_leases(CidSpace *space)
+{
+    if (!space)
+        return;
+    cid_map_foreach(&space->map, free_lease, NULL);
+    cid_space_free(space);
+}
+
 Manager *manager_free(Manager *m)
 {
     if (!m)
         return NULL;
+    /* Lease fds are closed here: stored in the fd store, they live on. */
+    for (size_t i = 0; i < m->n_namespaces; i++)
+        free_space_leases(m->namespaces[i].space);
+    free_space_leases(m->global_space);
+    for (size_t i = 0; i < m->n_stored_fds; i++)
+        if (m->stored_fds[i].fd >= 0)
+            close(m->stored_fds[i].fd);
+    free(m->stored_fds);
     free(m->namespaces);
     free(m);
     return NULL;
@@ -79,14 +115,10 @@ Namespace *manager_find(Manager *m, const char *name)
     return NULL;
 }
 
-size_t manager_namespace_lease_count(Manager *m, const Namespace *ns)
-{
-    return 0;
-}
-
 int manager_save(Manager *m)
 {
-    int r = state_save(m->config.state_dir, m->namespaces, m->n_namespaces);
+    State st = { .namespaces = m->namespaces, .n_namespaces = m->n_namespaces };
+    int r = state_save(m->config.state_dir, &st);
     if (r < 0)
         log_error_errno(r, "Cannot write state to %s/%s: %m", m->config.state_dir, STATE_FILE);
     return r;
@@ -258,11 +290,13 @@ static int setup_parents(Manager *m)
 
 /* Keeps the namespaces of an earlier run that are still pinned where we
  * left them (same inode), drops the others with a log line. */
-static int reconcile_state(Manager *m)
+/* Keeps the namespaces of an earlier run that are still pinned where we
+ * left them (same inode), drops the others with a log line. */
+static int reconcile_namespaces(Manager *m)
 {
-    Namespace *list = NULL;
-    size_t n = 0, dropped = 0;
-    int r = state_load(m->config.state_dir, &list, &n, &dropped);
+    State st = {};
+    size_t dropped = 0;
+    int r = state_load(m->config.state_dir, &st, &dropped);
     if (r == -ENOENT)
         return 0;
     if (r < 0) {
@@ -278,26 +312,44 @@ static int reconcile_state(Manager *m)
         log_warning("Dropped %zu malformed entries from %s/%s", dropped, m->config.state_dir, STATE_FILE);
 
     size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < st.n_namespaces; i++) {
+        Namespace *ns = &st.namespaces[i];
         char path[PATH_MAX];
         uint64_t ino;
-        pin_path(m, list[i].name, path, sizeof(path));
+        pin_path(m, ns->name, path, sizeof(path));
         r = netns_pin_inode(path, &ino);
         if (r < 0)
-            log_notice("Namespace '%s' is gone (%s: %s); dropping it", list[i].name, path, strerror(-r));
-        else if (ino != list[i].inode)
+            log_notice("Namespace '%s' is gone (%s: %s); dropping it", ns->name, path, strerror(-r));
+        else if (ino != ns->inode)
             log_notice("Namespace '%s' at %s is a different namespace now (inode %llu, was %llu); "
                        "dropping it and leaving the new one alone",
-                       list[i].name, path, (unsigned long long) ino, (unsigned long long) list[i].inode);
+                       ns->name, path, (unsigned long long) ino, (unsigned long long) ns->inode);
         else {
-            list[kept++] = list[i];
-            log_info("Re-adopted namespace '%s' (%s)", list[i].name, vsock_mode_to_string(list[i].mode));
+            st.namespaces[kept++] = *ns;
+            log_info("Re-adopted namespace '%s' (%s)", ns->name, vsock_mode_to_string(ns->mode));
         }
     }
     free(m->namespaces);
-    m->namespaces = list;
+    m->namespaces = st.namespaces;
     m->n_namespaces = kept;
     return manager_save(m);
+}
+
+static int reconcile(Manager *m)
+{
+    int r = reconcile_namespaces(m);
+    if (r < 0)
+        return r;
+    LeaseRecord *records = NULL;
+    size_t n = 0, dropped = 0;
+    r = lease_records_load(m->config.state_dir, &records, &n, &dropped);
+    if (r < 0)
+        log_error_errno(r, "Cannot read the leases in %s/%s: %m", m->config.state_dir, LEASES_DIR);
+    if (dropped > 0)
+        log_warning("Ignored %zu unreadable lease files in %s/%s", dropped, m->config.state_dir, LEASES_DIR);
+    r = manager_reconcile_leases(m, records, n);
+    free(records);
+    return r;
 }
 
 int manager_startup(Manager *m)
@@ -314,7 +366,7 @@ int manager_startup(Manager *m)
         return log_error_errno(r, "Cannot prepare %s: %m", m->config.netns_dir);
     if (m->kernel_support == KERNEL_SUPPORT_NAMESPACES)
         setup_parents(m);
-    return reconcile_state(m);
+    return reconcile(m);
 }
 
 static int check_parent_option(Manager *m, const CreateRequest *req, VsockMode mode, const char **ret_path,
@@ -520,6 +572,10 @@ int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerEr
     if (r < 0 && r != -ENOENT)
         return error_set(e, r, BUS_ERROR_KERNEL, "Cannot remove %s: %s.", path, strerror(-r));
 
+    manager_drop_namespace_leases(m, name, "its namespace was deleted");
+    ns = manager_find(m, name);
+    cid_space_free(ns->space);
+    ns->space = NULL;
     Namespace gone = *ns;
     namespace_remove(m, ns);
     manager_save(m);
@@ -541,10 +597,14 @@ bool manager_handle_pin_removed(Manager *m, const char *name)
     if (netns_pin_inode(path, &ino) == 0 && ino == ns->inode)
         return false;
 
+    log_notice("Namespace '%s' was removed behind vsockns's back (%s is gone)", name, path);
+    manager_drop_namespace_leases(m, name, "its namespace was removed behind vsockns's back");
+    ns = manager_find(m, name);
+    cid_space_free(ns->space);
+    ns->space = NULL;
     Namespace gone = *ns;
     namespace_remove(m, ns);
     manager_save(m);
-    log_notice("Namespace '%s' was removed behind vsockns's back (%s is gone)", name, path);
     if (m->on_removed)
         m->on_removed(m, &gone, m->userdata);
     return true;

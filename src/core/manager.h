@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lease.h"
 #include "namespace.h"
 
 #define MANAGER_NAMESPACES_MAX 4096
@@ -41,6 +42,23 @@ typedef struct Parent {
 
 typedef struct Manager Manager;
 typedef void (*manager_ns_callback)(Manager *m, const Namespace *ns, void *userdata);
+typedef void (*manager_lease_callback)(Manager *m, Lease *l, const char *why, void *userdata);
+
+/* The kernel calls leases need, behind a table so unit tests can run the
+ * lease logic against a fake kernel. */
+typedef struct LeaseKernelOps {
+    /* Opens vhost-vsock in the namespace pinned at pin_path (NULL: the host)
+     * and sets the guest CID: the fd, or -EADDRINUSE, -EINVAL, ... */
+    int (*reserve_cid)(void *userdata, const char *pin_path, uint32_t cid);
+} LeaseKernelOps;
+
+extern const LeaseKernelOps lease_kernel_ops_real;
+
+/* An fd handed back by the systemd fd store, with its FDNAME. */
+typedef struct StoredFd {
+    char name[256];
+    int fd;
+} StoredFd;
 
 struct Manager {
     char version[32];
@@ -57,7 +75,29 @@ struct Manager {
 
     manager_ns_callback on_added, on_removed;
     void *userdata;
+
+    CidSpace *global_space;      /* the host and every global namespace */
+    size_t n_leases;
+    size_t leases_max;
+    const LeaseKernelOps *kernel;
+    void *kernel_userdata;
+    manager_lease_callback on_lease_added, on_lease_removed;
+    StoredFd *stored_fds;        /* from the fd store, consumed at startup */
+    size_t n_stored_fds;
+    bool have_fd_store;
 };
+
+typedef struct LeaseRequest {
+    const char *ns;              /* a managed namespace or ".host" */
+    uint32_t cid;                /* 0: pick one */
+    const char *owner;
+    const char *strategy;        /* NULL: lowest */
+    bool reserve;
+    uid_t uid;                   /* the caller */
+    pid_t pid;
+    pid_t bind_pid;              /* 0: none */
+    int bind_pidfd;              /* -1: none (not owned: duplicated if used) */
+} LeaseRequest;
 
 /* What CreateNamespace asked for, already parsed from the bus. */
 typedef struct CreateRequest {
@@ -85,8 +125,25 @@ int manager_check_create(Manager *m, const CreateRequest *req, const char **ret_
 int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **ret, ManagerError *e);
 int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerError *e);
 
-/* Leases arrive with their own module; until then no namespace has any. */
 size_t manager_namespace_lease_count(Manager *m, const Namespace *ns);
+
+/* Leases (core/manager-lease.c). The check validates without touching
+ * anything, so callers can run it before asking for authorisation. */
+int manager_check_lease_request(Manager *m, const LeaseRequest *req, ManagerError *e);
+int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, ManagerError *e);
+Lease *manager_find_lease(Manager *m, const char *ns, uint32_t cid);
+/* Releasing someone else's lease needs root (polkit: a later step). */
+int manager_release_lease(Manager *m, const char *ns, uint32_t cid, uid_t caller, ManagerError *e);
+/* Ends a lease for a reason of ours (its process exited, its namespace went). */
+void manager_drop_lease(Manager *m, Lease *l, const char *why);
+/* Calls fn for the leases of ns (NULL or "": all), in CID order per space. */
+int manager_foreach_lease(Manager *m, const char *ns, int (*fn)(Lease *l, void *userdata), void *userdata);
+/* Drops every lease of a namespace (deleted, or gone behind our back). */
+void manager_drop_namespace_leases(Manager *m, const char *ns, const char *why);
+/* Adopts the leases of an earlier run (state + fd store + kernel). */
+int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n);
+/* The FDNAME of a lease's fd in the systemd fd store. */
+void lease_fd_name(const Lease *l, char *buf, size_t size);
 
 /* Something removed NAME from the netns directory (inotify): drop it if it
  * was ours and is really gone. Returns true if it was dropped. */

@@ -2,9 +2,15 @@
 /* A namespace vsockns manages: what it is and where it came from. No D-Bus. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "name.h"
+
+#define LEASE_OWNER_MAX 255
+
+typedef struct CidSpace CidSpace;
 
 typedef struct Namespace {
     char name[NS_NAME_MAX + 1];
@@ -13,4 +19,18 @@ typedef struct Namespace {
     int g2h_fallback;             /* -1 unknown (pre-7.2 kernel), 0, 1 */
     uint64_t inode;               /* of the netns, to recognise it after restarts */
     uint64_t created_usec;        /* CLOCK_REALTIME */
+    CidSpace *space;              /* local namespaces: their own CID space */
 } Namespace;
+
+/* What is kept of a lease across restarts (the fd goes to the fd store). */
+typedef struct LeaseRecord {
+    char ns[NS_NAME_MAX + 1];     /* namespace name, or ".host" */
+    uint32_t cid;
+    char owner[LEASE_OWNER_MAX + 1];
+    uid_t uid;                    /* who acquired it */
+    pid_t pid;
+    uint64_t acquired_usec;       /* CLOCK_REALTIME */
+    bool reserved;                /* held in the kernel by our vhost fd */
+    pid_t bind_pid;               /* released when this process exits; 0: none */
+    uint64_t bind_start_time;     /* its start time (clock ticks), against pid reuse */
+} LeaseRecord;

@@ -1,40 +1,67 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "state.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "shared/macro.h"
 
-char *state_to_json(const Namespace *list, size_t n)
+void state_free(State *s)
+{
+    free(s->namespaces);
+    *s = (State) {};
+}
+
+static json_object *namespace_to_json(const Namespace *ns)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "name", json_object_new_string(ns->name));
+    json_object_object_add(o, "mode", json_object_new_string(vsock_mode_to_string(ns->mode)));
+    if (ns->parent[0])
+        json_object_object_add(o, "parent", json_object_new_string(ns->parent));
+    if (ns->g2h_fallback >= 0)
+        json_object_object_add(o, "g2h_fallback", json_object_new_boolean(ns->g2h_fallback));
+    json_object_object_add(o, "inode", json_object_new_uint64(ns->inode));
+    json_object_object_add(o, "created_usec", json_object_new_uint64(ns->created_usec));
+    return o;
+}
+
+static json_object *lease_to_json(const LeaseRecord *l)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "namespace", json_object_new_string(l->ns));
+    json_object_object_add(o, "cid", json_object_new_uint64(l->cid));
+    json_object_object_add(o, "owner", json_object_new_string(l->owner));
+    json_object_object_add(o, "uid", json_object_new_uint64(l->uid));
+    json_object_object_add(o, "pid", json_object_new_int64(l->pid));
+    json_object_object_add(o, "acquired_usec", json_object_new_uint64(l->acquired_usec));
+    json_object_object_add(o, "reserved", json_object_new_boolean(l->reserved));
+    if (l->bind_pid > 0) {
+        json_object_object_add(o, "bind_pid", json_object_new_int64(l->bind_pid));
+        json_object_object_add(o, "bind_start_time", json_object_new_uint64(l->bind_start_time));
+    }
+    return o;
+}
+
+char *state_to_json(const State *st)
 {
     json_object *root = json_object_new_object();
-    json_object *arr = json_object_new_array();
-    if (!root || !arr) {
+    json_object *namespaces = json_object_new_array();
+    if (!root || !namespaces) {
         json_object_put(root);
-        json_object_put(arr);
+        json_object_put(namespaces);
         return NULL;
     }
     json_object_object_add(root, "version", json_object_new_int(STATE_VERSION));
-    json_object_object_add(root, "namespaces", arr);
-
-    for (size_t i = 0; i < n; i++) {
-        const Namespace *ns = &list[i];
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "name", json_object_new_string(ns->name));
-        json_object_object_add(o, "mode", json_object_new_string(vsock_mode_to_string(ns->mode)));
-        if (ns->parent[0])
-            json_object_object_add(o, "parent", json_object_new_string(ns->parent));
-        if (ns->g2h_fallback >= 0)
-            json_object_object_add(o, "g2h_fallback", json_object_new_boolean(ns->g2h_fallback));
-        json_object_object_add(o, "inode", json_object_new_uint64(ns->inode));
-        json_object_object_add(o, "created_usec", json_object_new_uint64(ns->created_usec));
-        json_object_array_add(arr, o);
-    }
+    json_object_object_add(root, "namespaces", namespaces);
+    for (size_t i = 0; i < st->n_namespaces; i++)
+        json_object_array_add(namespaces, namespace_to_json(&st->namespaces[i]));
 
     const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
     char *copy = s ? strdup(s) : NULL;
@@ -42,70 +69,150 @@ char *state_to_json(const Namespace *list, size_t n)
     return copy;
 }
 
+static bool get_string(json_object *o, const char *key, const char **ret)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return false;
+    *ret = json_object_get_string(v);
+    return true;
+}
+
+static bool get_uint(json_object *o, const char *key, uint64_t max, uint64_t *ret)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+        return false;
+    errno = 0;
+    uint64_t u = json_object_get_uint64(v);
+    if (errno != 0 || u > max || json_object_get_int64(v) < 0)
+        return false;
+    *ret = u;
+    return true;
+}
+
 static int namespace_from_json(json_object *o, Namespace *ns)
 {
     json_object *v;
+    const char *str;
     *ns = (Namespace) { .g2h_fallback = -1 };
 
-    if (!json_object_object_get_ex(o, "name", &v) || !json_object_is_type(v, json_type_string) ||
-        !ns_name_is_valid(json_object_get_string(v)))
+    if (!get_string(o, "name", &str) || !ns_name_is_valid(str))
         return -EINVAL;
-    snprintf(ns->name, sizeof(ns->name), "%s", json_object_get_string(v));
-
-    if (!json_object_object_get_ex(o, "mode", &v) || !json_object_is_type(v, json_type_string))
+    snprintf(ns->name, sizeof(ns->name), "%s", str);
+    if (!get_string(o, "mode", &str) || (ns->mode = vsock_mode_from_string(str)) == VSOCK_MODE_INVALID)
         return -EINVAL;
-    ns->mode = vsock_mode_from_string(json_object_get_string(v));
-    if (ns->mode == VSOCK_MODE_INVALID)
-        return -EINVAL;
-
     if (json_object_object_get_ex(o, "parent", &v)) {
-        if (!json_object_is_type(v, json_type_string) || !ns_name_is_valid(json_object_get_string(v)))
+        if (!get_string(o, "parent", &str) || !ns_name_is_valid(str))
             return -EINVAL;
-        snprintf(ns->parent, sizeof(ns->parent), "%s", json_object_get_string(v));
+        snprintf(ns->parent, sizeof(ns->parent), "%s", str);
     }
     if (json_object_object_get_ex(o, "g2h_fallback", &v))
         ns->g2h_fallback = json_object_get_boolean(v);
-    if (!json_object_object_get_ex(o, "inode", &v) || !json_object_is_type(v, json_type_int))
+    if (!get_uint(o, "inode", UINT64_MAX, &ns->inode))
         return -EINVAL;
-    ns->inode = json_object_get_uint64(v);
-    if (json_object_object_get_ex(o, "created_usec", &v))
-        ns->created_usec = json_object_get_uint64(v);
+    get_uint(o, "created_usec", UINT64_MAX, &ns->created_usec);
     return 0;
 }
 
-int state_from_json(const char *text, Namespace **ret_list, size_t *ret_n, size_t *ret_dropped)
+static int lease_from_json(json_object *o, LeaseRecord *l)
 {
-    json_object *root = json_tokener_parse(text);
-    json_object *arr;
-    if (!root || !json_object_object_get_ex(root, "namespaces", &arr) ||
-        !json_object_is_type(arr, json_type_array)) {
-        json_object_put(root);
-        return -EBADMSG;
-    }
+    const char *str;
+    uint64_t u;
+    json_object *v;
+    *l = (LeaseRecord) {};
 
-    size_t n = json_object_array_length(arr), kept = 0, dropped = 0;
-    Namespace *list = calloc(n ? n : 1, sizeof(Namespace));
-    if (!list) {
-        json_object_put(root);
-        return -ENOMEM;
+    if (!get_string(o, "namespace", &str) || (!ns_name_is_valid(str) && strcmp(str, NS_NAME_HOST) != 0))
+        return -EINVAL;
+    snprintf(l->ns, sizeof(l->ns), "%s", str);
+    if (!get_uint(o, "cid", UINT32_MAX, &u) || u < 3 || u == UINT32_MAX)
+        return -EINVAL;
+    l->cid = (uint32_t) u;
+    if (!get_string(o, "owner", &str) || strlen(str) > LEASE_OWNER_MAX)
+        return -EINVAL;
+    snprintf(l->owner, sizeof(l->owner), "%s", str);
+    if (!get_uint(o, "uid", UINT32_MAX, &u))
+        return -EINVAL;
+    l->uid = (uid_t) u;
+    if (get_uint(o, "pid", INT32_MAX, &u))
+        l->pid = (pid_t) u;
+    get_uint(o, "acquired_usec", UINT64_MAX, &l->acquired_usec);
+    if (!json_object_object_get_ex(o, "reserved", &v) || !json_object_is_type(v, json_type_boolean))
+        return -EINVAL;
+    l->reserved = json_object_get_boolean(v);
+    if (get_uint(o, "bind_pid", INT32_MAX, &u)) {
+        l->bind_pid = (pid_t) u;
+        get_uint(o, "bind_start_time", UINT64_MAX, &l->bind_start_time);
     }
+    return 0;
+}
+
+/* Parses an array of entries with parse(); keeps the valid ones. */
+static int parse_array(json_object *root, const char *key, size_t size, int (*parse)(json_object *, void *),
+                       bool (*is_dup)(const void *, const void *), void **ret, size_t *ret_n, size_t *dropped)
+{
+    json_object *arr;
+    *ret = NULL;
+    *ret_n = 0;
+    if (!json_object_object_get_ex(root, key, &arr))
+        return 0;
+    if (!json_object_is_type(arr, json_type_array))
+        return -EBADMSG;
+
+    size_t n = json_object_array_length(arr), kept = 0;
+    char *items = calloc(n ? n : 1, size);
+    if (!items)
+        return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        if (namespace_from_json(json_object_array_get_idx(arr, i), &list[kept]) < 0) {
-            dropped++;
+        void *item = items + kept * size;
+        bool dup = false;
+        if (parse(json_object_array_get_idx(arr, i), item) < 0) {
+            (*dropped)++;
             continue;
         }
-        /* A name twice would mean two records for one pin: keep the first. */
-        bool dup = false;
-        for (size_t j = 0; j < kept; j++)
-            dup = dup || streq(list[j].name, list[kept].name);
+        for (size_t j = 0; j < kept && !dup; j++)
+            dup = is_dup(items + j * size, item);
         if (dup)
-            dropped++;
+            (*dropped)++;
         else
             kept++;
     }
-    json_object_put(root);
-    *ret_list = list;
+    *ret = items;
     *ret_n = kept;
+    return 0;
+}
+
+static int parse_namespace(json_object *o, void *item)
+{
+    return namespace_from_json(o, item);
+}
+
+/* A name twice would mean two records for one pin: keep the first. */
+static bool namespace_dup(const void *a, const void *b)
+{
+    return streq(((const Namespace *) a)->name, ((const Namespace *) b)->name);
+}
+
+int state_from_json(const char *text, State *ret, size_t *ret_dropped)
+{
+    json_object *root = json_tokener_parse(text);
+    json_object *arr;
+    size_t dropped = 0;
+    State st = {};
+
+    if (!root || !json_object_is_type(root, json_type_object) ||
+        !json_object_object_get_ex(root, "namespaces", &arr)) {
+        json_object_put(root);
+        return -EBADMSG;
+    }
+    int r = parse_array(root, "namespaces", sizeof(Namespace), parse_namespace, namespace_dup,
+                        (void **) &st.namespaces, &st.n_namespaces, &dropped);
+    json_object_put(root);
+    if (r < 0) {
+        state_free(&st);
+        return r;
+    }
+    *ret = st;
     if (ret_dropped)
         *ret_dropped = dropped;
     return 0;
@@ -145,19 +252,16 @@ fail:;
     return r;
 }
 
-int state_save(const char *dir, const Namespace *list, size_t n)
+int state_save(const char *dir, const State *st)
 {
-    _cleanup_free_ char *text = state_to_json(list, n);
+    _cleanup_free_ char *text = state_to_json(st);
     if (!text)
         return -ENOMEM;
     return write_file_atomic(dir, STATE_FILE, text);
 }
 
-int state_load(const char *dir, Namespace **ret_list, size_t *ret_n, size_t *ret_dropped)
+static int read_file(const char *path, char **ret)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE);
-
     _cleanup_fclose_ FILE *f = fopen(path, "re");
     if (!f)
         return -errno;
@@ -173,5 +277,101 @@ int state_load(const char *dir, Namespace **ret_list, size_t *ret_n, size_t *ret
     fclose(mem);
     if (!text)
         return -ENOMEM;
-    return state_from_json(text, ret_list, ret_n, ret_dropped);
+    *ret = TAKE_PTR(text);
+    return 0;
+}
+
+int state_load(const char *dir, State *ret, size_t *ret_dropped)
+{
+    char path[PATH_MAX];
+    _cleanup_free_ char *text = NULL;
+    snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE);
+    int r = read_file(path, &text);
+    if (r < 0)
+        return r;
+    return state_from_json(text, ret, ret_dropped);
+}
+
+char *lease_record_to_json(const LeaseRecord *l)
+{
+    json_object *o = lease_to_json(l);
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    char *copy = s ? strdup(s) : NULL;
+    json_object_put(o);
+    return copy;
+}
+
+int lease_record_from_json(const char *text, LeaseRecord *ret)
+{
+    json_object *o = json_tokener_parse(text);
+    int r = o && json_object_is_type(o, json_type_object) ? lease_from_json(o, ret) : -EBADMSG;
+    json_object_put(o);
+    return r;
+}
+
+static void lease_file_name(const LeaseRecord *l, char *buf, size_t size)
+{
+    snprintf(buf, size, "%u@%s.json", l->cid, l->ns);
+}
+
+int lease_record_save(const char *dir, const LeaseRecord *l)
+{
+    char sub[PATH_MAX], name[NAME_MAX + 1];
+    snprintf(sub, sizeof(sub), "%s/%s", dir, LEASES_DIR);
+    if (mkdir(sub, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    _cleanup_free_ char *text = lease_record_to_json(l);
+    if (!text)
+        return -ENOMEM;
+    lease_file_name(l, name, sizeof(name));
+    return write_file_atomic(sub, name, text);
+}
+
+int lease_record_remove(const char *dir, const LeaseRecord *l)
+{
+    char path[PATH_MAX], name[NAME_MAX + 1];
+    lease_file_name(l, name, sizeof(name));
+    snprintf(path, sizeof(path), "%s/%s/%s", dir, LEASES_DIR, name);
+    return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t *ret_dropped)
+{
+    char sub[512];
+    snprintf(sub, sizeof(sub), "%s/%s", dir, LEASES_DIR);
+    *ret = NULL;
+    *ret_n = 0;
+    DIR *d = opendir(sub);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+
+    size_t n = 0, dropped = 0;
+    LeaseRecord *list = NULL;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue; /* ".", "..", and temp files of interrupted writes */
+        char path[PATH_MAX];
+        _cleanup_free_ char *text = NULL;
+        LeaseRecord rec;
+        snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
+        if (read_file(path, &text) < 0 || lease_record_from_json(text, &rec) < 0) {
+            dropped++;
+            continue;
+        }
+        LeaseRecord *grown = realloc(list, (n + 1) * sizeof(LeaseRecord));
+        if (!grown) {
+            closedir(d);
+            free(list);
+            return -ENOMEM;
+        }
+        list = grown;
+        list[n++] = rec;
+    }
+    closedir(d);
+    *ret = list;
+    *ret_n = n;
+    if (ret_dropped)
+        *ret_dropped = dropped;
+    return 0;
 }

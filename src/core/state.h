@@ -9,15 +9,34 @@
 #define STATE_FILE "namespaces.json"
 #define STATE_VERSION 1
 
-/* Serialises n namespaces; returns a malloc'd string or NULL (-ENOMEM). */
-char *state_to_json(const Namespace *list, size_t n);
+#define LEASES_DIR "leases"
+
+/* namespaces.json: the managed namespaces. Leases live one file each in
+ * leases/ (CID@NAMESPACE.json), so taking or ending one costs the same
+ * however many others exist. */
+typedef struct State {
+    Namespace *namespaces;
+    size_t n_namespaces;
+} State;
+
+void state_free(State *s);
+
+/* Serialises the state; returns a malloc'd string or NULL (-ENOMEM). */
+char *state_to_json(const State *s);
 /* Parses state_to_json()'s output. Entries that do not validate are dropped
  * (and counted in *ret_dropped); a document that does not parse is -EBADMSG. */
-int state_from_json(const char *text, Namespace **ret_list, size_t *ret_n, size_t *ret_dropped);
+int state_from_json(const char *text, State *ret, size_t *ret_dropped);
 
 /* Temp file, fsync, rename, fsync of the directory: a crash leaves the old
  * file or the new one, never a torn one. */
 int write_file_atomic(const char *dir, const char *name, const char *content);
-int state_save(const char *dir, const Namespace *list, size_t n);
+int state_save(const char *dir, const State *s);
 /* -ENOENT when there is no state yet. */
-int state_load(const char *dir, Namespace **ret_list, size_t *ret_n, size_t *ret_dropped);
+int state_load(const char *dir, State *ret, size_t *ret_dropped);
+
+char *lease_record_to_json(const LeaseRecord *l);
+int lease_record_from_json(const char *text, LeaseRecord *ret);
+int lease_record_save(const char *dir, const LeaseRecord *l);
+int lease_record_remove(const char *dir, const LeaseRecord *l);
+/* All lease files; unreadable ones are counted in *ret_dropped. */
+int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t *ret_dropped);

@@ -29,13 +29,14 @@ static void test_round_trip(void **state)
         make_ns("g", VSOCK_MODE_GLOBAL, "", -1, 4026532002ULL),
         make_ns("a.child", VSOCK_MODE_LOCAL, "a", 0, UINT64_MAX),
     };
-    char *text = state_to_json(in, 3);
+    State st = { .namespaces = in, .n_namespaces = 3 }, got;
+    char *text = state_to_json(&st);
     assert_non_null(text);
 
-    Namespace *out;
-    size_t n, dropped;
-    assert_int_equal(state_from_json(text, &out, &n, &dropped), 0);
-    assert_int_equal(n, 3);
+    size_t dropped;
+    assert_int_equal(state_from_json(text, &got, &dropped), 0);
+    Namespace *out = got.namespaces;
+    assert_int_equal(got.n_namespaces, 3);
     assert_int_equal(dropped, 0);
     for (size_t i = 0; i < 3; i++) {
         assert_string_equal(out[i].name, in[i].name);
@@ -45,18 +46,17 @@ static void test_round_trip(void **state)
         assert_true(out[i].inode == in[i].inode);
         assert_true(out[i].created_usec == in[i].created_usec);
     }
-    free(out);
+    state_free(&got);
     free(text);
 }
 
 static void test_empty(void **state)
 {
-    char *text = state_to_json(NULL, 0);
-    Namespace *out;
-    size_t n;
-    assert_int_equal(state_from_json(text, &out, &n, NULL), 0);
-    assert_int_equal(n, 0);
-    free(out);
+    State empty = {}, got;
+    char *text = state_to_json(&empty);
+    assert_int_equal(state_from_json(text, &got, NULL), 0);
+    assert_int_equal(got.n_namespaces, 0);
+    state_free(&got);
     free(text);
 }
 
@@ -70,23 +70,23 @@ static void test_bad_entries_dropped(void **state)
                        "{\"name\":\"p\",\"mode\":\"local\",\"parent\":\".host\",\"inode\":8},"
                        "{\"name\":\"ok\",\"mode\":\"global\",\"inode\":9},"
                        "42]}";
-    Namespace *out;
-    size_t n, dropped;
-    assert_int_equal(state_from_json(text, &out, &n, &dropped), 0);
-    assert_int_equal(n, 1);
+    State got;
+    size_t dropped;
+    assert_int_equal(state_from_json(text, &got, &dropped), 0);
+    assert_int_equal(got.n_namespaces, 1);
     assert_int_equal(dropped, 6);
-    assert_string_equal(out[0].name, "ok");
-    assert_true(out[0].inode == 5);
-    free(out);
+    assert_string_equal(got.namespaces[0].name, "ok");
+    assert_true(got.namespaces[0].inode == 5);
+    state_free(&got);
 }
 
 static void test_garbage(void **state)
 {
-    Namespace *out;
-    size_t n;
-    assert_int_equal(state_from_json("", &out, &n, NULL), -EBADMSG);
-    assert_int_equal(state_from_json("{\"namespaces\": 3}", &out, &n, NULL), -EBADMSG);
-    assert_int_equal(state_from_json("[1,2", &out, &n, NULL), -EBADMSG);
+    State got;
+    assert_int_equal(state_from_json("", &got, NULL), -EBADMSG);
+    assert_int_equal(state_from_json("{\"namespaces\": 3}", &got, NULL), -EBADMSG);
+    assert_int_equal(state_from_json("[1,2", &got, NULL), -EBADMSG);
+    assert_int_equal(state_from_json("[]", &got, NULL), -EBADMSG);
 }
 
 static void test_save_load(void **state)
@@ -94,21 +94,91 @@ static void test_save_load(void **state)
     char dir[] = "/tmp/vsockns-test-state.XXXXXX";
     assert_non_null(mkdtemp(dir));
 
-    Namespace *out;
-    size_t n;
-    assert_int_equal(state_load(dir, &out, &n, NULL), -ENOENT);
+    State got;
+    assert_int_equal(state_load(dir, &got, NULL), -ENOENT);
 
     Namespace in = make_ns("t", VSOCK_MODE_GLOBAL, "", 1, 99);
-    assert_int_equal(state_save(dir, &in, 1), 0);
-    assert_int_equal(state_save(dir, &in, 1), 0); /* replaces, leaves no temp file */
-    assert_int_equal(state_load(dir, &out, &n, NULL), 0);
-    assert_int_equal(n, 1);
-    assert_string_equal(out[0].name, "t");
-    free(out);
+    State st = { .namespaces = &in, .n_namespaces = 1 };
+    assert_int_equal(state_save(dir, &st), 0);
+    assert_int_equal(state_save(dir, &st), 0); /* replaces, leaves no temp file */
+    assert_int_equal(state_load(dir, &got, NULL), 0);
+    assert_int_equal(got.n_namespaces, 1);
+    assert_string_equal(got.namespaces[0].name, "t");
+    state_free(&got);
 
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) = 1", dir);
     assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static LeaseRecord make_lease(const char *ns, uint32_t cid, const char *owner)
+{
+    LeaseRecord l = { .cid = cid, .uid = 1000, .pid = 42, .acquired_usec = 17, .reserved = true,
+                      .bind_pid = 4242, .bind_start_time = 99999 };
+    snprintf(l.ns, sizeof(l.ns), "%s", ns);
+    snprintf(l.owner, sizeof(l.owner), "%s", owner);
+    return l;
+}
+
+static void test_lease_records(void **state)
+{
+    LeaseRecord in = make_lease(".host", 4294967294U, "libvirt:vm \"1\" \xc3\xa9"), out;
+    char *text = lease_record_to_json(&in);
+    assert_int_equal(lease_record_from_json(text, &out), 0);
+    assert_string_equal(out.ns, in.ns);
+    assert_int_equal(out.cid, in.cid);
+    assert_string_equal(out.owner, in.owner);
+    assert_int_equal(out.uid, 1000);
+    assert_true(out.reserved);
+    assert_int_equal(out.bind_pid, 4242);
+    assert_true(out.bind_start_time == 99999);
+    free(text);
+
+    static const char *bad[] = {
+        "{\"namespace\":\"a\",\"cid\":2,\"owner\":\"\",\"uid\":0,\"reserved\":true}",
+        "{\"namespace\":\"a\",\"cid\":4294967295,\"owner\":\"\",\"uid\":0,\"reserved\":true}",
+        "{\"namespace\":\"a/b\",\"cid\":5,\"owner\":\"\",\"uid\":0,\"reserved\":true}",
+        "{\"namespace\":\"a\",\"cid\":-5,\"owner\":\"\",\"uid\":0,\"reserved\":true}",
+        "{\"namespace\":\"a\",\"cid\":5,\"owner\":\"\",\"uid\":0}",
+        "[]",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_true(lease_record_from_json(bad[i], &out) < 0);
+}
+
+static void test_lease_files(void **state)
+{
+    char dir[] = "/tmp/vsockns-test-leases.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    LeaseRecord *list;
+    size_t n, dropped;
+    assert_int_equal(lease_records_load(dir, &list, &n, &dropped), 0);
+    assert_int_equal(n, 0);
+
+    LeaseRecord a = make_lease("t1", 42, "a"), b = make_lease("t2", 42, "b");
+    assert_int_equal(lease_record_save(dir, &a), 0);
+    assert_int_equal(lease_record_save(dir, &b), 0);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/leases/7@x.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{ garbage", f);
+    fclose(f);
+    assert_int_equal(lease_records_load(dir, &list, &n, &dropped), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(dropped, 1);
+    free(list);
+
+    assert_int_equal(lease_record_remove(dir, &a), 0);
+    assert_int_equal(lease_record_remove(dir, &a), 0); /* already gone: fine */
+    unlink(path);
+    assert_int_equal(lease_records_load(dir, &list, &n, &dropped), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].owner, "b");
+    free(list);
+
+    char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
 }
@@ -121,6 +191,8 @@ int main(void)
         cmocka_unit_test(test_bad_entries_dropped),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_lease_records),
+        cmocka_unit_test(test_lease_files),
     };
     return cmocka_run_group_tests_name("state", tests, NULL, NULL);
 }

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * CID leases: which CIDs of which CID space vsockns hands out, to whom, and
+ * whether the kernel holds them for us (a reserved lease keeps an open
+ * vhost-vsock fd with that guest CID; an advisory one only records a CID
+ * someone else holds). The host and all global namespaces share one CID
+ * space; each local namespace has its own.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cid-map.h"
+#include "namespace.h"
+
+#define LEASES_MAX 16384
+/* How many CIDs held outside vsockns one automatic pick may skip. */
+#define LEASE_BUSY_SKIP_MAX 4096
+
+struct CidSpace {
+    char key[NS_NAME_MAX + 1]; /* "" for the global space, else the local namespace */
+    CidMap map;                /* cid -> Lease *, or CID_HELD_OUTSIDE */
+};
+
+/* Marks a CID the kernel reported busy that no lease of ours holds. */
+extern char cid_held_outside_marker;
+#define CID_HELD_OUTSIDE ((void *) &cid_held_outside_marker)
+
+typedef struct Lease {
+    LeaseRecord rec;
+    CidSpace *space;
+    int fd;           /* our vhost-vsock fd; -1 if advisory, or if after a restart
+                       * only the client's copy still holds the CID */
+    int bind_pidfd;   /* -1 unless bound to a process */
+    void *watch;      /* the daemon's event source for bind_pidfd */
+} Lease;
+
+typedef enum LeaseStrategy {
+    LEASE_STRATEGY_INVALID = -1,
+    LEASE_STRATEGY_LOWEST,
+    LEASE_STRATEGY_RANDOM,
+    LEASE_STRATEGY_STABLE,
+} LeaseStrategy;
+
+LeaseStrategy lease_strategy_from_string(const char *s);
+
+/* Where an automatic pick starts: CID_MIN, a random CID, or one derived
+ * from the owner label (so the same VM tends to get the same CID). */
+uint32_t lease_pick_start(LeaseStrategy s, const char *owner);
+
+/* NULL, or a sentence on why the owner label is refused. */
+const char *lease_owner_problem(const char *owner);
+
+CidSpace *cid_space_new(const char *key);
+CidSpace *cid_space_free(CidSpace *space);

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Facts about processes from /proc: pids behind pidfds, start times. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The pid a pidfd refers to; <= 0 if it exited or fd is no pidfd. */
+pid_t pidfd_get_pid(int fd);
+/* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat);
+ * 0 if there is no such process. Same pid + same start time = same process. */
+uint64_t process_start_time(pid_t pid);

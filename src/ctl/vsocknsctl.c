@@ -15,16 +15,14 @@
 #include <time.h>
 
 #include "core/errors.h"
+#include "ctl/ctl.h"
 #include "shared/macro.h"
 
-#define BUS_NAME "org.vsockns1"
-#define MANAGER_PATH "/org/vsockns1"
-#define MANAGER_IFACE "org.vsockns1.Manager"
-#define NAMESPACE_IFACE "org.vsockns1.Namespace"
-
-enum { EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NO_SUCH = 4, EXIT_UNAVAILABLE = 5 };
-
-static bool arg_json;
+bool arg_json;
+const char *arg_cid;
+const char *arg_owner;
+const char *arg_strategy;
+bool arg_no_reserve;
 static const char *arg_mode = "local";
 static const char *arg_parent;
 static bool arg_no_g2h_fallback;
@@ -44,9 +42,9 @@ static void ns_info_clear(NsInfo *i)
     free(i->parent);
 }
 
-static int report_bus_error(const sd_bus_error *error, int r)
+int report_bus_error(const sd_bus_error *error, int r)
 {
-    if (sd_bus_error_has_name(error, BUS_ERROR_NO_SUCH_NAMESPACE)) {
+    if (sd_bus_error_has_names(error, BUS_ERROR_NO_SUCH_NAMESPACE, BUS_ERROR_NO_SUCH_LEASE)) {
         fprintf(stderr, "%s\n", error->message);
         return EXIT_NO_SUCH;
     }
@@ -97,13 +95,13 @@ static json_object *ns_info_to_json(const NsInfo *i, const char *object)
     return o;
 }
 
-static void print_json(json_object *o)
+void print_json(json_object *o)
 {
     printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
 }
 
-static void format_timestamp(uint64_t usec, char *buf, size_t size)
+void format_timestamp(uint64_t usec, char *buf, size_t size)
 {
     time_t t = usec / 1000000;
     struct tm tm;
@@ -328,7 +326,12 @@ static void help(void)
            "  list                   List the namespaces vsockns manages\n"
            "  show NAME              Show one namespace\n"
            "  create NAME            Create a namespace (default mode: local)\n"
-           "  delete NAME            Delete a namespace\n\n"
+           "  delete NAME            Delete a namespace\n"
+           "  leases [NAME]          List CID leases (of one namespace; .host: the host)\n"
+           "  acquire NAME           Lease a CID in a namespace and print it\n"
+           "  release NAME CID       End a lease\n"
+           "  exec NAME -- CMD...    Run CMD in the namespace with a leased vhost-vsock fd;\n"
+           "                         {cid} and {fd} in its arguments are replaced\n\n"
            "Options:\n"
            "  -h --help              Show this help\n"
            "     --version           Show the version\n"
@@ -336,7 +339,13 @@ static void help(void)
            "  -m --mode=local|global Mode of the namespace to create\n"
            "  -p --parent=NAME       Nest the new namespace in a managed local one\n"
            "     --no-g2h-fallback   Write g2h_fallback=0 in the new namespace (Linux >= 7.2)\n"
-           "  -f --force             Delete even if the namespace holds CID leases\n\n"
+           "  -f --force             Delete even if the namespace holds CID leases\n"
+           "     --cid=N|auto        CID to lease (default: auto)\n"
+           "     --owner=LABEL       Who the lease is for (default: acquire: the user,\n"
+           "                         exec: exec:COMMAND)\n"
+           "     --strategy=lowest|random|stable\n"
+           "                         How auto picks a CID (default: lowest)\n"
+           "     --no-reserve        Record an advisory lease of a CID held elsewhere\n\n"
            "Exit status: 0 success, 1 failure, 2 invalid usage, 4 no such namespace,\n"
            "5 vsocknsd not reachable. See vsocknsctl(1).\n",
            program_invocation_short_name);
@@ -344,14 +353,17 @@ static void help(void)
 
 static int parse_argv(int argc, char **argv)
 {
-    enum { ARG_VERSION = 0x100, ARG_JSON, ARG_NO_G2H };
+    enum { ARG_VERSION = 0x100, ARG_JSON, ARG_NO_G2H, ARG_CID, ARG_OWNER, ARG_STRATEGY, ARG_NO_RESERVE };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, ARG_VERSION },
         { "json", no_argument, NULL, ARG_JSON },  { "mode", required_argument, NULL, 'm' },
         { "parent", required_argument, NULL, 'p' }, { "no-g2h-fallback", no_argument, NULL, ARG_NO_G2H },
-        { "force", no_argument, NULL, 'f' },      {}
+        { "force", no_argument, NULL, 'f' },      { "cid", required_argument, NULL, ARG_CID },
+        { "owner", required_argument, NULL, ARG_OWNER }, { "strategy", required_argument, NULL, ARG_STRATEGY },
+        { "no-reserve", no_argument, NULL, ARG_NO_RESERVE }, {}
     };
     int c;
+    /* Options may follow the verb; "--" ends them, so exec's COMMAND keeps its own. */
     while ((c = getopt_long(argc, argv, "hm:p:f", options, NULL)) >= 0) {
         switch (c) {
         case 'h': help(); return 0;
@@ -361,6 +373,10 @@ static int parse_argv(int argc, char **argv)
         case 'p': arg_parent = optarg; break;
         case ARG_NO_G2H: arg_no_g2h_fallback = true; break;
         case 'f': arg_force = true; break;
+        case ARG_CID: arg_cid = optarg; break;
+        case ARG_OWNER: arg_owner = optarg; break;
+        case ARG_STRATEGY: arg_strategy = optarg; break;
+        case ARG_NO_RESERVE: arg_no_reserve = true; break;
         default: return -EINVAL;
         }
     }
@@ -369,13 +385,14 @@ static int parse_argv(int argc, char **argv)
 
 typedef struct Verb {
     const char *name;
-    int args; /* operands after the verb */
+    int min_args, max_args; /* operands after the verb; -1: any */
     int (*run)(sd_bus *bus, int argc, char **argv);
 } Verb;
 
 static const Verb verbs[] = {
-    { "status", 0, verb_status }, { "list", 0, verb_list },    { "show", 1, verb_show },
-    { "create", 1, verb_create }, { "delete", 1, verb_delete },
+    { "status", 0, 0, verb_status },   { "list", 0, 0, verb_list },       { "show", 1, 1, verb_show },
+    { "create", 1, 1, verb_create },   { "delete", 1, 1, verb_delete },   { "leases", 0, 1, verb_leases },
+    { "acquire", 1, 1, verb_acquire }, { "release", 2, 2, verb_release }, { "exec", 2, -1, verb_exec },
 };
 
 int main(int argc, char **argv)
@@ -394,9 +411,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     int operands = optind < argc ? argc - optind - 1 : 0;
-    if (operands != verb->args) {
-        fprintf(stderr, "'%s' takes %s; see '%s --help'.\n", verb->name,
-                verb->args ? "a namespace name" : "no arguments", program_invocation_short_name);
+    if (operands < verb->min_args || (verb->max_args >= 0 && operands > verb->max_args)) {
+        fprintf(stderr, "Wrong number of arguments for '%s'; see '%s --help'.\n", verb->name,
+                program_invocation_short_name);
         return EXIT_USAGE;
     }
 

@@ -2,7 +2,12 @@
 #include "manager-dbus.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+
+#include <sys/epoll.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
 
 #include "bus-util.h"
 #include "core/errors.h"
@@ -11,6 +16,7 @@
 #include "shared/macro.h"
 
 static sd_bus *signal_bus;
+static Manager *signal_manager;
 
 /* Reads a{sv} CreateNamespace options: G2HFallback (b), Parent (s). */
 static int read_create_options(sd_bus_message *m, CreateRequest *req, sd_bus_error *error)
@@ -144,6 +150,146 @@ static int method_list_namespaces(sd_bus_message *m, void *userdata, sd_bus_erro
     return r;
 }
 
+/* Reads a{sv} AcquireLease options: Strategy s, Reserve b, BindPID u, BindPIDFD h. */
+static int read_lease_options(sd_bus_message *m, LeaseRequest *req, sd_bus_error *error)
+{
+    static const struct { const char *key, *type; } known[] = {
+        { "Strategy", "s" }, { "Reserve", "b" }, { "BindPID", "u" }, { "BindPIDFD", "h" },
+    };
+    int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+    if (r < 0)
+        return r;
+    while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+        const char *key, *contents, *want = NULL;
+        char type;
+        if ((r = sd_bus_message_read(m, "s", &key)) < 0 || (r = sd_bus_message_peek_type(m, &type, &contents)) < 0)
+            return r;
+        for (size_t i = 0; i < ELEMENTSOF(known); i++)
+            if (streq(key, known[i].key))
+                want = known[i].type;
+        if (!want)
+            return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION,
+                                     "Unknown option '%.64s'; known options are Strategy (s), Reserve (b), "
+                                     "BindPID (u) and BindPIDFD (h).", key);
+        if (!streq(contents, want))
+            return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION,
+                                     "Option '%s' must be of type '%s', not '%.16s'.", key, want, contents);
+        if (streq(key, "Strategy"))
+            r = sd_bus_message_read(m, "v", "s", &req->strategy);
+        else if (streq(key, "Reserve")) {
+            int b;
+            r = sd_bus_message_read(m, "v", "b", &b);
+            req->reserve = b;
+        } else if (streq(key, "BindPID")) {
+            uint32_t pid;
+            r = sd_bus_message_read(m, "v", "u", &pid);
+            if (r >= 0 && (pid == 0 || pid > INT32_MAX))
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "BindPID %u is not a process ID.", pid);
+            req->bind_pid = (pid_t) pid;
+        } else
+            r = sd_bus_message_read(m, "v", "h", &req->bind_pidfd);
+        if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0)
+            return r;
+    }
+    if (r < 0)
+        return r;
+    return sd_bus_message_exit_container(m);
+}
+
+static int caller_identity(sd_bus_message *m, uid_t *ret_uid, pid_t *ret_pid)
+{
+    sd_bus_creds *creds = NULL;
+    int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+    if (r >= 0)
+        r = sd_bus_creds_get_euid(creds, ret_uid);
+    if (r >= 0 && sd_bus_creds_get_pid(creds, ret_pid) < 0)
+        *ret_pid = 0;
+    sd_bus_creds_unref(creds);
+    return r;
+}
+
+static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    Manager *manager = userdata;
+    LeaseRequest req = { .reserve = true, .bind_pidfd = -1 };
+    ManagerError e = {};
+
+    int r = sd_bus_message_read(m, "sus", &req.ns, &req.cid, &req.owner);
+    if (r < 0)
+        return r;
+    r = read_lease_options(m, &req, error);
+    if (r < 0 || sd_bus_error_is_set(error))
+        return r;
+    r = caller_identity(m, &req.uid, &req.pid);
+    if (r < 0)
+        return r;
+    r = manager_check_lease_request(manager, &req, &e);
+    if (r < 0)
+        return bus_reply_manager_error(error, r, &e);
+    r = bus_check_caller_is_root(m, "acquire CID leases", error);
+    if (r < 0)
+        return r;
+
+    Lease *l;
+    r = manager_acquire_lease(manager, &req, &l, &e);
+    if (r < 0)
+        return bus_reply_manager_error(error, r, &e);
+    /* Advisory leases hold nothing: the caller gets /dev/null. */
+    _cleanup_close_ int null_fd = l->fd < 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
+    return sd_bus_reply_method_return(m, "uh", l->rec.cid, l->fd >= 0 ? l->fd : null_fd);
+}
+
+static int method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    Manager *manager = userdata;
+    ManagerError e = {};
+    const char *ns;
+    uint32_t cid;
+    uid_t uid;
+    pid_t pid;
+
+    int r = sd_bus_message_read(m, "su", &ns, &cid);
+    if (r < 0)
+        return r;
+    r = caller_identity(m, &uid, &pid);
+    if (r < 0)
+        return r;
+    r = manager_release_lease(manager, ns, cid, uid, &e);
+    if (r < 0)
+        return bus_reply_manager_error(error, r, &e);
+    return sd_bus_reply_method_return(m, NULL);
+}
+
+static int append_lease(Lease *l, void *userdata)
+{
+    return sd_bus_message_append(userdata, "(susbt)", l->rec.ns, l->rec.cid, l->rec.owner, (int) l->rec.reserved,
+                                 l->rec.acquired_usec);
+}
+
+static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    Manager *manager = userdata;
+    sd_bus_message *reply = NULL;
+    const char *ns;
+
+    int r = sd_bus_message_read(m, "s", &ns);
+    if (r < 0)
+        return r;
+    if (ns[0] && !streq(ns, NS_NAME_HOST) && !manager_find(manager, ns))
+        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
+    r = sd_bus_message_new_method_return(m, &reply);
+    if (r >= 0)
+        r = sd_bus_message_open_container(reply, 'a', "(susbt)");
+    if (r >= 0)
+        r = manager_foreach_lease(manager, ns, append_lease, reply);
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    if (r >= 0)
+        r = sd_bus_send(NULL, reply, NULL);
+    sd_bus_message_unref(reply);
+    return r;
+}
+
 static int property_get_kernel_support(sd_bus *bus, const char *path, const char *interface, const char *property,
                                        sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
@@ -168,6 +314,13 @@ static int property_get_namespace_count(sd_bus *bus, const char *path, const cha
     return sd_bus_message_append(reply, "u", (uint32_t) m->n_namespaces);
 }
 
+static int property_get_lease_count(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+    Manager *m = userdata;
+    return sd_bus_message_append(reply, "u", (uint32_t) m->n_leases);
+}
+
 static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_PROPERTY("Version", "s", bus_property_get_inline_string, offsetof(Manager, version), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -180,6 +333,8 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_PROPERTY("LocalParentStatus", "s", property_get_parent_status, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("GlobalParentStatus", "s", property_get_parent_status, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("NamespaceCount", "u", property_get_namespace_count, 0, 0),
+    SD_BUS_PROPERTY("LeaseCount", "u", property_get_lease_count, 0, 0),
+    SD_BUS_PROPERTY("FDStore", "b", bus_property_get_bool, offsetof(Manager, have_fd_store), SD_BUS_VTABLE_PROPERTY_CONST),
 
     SD_BUS_METHOD_WITH_ARGS("CreateNamespace",
                             SD_BUS_ARGS("s", name, "s", mode, "a{sv}", options),
@@ -198,8 +353,23 @@ static const sd_bus_vtable manager_vtable[] = {
                             SD_BUS_RESULT("a(ssso)", namespaces),
                             method_list_namespaces, SD_BUS_VTABLE_UNPRIVILEGED),
 
+    SD_BUS_METHOD_WITH_ARGS("AcquireLease",
+                            SD_BUS_ARGS("s", namespace, "u", cid, "s", owner, "a{sv}", options),
+                            SD_BUS_RESULT("u", cid, "h", fd),
+                            method_acquire_lease, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("ReleaseLease",
+                            SD_BUS_ARGS("s", namespace, "u", cid),
+                            SD_BUS_NO_RESULT,
+                            method_release_lease, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("ListLeases",
+                            SD_BUS_ARGS("s", namespace),
+                            SD_BUS_RESULT("a(susbt)", leases),
+                            method_list_leases, SD_BUS_VTABLE_UNPRIVILEGED),
+
     SD_BUS_SIGNAL_WITH_ARGS("NamespaceCreated", SD_BUS_ARGS("s", name, "o", object), 0),
     SD_BUS_SIGNAL_WITH_ARGS("NamespaceRemoved", SD_BUS_ARGS("s", name, "o", object), 0),
+    SD_BUS_SIGNAL_WITH_ARGS("LeaseAcquired", SD_BUS_ARGS("s", namespace, "u", cid, "s", owner), 0),
+    SD_BUS_SIGNAL_WITH_ARGS("LeaseReleased", SD_BUS_ARGS("s", namespace, "u", cid, "s", owner), 0),
     SD_BUS_VTABLE_END,
 };
 
@@ -226,11 +396,66 @@ static void on_namespace_removed(Manager *m, const Namespace *ns, void *userdata
     emit_namespace_signal("NamespaceRemoved", ns);
 }
 
+static int on_bound_process_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+    manager_drop_lease(signal_manager, userdata, "the process it was bound to exited");
+    return 0;
+}
+
+static void fd_store(const Lease *l, bool add)
+{
+    char name[256], msg[512];
+    lease_fd_name(l, name, sizeof(name));
+    if (add) {
+        snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+        int r = sd_pid_notify_with_fds(0, false, msg, &l->fd, 1);
+        if (r < 0)
+            log_warning_errno(r, "Cannot put the fd of CID %u in %s into the fd store: %m", l->rec.cid, l->rec.ns);
+    } else {
+        snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+        sd_notify(false, msg);
+    }
+}
+
+static void on_lease_added(Manager *m, Lease *l, const char *why, void *userdata)
+{
+    if (l->fd >= 0 && m->have_fd_store)
+        fd_store(l, true);
+    if (l->bind_pidfd >= 0) {
+        sd_event_source *s = NULL;
+        int r = sd_event_add_io(sd_bus_get_event(signal_bus), &s, l->bind_pidfd, EPOLLIN, on_bound_process_exit, l);
+        if (r < 0)
+            log_warning_errno(r, "Cannot watch the process of lease %u in %s: %m", l->rec.cid, l->rec.ns);
+        l->watch = s;
+    }
+    if (why) /* re-adopted at startup: nothing new to announce */
+        return;
+    int r = sd_bus_emit_signal(signal_bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseAcquired", "sus", l->rec.ns,
+                               l->rec.cid, l->rec.owner);
+    if (r < 0)
+        log_warning_errno(r, "Cannot emit LeaseAcquired: %m");
+}
+
+static void on_lease_removed(Manager *m, Lease *l, const char *why, void *userdata)
+{
+    if (l->fd >= 0 && m->have_fd_store)
+        fd_store(l, false);
+    sd_event_source_disable_unref(l->watch);
+    l->watch = NULL;
+    int r = sd_bus_emit_signal(signal_bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseReleased", "sus", l->rec.ns,
+                               l->rec.cid, l->rec.owner);
+    if (r < 0)
+        log_warning_errno(r, "Cannot emit LeaseReleased: %m");
+}
+
 void manager_dbus_connect_signals(sd_bus *bus, Manager *m)
 {
     signal_bus = bus;
+    signal_manager = m;
     m->on_added = on_namespace_added;
     m->on_removed = on_namespace_removed;
+    m->on_lease_added = on_lease_added;
+    m->on_lease_removed = on_lease_removed;
 }
 
 int manager_dbus_register(sd_bus *bus, Manager *m)

@@ -34,6 +34,26 @@ static int property_get_g2h_fallback(sd_bus *bus, const char *path, const char *
     return sd_bus_message_append(reply, "b", ns->g2h_fallback != 0);
 }
 
+static Manager *namespace_manager;
+
+static int append_lease(Lease *l, void *userdata)
+{
+    return sd_bus_message_append(userdata, "(usbt)", l->rec.cid, l->rec.owner, (int) l->rec.reserved,
+                                 l->rec.acquired_usec);
+}
+
+static int property_get_leases(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+    const Namespace *ns = userdata;
+    int r = sd_bus_message_open_container(reply, 'a', "(usbt)");
+    if (r >= 0)
+        r = manager_foreach_lease(namespace_manager, ns->name, append_lease, reply);
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    return r;
+}
+
 static const sd_bus_vtable namespace_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_PROPERTY("Name", "s", bus_property_get_inline_string, offsetof(Namespace, name), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -43,6 +63,7 @@ static const sd_bus_vtable namespace_vtable[] = {
     SD_BUS_PROPERTY("G2HFallback", "b", property_get_g2h_fallback, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Inode", "t", NULL, offsetof(Namespace, inode), SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("CreatedTimestamp", "t", NULL, offsetof(Namespace, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Leases", "a(usbt)", property_get_leases, 0, 0),
     SD_BUS_VTABLE_END,
 };
 
@@ -85,6 +106,7 @@ static int namespace_node_enumerator(sd_bus *bus, const char *path, void *userda
 
 int namespace_dbus_register(sd_bus *bus, Manager *m)
 {
+    namespace_manager = m;
     int r = sd_bus_add_fallback_vtable(bus, NULL, VSOCKNS_NAMESPACE_PREFIX, VSOCKNS_NAMESPACE_IFACE,
                                        namespace_vtable, namespace_object_find, m);
     if (r < 0)

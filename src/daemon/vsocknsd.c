@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -90,6 +91,67 @@ static int on_netns_dir_event(sd_event_source *s, const struct inotify_event *ev
     return 0;
 }
 
+/* 10,000 reserved leases are 10,000 open fds. */
+static void raise_fd_limit(Manager *m)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warning_errno(errno, "Cannot raise RLIMIT_NOFILE to %llu: %m", (unsigned long long) rl.rlim_max);
+    }
+    /* Keep room for the bus, helpers and clients' fds. */
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < LEASES_MAX + 256)
+        m->leases_max = rl.rlim_cur > 512 ? rl.rlim_cur - 256 : rl.rlim_cur / 2;
+    log_debug("RLIMIT_NOFILE %llu: at most %zu leases", (unsigned long long) rl.rlim_cur, m->leases_max);
+}
+
+/* The fds the systemd fd store hands back: kept CIDs of an earlier run. */
+static int take_fd_store(Manager *m)
+{
+    char **names = NULL;
+    m->have_fd_store = getenv("NOTIFY_SOCKET") != NULL;
+    int n = sd_listen_fds_with_names(true, &names);
+    if (n < 0)
+        return log_error_errno(n, "Cannot read the fds passed by systemd: %m");
+    if (n == 0) {
+        if (!m->have_fd_store)
+            log_notice("Not started by systemd: no fd store, so reserved CIDs do not survive a restart of "
+                       "vsocknsd by themselves (clients keep theirs).");
+        return 0;
+    }
+    m->stored_fds = calloc(n, sizeof(StoredFd));
+    if (!m->stored_fds)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        m->stored_fds[i].fd = SD_LISTEN_FDS_START + i;
+        snprintf(m->stored_fds[i].name, sizeof(m->stored_fds[i].name), "%s", names && names[i] ? names[i] : "");
+        free(names ? names[i] : NULL);
+    }
+    free(names);
+    m->n_stored_fds = n;
+    log_info("Got %d fds back from the fd store", n);
+    return 0;
+}
+
+/* Stored fds no lease claimed: out of the store, closed. */
+static void release_unclaimed_fds(Manager *m)
+{
+    for (size_t i = 0; i < m->n_stored_fds; i++) {
+        StoredFd *s = &m->stored_fds[i];
+        if (s->fd < 0)
+            continue;
+        log_notice("Closing fd '%s' from the fd store: no lease of ours needs it", s->name);
+        char msg[300];
+        snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", s->name);
+        sd_notify(false, msg);
+        close(s->fd);
+        s->fd = -1;
+    }
+}
+
 static int run(Manager *m)
 {
     sd_event *event = NULL;
@@ -121,9 +183,14 @@ static int run(Manager *m)
     }
     manager_dbus_connect_signals(bus, m);
 
+    raise_fd_limit(m);
+    r = take_fd_store(m);
+    if (r < 0)
+        goto finish;
     r = manager_startup(m);
     if (r < 0)
         goto finish;
+    release_unclaimed_fds(m);
     r = sd_event_add_inotify(event, NULL, m->config.netns_dir, IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR,
                              on_netns_dir_event, m);
     if (r < 0) {
@@ -138,8 +205,8 @@ static int run(Manager *m)
         goto finish;
     }
     sd_notify(false, "READY=1\nSTATUS=Managing vsock namespaces");
-    log_info("vsocknsd %s ready (kernel support: %s, %zu namespaces)", VSOCKNS_VERSION,
-             kernel_support_to_string(m->kernel_support), m->n_namespaces);
+    log_info("vsocknsd %s ready (kernel support: %s, %zu namespaces, %zu leases)", VSOCKNS_VERSION,
+             kernel_support_to_string(m->kernel_support), m->n_namespaces, m->n_leases);
 
     r = sd_event_loop(event);
     sd_notify(false, "STOPPING=1");

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the vsocknsctl verb files share: options, bus names, output helpers. */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#define BUS_NAME "org.vsockns1"
+#define MANAGER_PATH "/org/vsockns1"
+#define MANAGER_IFACE "org.vsockns1.Manager"
+#define NAMESPACE_IFACE "org.vsockns1.Namespace"
+
+enum { EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NO_SUCH = 4, EXIT_UNAVAILABLE = 5 };
+
+extern bool arg_json;
+extern const char *arg_cid;      /* NULL or "auto": pick */
+extern const char *arg_owner;
+extern const char *arg_strategy;
+extern bool arg_no_reserve;
+
+/* Prints the error and maps it to an exit status. */
+int report_bus_error(const sd_bus_error *error, int r);
+void print_json(json_object *o);
+void format_timestamp(uint64_t usec, char *buf, size_t size);
+
+int verb_leases(sd_bus *bus, int argc, char **argv);
+int verb_acquire(sd_bus *bus, int argc, char **argv);
+int verb_release(sd_bus *bus, int argc, char **argv);
+int verb_exec(sd_bus *bus, int argc, char **argv);

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The lease logic of the manager against a fake kernel: CID spaces, the
+ * pick strategies, CIDs held outside vsockns, release rules, and the
+ * reconciliation after a restart.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/errors.h"
+#include "core/manager.h"
+#include "core/state.h"
+
+/* The fake kernel: CIDs "held outside" per pin path, and a switch that makes
+ * every CID busy. Returned fds are eventfds, so closing them is real. */
+typedef struct FakeKernel {
+    const char *outside_pin; /* NULL: the host */
+    uint32_t outside[8];
+    size_t n_outside;
+    bool all_busy;
+    unsigned calls;
+} FakeKernel;
+
+static int fake_reserve(void *userdata, const char *pin, uint32_t cid)
+{
+    FakeKernel *k = userdata;
+    k->calls++;
+    if (k->all_busy)
+        return -EADDRINUSE;
+    bool same_ns = (!pin && !k->outside_pin) || (pin && k->outside_pin && strcmp(pin, k->outside_pin) == 0);
+    for (size_t i = 0; same_ns && i < k->n_outside; i++)
+        if (k->outside[i] == cid)
+            return -EADDRINUSE;
+    return eventfd(0, EFD_CLOEXEC);
+}
+
+static const LeaseKernelOps fake_ops = { .reserve_cid = fake_reserve };
+static char state_dir[] = "/tmp/vsockns-test-lease.XXXXXX";
+static FakeKernel kernel;
+
+static void add_ns(Manager *m, const char *name, VsockMode mode)
+{
+    m->namespaces = realloc(m->namespaces, (m->n_namespaces + 1) * sizeof(Namespace));
+    Namespace *ns = &m->namespaces[m->n_namespaces++];
+    *ns = (Namespace) { .mode = mode, .g2h_fallback = -1 };
+    snprintf(ns->name, sizeof(ns->name), "%s", name);
+}
+
+static Manager *make_manager(void)
+{
+    ManagerConfig c;
+    manager_config_default(&c);
+    snprintf(c.state_dir, sizeof(c.state_dir), "%s", state_dir);
+    snprintf(c.netns_dir, sizeof(c.netns_dir), "%s", state_dir);
+    Manager *m;
+    assert_int_equal(manager_new(&c, &m), 0);
+    m->kernel_support = KERNEL_SUPPORT_NAMESPACES;
+    m->kernel = &fake_ops;
+    memset(&kernel, 0, sizeof(kernel));
+    m->kernel_userdata = &kernel;
+    add_ns(m, "a", VSOCK_MODE_LOCAL);
+    add_ns(m, "b", VSOCK_MODE_LOCAL);
+    add_ns(m, "g1", VSOCK_MODE_GLOBAL);
+    add_ns(m, "g2", VSOCK_MODE_GLOBAL);
+    return m;
+}
+
+static void teardown_manager(Manager *m)
+{
+    manager_free(m);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/leases", state_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Acquires; returns the CID, or 0 with the error name in *err. */
+static uint32_t acquire(Manager *m, const char *ns, uint32_t cid, const char *owner, const char *strategy,
+                        bool reserve, const char **err)
+{
+    LeaseRequest req = { .ns = ns, .cid = cid, .owner = owner, .strategy = strategy, .reserve = reserve,
+                         .uid = 1000, .bind_pidfd = -1 };
+    static ManagerError e;
+    Lease *l = NULL;
+    memset(&e, 0, sizeof(e));
+    int r = manager_acquire_lease(m, &req, &l, &e);
+    if (err)
+        *err = r < 0 ? e.name : NULL;
+    if (r < 0) {
+        assert_non_null(e.name);
+        return 0;
+    }
+    assert_true(reserve ? l->fd >= 0 : l->fd < 0);
+    return l->rec.cid;
+}
+
+static void test_spaces(void **state)
+{
+    Manager *m = make_manager();
+    const char *err;
+    assert_int_equal(acquire(m, "a", 42, "vm-a", NULL, true, &err), 42);
+    assert_int_equal(acquire(m, "b", 42, "vm-b", NULL, true, &err), 42);       /* own space */
+    assert_int_equal(acquire(m, "a", 42, "again", NULL, true, &err), 0);
+    assert_string_equal(err, BUS_ERROR_CID_IN_USE);
+    assert_int_equal(acquire(m, "g1", 42, "vm-g", NULL, true, &err), 42);      /* global space */
+    assert_int_equal(acquire(m, "g2", 42, "x", NULL, true, &err), 0);          /* shared with g1 */
+    assert_string_equal(err, BUS_ERROR_CID_IN_USE);
+    assert_int_equal(acquire(m, ".host", 42, "x", NULL, true, &err), 0);
+    assert_int_equal(m->n_leases, 3);
+    assert_non_null(manager_find_lease(m, "g1", 42));
+    assert_null(manager_find_lease(m, "g2", 42)); /* held in the space, but g1's */
+    teardown_manager(m);
+}
+
+static void test_auto_and_outside(void **state)
+{
+    Manager *m = make_manager();
+    const char *err;
+    kernel.outside_pin = NULL; /* the host: the global space */
+    kernel.outside[kernel.n_outside++] = 4;
+    kernel.outside[kernel.n_outside++] = 5;
+    assert_int_equal(acquire(m, ".host", 0, "p", NULL, true, &err), 3);
+    assert_int_equal(acquire(m, ".host", 0, "p", NULL, true, &err), 6);  /* 4, 5 busy: skipped */
+    unsigned calls = kernel.calls;
+    assert_int_equal(acquire(m, ".host", 0, "p", NULL, true, &err), 7);  /* remembered: not asked again */
+    assert_int_equal(kernel.calls, calls + 1);
+    assert_int_equal(acquire(m, ".host", 4, "p", NULL, true, &err), 0);
+    assert_string_equal(err, BUS_ERROR_CID_IN_USE);
+    /* Advisory: records a CID someone else holds, without the kernel. */
+    assert_int_equal(acquire(m, ".host", 4, "libvirt:vm", NULL, false, &err), 4);
+    assert_int_equal(acquire(m, "a", 0, "p", NULL, true, &err), 3); /* other space: all free */
+
+    kernel.all_busy = true;
+    assert_int_equal(acquire(m, "b", 0, "p", NULL, true, &err), 0);
+    assert_string_equal(err, BUS_ERROR_NO_FREE_CID);
+    assert_int_equal(acquire(m, "b", 9, "p", NULL, true, &err), 0);
+    assert_string_equal(err, BUS_ERROR_CID_IN_USE);
+    teardown_manager(m);
+}
+
+static void test_strategies(void **state)
+{
+    Manager *m = make_manager();
+    const char *err;
+    uint32_t s1 = acquire(m, "a", 0, "vm-stable", "stable", true, &err);
+    assert_true(s1 >= CID_MIN && s1 <= CID_MAX);
+    assert_int_equal(acquire(m, "b", 0, "vm-stable", "stable", true, &err), s1); /* same label, same CID */
+    uint32_t s2 = acquire(m, "a", 0, "vm-stable", "stable", true, &err);       /* taken: the next one */
+    assert_int_equal(s2, s1 == CID_MAX ? CID_MIN : s1 + 1);
+    uint32_t r1 = acquire(m, "a", 0, "x", "random", true, &err);
+    uint32_t r2 = acquire(m, "a", 0, "x", "random", true, &err);
+    assert_true(r1 >= CID_MIN && r2 >= CID_MIN && r1 != r2);
+    assert_int_equal(acquire(m, "a", 0, "x", "fastest", true, &err), 0);
+    assert_string_equal(err, BUS_ERROR_INVALID_OPTION);
+    teardown_manager(m);
+}
+
+static void test_validation(void **state)
+{
+    Manager *m = make_manager();
+    const char *err;
+    uint32_t bad_cids[] = { 1, 2, 0xffffffffU };
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(acquire(m, "a", bad_cids[i], "x", NULL, true, &err), 0);
+        assert_string_equal(err, BUS_ERROR_INVALID_CID);
+    }
+    assert_int_equal(acquire(m, "nope", 0, "x", NULL, true, &err), 0);
+    assert_string_equal(err, BUS_ERROR_NO_SUCH_NAMESPACE);
+    assert_int_equal(acquire(m, "a", 0, "a\tb", NULL, true, &err), 0);
+    assert_string_equal(err, BUS_ERROR_INVALID_OWNER);
+    char long_owner[300];
+    memset(long_owner, 'o', sizeof(long_owner) - 1);
+    long_owner[sizeof(long_owner) - 1] = '\0';
+    assert_int_equal(acquire(m, "a", 0, long_owner, NULL, true, &err), 0);
+    assert_string_equal(err, BUS_ERROR_INVALID_OWNER);
+    assert_int_equal(m->n_leases, 0);
+    m->leases_max = 1;
+    assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), 3);
+    assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), 0);
+    assert_string_equal(err, BUS_ERROR_LIMIT_REACHED);
+    teardown_manager(m);
+}
+
+static void test_release(void **state)
+{
+    Manager *m = make_manager();
+    ManagerError e = {};
+    acquire(m, "a", 42, "x", NULL, true, NULL);
+    assert_int_equal(manager_release_lease(m, "a", 42, 1001, &e), -EPERM); /* another user */
+    assert_string_equal(e.name, BUS_ERROR_ACCESS_DENIED);
+    assert_int_equal(manager_release_lease(m, "a", 42, 1000, &e), 0);      /* the owner */
+    assert_int_equal(manager_release_lease(m, "a", 42, 0, &e), -ENOENT);
+    assert_string_equal(e.name, BUS_ERROR_NO_SUCH_LEASE);
+    acquire(m, "a", 43, "x", NULL, true, NULL);
+    assert_int_equal(manager_release_lease(m, "a", 43, 0, &e), 0);         /* root */
+
+    acquire(m, "g1", 50, "x", NULL, true, NULL);
+    acquire(m, "g2", 51, "x", NULL, true, NULL);
+    assert_int_equal(manager_namespace_lease_count(m, &m->namespaces[2]), 1);
+    manager_drop_namespace_leases(m, "g1", "test");
+    assert_null(manager_find_lease(m, "g1", 50));
+    assert_non_null(manager_find_lease(m, "g2", 51));
+    assert_int_equal(m->n_leases, 1);
+    teardown_manager(m);
+}
+
+static void test_reconcile(void **state)
+{
+    Manager *m = make_manager();
+    acquire(m, "a", 60, "kept-by-store", NULL, true, NULL);
+    acquire(m, "a", 61, "advisory", NULL, false, NULL);
+    acquire(m, "a", 62, "held-by-client", NULL, true, NULL);
+    acquire(m, "a", 63, "gone", NULL, true, NULL);
+    acquire(m, "b", 64, "ns-gone", NULL, true, NULL);
+    LeaseRecord *records;
+    size_t n, dropped;
+    assert_int_equal(lease_records_load(state_dir, &records, &n, &dropped), 0);
+    assert_int_equal(n, 5);
+    manager_free(m); /* the files stay, as after a crash */
+
+    m = make_manager();
+    m->namespaces[1].name[0] = 'z'; /* "b" is gone */
+    m->have_fd_store = true;
+    m->stored_fds = calloc(2, sizeof(StoredFd));
+    m->n_stored_fds = 2;
+    snprintf(m->stored_fds[0].name, sizeof(m->stored_fds[0].name), "lease-60-a");
+    m->stored_fds[0].fd = eventfd(0, EFD_CLOEXEC);
+    snprintf(m->stored_fds[1].name, sizeof(m->stored_fds[1].name), "lease-99-a");
+    m->stored_fds[1].fd = eventfd(0, EFD_CLOEXEC);
+    kernel.outside_pin = NULL;
+    char pin[600];
+    snprintf(pin, sizeof(pin), "%s/a", state_dir);
+    kernel.outside_pin = strdup(pin);
+    kernel.outside[kernel.n_outside++] = 62; /* the client still holds it */
+
+    assert_int_equal(manager_reconcile_leases(m, records, n), 0);
+    assert_int_equal(m->n_leases, 3);
+    Lease *l = manager_find_lease(m, "a", 60);
+    assert_non_null(l);
+    assert_true(l->fd >= 0);                         /* from the store */
+    assert_non_null(manager_find_lease(m, "a", 61)); /* advisory */
+    l = manager_find_lease(m, "a", 62);
+    assert_non_null(l);
+    assert_int_equal(l->fd, -1);                     /* only the client's copy */
+    assert_null(manager_find_lease(m, "a", 63));     /* nobody holds it: dropped */
+    assert_true(m->stored_fds[1].fd >= 0);           /* unclaimed: left to the daemon */
+    close(m->stored_fds[1].fd);
+    m->stored_fds[1].fd = -1;
+    free(records);
+    assert_int_equal(lease_records_load(state_dir, &records, &n, &dropped), 0);
+    assert_int_equal(n, 3);
+    free(records);
+    free((char *) kernel.outside_pin);
+    teardown_manager(m);
+}
+
+int main(void)
+{
+    if (!mkdtemp(state_dir))
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spaces),     cmocka_unit_test(test_auto_and_outside),
+        cmocka_unit_test(test_strategies), cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_release),    cmocka_unit_test(test_reconcile),
+    };
+    int r = cmocka_run_group_tests_name("leases", tests, NULL, NULL);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
+    if (system(cmd) != 0)
+        r = 1;
+    return r;
+}

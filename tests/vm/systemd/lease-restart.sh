@@ -1,0 +1,67 @@
+#!/bin/bash
+# Leases survive daemon restarts: under systemd the reserved fds go to the fd
+# store and come back; after kill -9 nothing is lost or held twice. Without
+# systemd there is no fd store: a lease whose CID nobody holds any more is
+# dropped, one still held by a client's copy of the fd is kept.
+. "$(dirname "$0")/../daemon-lib.sh"
+
+create lr-a local
+expect_eq "acquire 60 (only vsocknsd holds it)" 60 "$($ctl acquire --cid 60 --owner keep lr-a)"
+expect_eq "advisory 61" 61 "$($ctl acquire --cid 61 --no-reserve --owner libvirt:vm1 lr-a)"
+$ctl exec lr-a --cid 62 --owner bound -- sleep 1000 &
+sleeper=$!
+defer "kill $sleeper"
+for _ in $(seq 50); do $ctl leases lr-a | grep -q bound && break; sleep 0.1; done
+leases() { $ctl leases --json lr-a | grep -E '"(cid|owner|reserved)"' | tr -d ' \n'; }
+before=$(leases)
+expect_eq "FDStore property under systemd" "b true" "$(busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager FDStore)"
+
+systemctl restart vsocknsd
+expect_eq "leases after systemctl restart" "$before" "$(leases)"
+expect_eq "kernel: 60 still held" EADDRINUSE "$(cid_probe lr-a 60)"
+expect_eq "journal: fd from the fd store" yes \
+    "$(journalctl -u vsocknsd -b | grep -q "Re-adopted lease of CID 60 in lr-a ('keep', fd from the fd store)" && echo yes)"
+
+pid=$(systemctl show -P MainPID vsocknsd)
+kill -9 "$pid"
+for _ in $(seq 100); do
+    new=$(systemctl show -P MainPID vsocknsd)
+    [[ $new != 0 && $new != "$pid" ]] && systemctl is-active -q vsocknsd && break
+    sleep 0.1
+done
+expect_eq "leases after kill -9" "$before" "$(leases)"
+expect_eq "kernel: 60 still held after kill -9" EADDRINUSE "$(cid_probe lr-a 60)"
+expect_eq "LeaseCount" "u 3" "$(busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager LeaseCount)"
+expect_eq "no CID held twice" 3 "$($ctl leases --json | grep -o '"cid":[0-9]*' | sort -u | wc -l)"
+
+# The bound process still ends its lease after the restarts.
+kill "$sleeper"
+for _ in $(seq 50); do $ctl leases lr-a | grep -q bound || break; sleep 0.1; done
+expect_eq "bound lease ended with its process" "" "$($ctl leases lr-a | grep bound)"
+expect_eq "kernel: 62 free" OK "$(cid_probe lr-a 62)"
+
+# Without systemd: no fd store.
+$ctl exec lr-a --cid 63 --owner client -- sleep 1000 &
+client=$!
+defer "kill $client"
+for _ in $(seq 50); do $ctl leases lr-a | grep -q client && break; sleep 0.1; done
+systemctl stop vsocknsd
+expect_eq "systemctl stop keeps the pins" yes "$([[ -e /run/netns/lr-a ]] && echo yes)"
+log=$(mktemp)
+/usr/libexec/vsocknsd >"$log" 2>&1 &
+manual=$!
+for _ in $(seq 100); do busctl status org.vsockns1 >/dev/null 2>&1 && break; sleep 0.1; done
+expect_eq "says there is no fd store" yes "$(grep -q 'no fd store' "$log" && echo yes)"
+kill "$manual"; wait "$manual"
+# fd store flushed by the stop above; our own fds closed by the exit: 60 is
+# held by nobody now, 63 by the client's copy.
+/usr/libexec/vsocknsd >>"$log" 2>&1 &
+manual=$!
+for _ in $(seq 100); do busctl status org.vsockns1 >/dev/null 2>&1 && break; sleep 0.1; done
+expect_eq "60 dropped: nobody holds it" yes "$(grep -q "Dropping lease of CID 60 in lr-a ('keep'): the kernel no longer holds its CID" "$log" && echo yes)"
+expect_eq "63 kept: the client holds it" yes "$($ctl leases lr-a | grep -q 'client' && echo yes)"
+expect_eq "61 advisory kept" yes "$($ctl leases lr-a | grep -q 'libvirt:vm1' && echo yes)"
+expect_eq "kernel: 63 still held by the client" EADDRINUSE "$(cid_probe lr-a 63)"
+kill "$manual"; wait "$manual"
+systemctl start vsocknsd
+finish

@@ -32,12 +32,13 @@ uint64_t process_start_time(pid_t pid)
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[n] = '\0';
-    /* The command name (field 2) may contain spaces and ')': skip past the last ')'. */
+    /* The command name (field 2) may contain spaces and ')': skip past the
+     * last ')'. Then p is at the space before field 3; walk to field 22. */
     char *p = strrchr(buf, ')');
     if (!p)
         return 0;
     p++;
-    for (int field = 2; field < 22 && p; field++)
+    for (int field = 3; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
     return p ? strtoull(p + 1, NULL, 10) : 0;
 }

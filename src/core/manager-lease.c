@@ -364,8 +364,12 @@ void manager_drop_namespace_leases(Manager *m, const char *ns, const char *why)
     /* Collect first: dropping changes the maps being walked. */
     LeaseList list = {};
     manager_foreach_lease(m, ns, collect, &list);
+    m->dropping_many = true;
     for (size_t i = 0; i < list.n; i++)
         manager_drop_lease(m, list.items[i], why);
+    m->dropping_many = false;
+    if (list.n > 0 && m->on_leases_flushed)
+        m->on_leases_flushed(m, m->userdata);
     free(list.items);
 }
 

@@ -82,6 +82,9 @@ struct Manager {
     const LeaseKernelOps *kernel;
     void *kernel_userdata;
     manager_lease_callback on_lease_added, on_lease_removed;
+    /* Set while many leases end at once; on_leases_flushed follows. */
+    bool dropping_many;
+    void (*on_leases_flushed)(Manager *m, void *userdata);
     StoredFd *stored_fds;        /* from the fd store, consumed at startup */
     size_t n_stored_fds;
     bool have_fd_store;

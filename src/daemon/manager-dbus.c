@@ -402,7 +402,15 @@ static int on_bound_process_exit(sd_event_source *s, int fd, uint32_t revents, v
     return 0;
 }
 
-static void fd_store(const Lease *l, bool add)
+/* Returns once systemd has processed our earlier fd store messages. */
+static void fd_store_barrier(void)
+{
+    int r = sd_notify_barrier(false, 5 * 1000000ULL);
+    if (r < 0)
+        log_warning_errno(r, "systemd did not confirm changes to the fd store: %m");
+}
+
+static void fd_store(const Lease *l, bool add, bool wait)
 {
     char name[256], msg[512];
     lease_fd_name(l, name, sizeof(name));
@@ -412,15 +420,23 @@ static void fd_store(const Lease *l, bool add)
         if (r < 0)
             log_warning_errno(r, "Cannot put the fd of CID %u in %s into the fd store: %m", l->rec.cid, l->rec.ns);
     } else {
+        /*
+         * The store's copy shares the open device with ours: the kernel
+         * frees the CID only once systemd has closed it too. Wait until
+         * systemd has processed the removal, so a released CID is free when
+         * ReleaseLease returns (and is not mistaken for one held outside).
+         */
         snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
         sd_notify(false, msg);
+        if (wait)
+            fd_store_barrier();
     }
 }
 
 static void on_lease_added(Manager *m, Lease *l, const char *why, void *userdata)
 {
     if (l->fd >= 0 && m->have_fd_store)
-        fd_store(l, true);
+        fd_store(l, true, false);
     if (l->bind_pidfd >= 0) {
         sd_event_source *s = NULL;
         int r = sd_event_add_io(sd_bus_get_event(signal_bus), &s, l->bind_pidfd, EPOLLIN, on_bound_process_exit, l);
@@ -439,7 +455,7 @@ static void on_lease_added(Manager *m, Lease *l, const char *why, void *userdata
 static void on_lease_removed(Manager *m, Lease *l, const char *why, void *userdata)
 {
     if (l->fd >= 0 && m->have_fd_store)
-        fd_store(l, false);
+        fd_store(l, false, !m->dropping_many);
     sd_event_source_disable_unref(l->watch);
     l->watch = NULL;
     int r = sd_bus_emit_signal(signal_bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseReleased", "sus", l->rec.ns,
@@ -448,8 +464,15 @@ static void on_lease_removed(Manager *m, Lease *l, const char *why, void *userda
         log_warning_errno(r, "Cannot emit LeaseReleased: %m");
 }
 
+static void on_leases_flushed(Manager *m, void *userdata)
+{
+    if (m->have_fd_store)
+        fd_store_barrier();
+}
+
 void manager_dbus_connect_signals(sd_bus *bus, Manager *m)
 {
+    m->on_leases_flushed = on_leases_flushed;
     signal_bus = bus;
     signal_manager = m;
     m->on_added = on_namespace_added;

@@ -163,6 +163,15 @@ static int reserve(Manager *m, const LeaseRequest *req, uint32_t cid)
     return m->kernel->reserve_cid(m->kernel_userdata, is_host(req->ns) ? NULL : pin, cid);
 }
 
+static int kernel_error(ManagerError *e, int r, uint32_t cid, const char *ns)
+{
+    if (r == -ENOENT || r == -ENODEV)
+        return lease_error(e, -EOPNOTSUPP, BUS_ERROR_NOT_SUPPORTED,
+                           "There is no /dev/vhost-vsock here (modprobe vhost_vsock): only advisory leases "
+                           "(Reserve=false) work without it.");
+    return lease_error(e, r, BUS_ERROR_KERNEL, "Cannot reserve CID %u in %s: %s.", cid, ns, strerror(-r));
+}
+
 static int acquire_explicit(Manager *m, const LeaseRequest *req, CidSpace *space, int *ret_fd, ManagerError *e)
 {
     void *holder = cid_map_get(&space->map, req->cid);
@@ -187,8 +196,7 @@ static int acquire_explicit(Manager *m, const LeaseRequest *req, CidSpace *space
                            "not lease it).", req->cid, req->ns);
     }
     if (fd < 0)
-        return lease_error(e, fd, BUS_ERROR_KERNEL, "Cannot reserve CID %u in %s: %s.", req->cid, req->ns,
-                           strerror(-fd));
+        return kernel_error(e, fd, req->cid, req->ns);
     if (holder)
         cid_map_remove(&space->map, req->cid);
     *ret_fd = fd;
@@ -219,8 +227,7 @@ static int acquire_auto(Manager *m, const LeaseRequest *req, CidSpace *space, ui
             return 0;
         }
         if (fd != -EADDRINUSE)
-            return lease_error(e, fd, BUS_ERROR_KERNEL, "Cannot reserve CID %u in %s: %s.", cid, req->ns,
-                               strerror(-fd));
+            return kernel_error(e, fd, cid, req->ns);
         log_info("CID %u in the CID space of %s is held outside vsockns; skipping it", cid, req->ns);
         int r = cid_map_put(&space->map, cid, CID_HELD_OUTSIDE);
         if (r < 0)

@@ -94,6 +94,25 @@ expect_eq "log: hr-replaced dropped" yes "$(grep -q "'hr-replaced' at /run/netns
 expect_eq "foreign hr-replaced left alone" yes "$([[ -e /run/netns/hr-replaced ]] && echo yes)"
 expect_eq "state file after restart" "hg1 hr-keep" "$(grep -o '"name":"[^"]*"' /run/vsockns/namespaces.json | cut -d'"' -f4 | xargs)"
 
+# Leases on this kernel: advisory ones always work; reserved ones need
+# /dev/vhost-vsock, which this machine may lack.
+out=$($ctl acquire --cid 40 --no-reserve --owner libvirt:vm1 hr-keep)
+expect_eq "advisory lease" 40 "$out"
+expect_error CidInUse AcquireLease .host 40 x "{'Reserve': <false>}"
+if [[ ! -e /dev/vhost-vsock ]]; then
+    expect_error NotSupported AcquireLease .host 0 x "@a{sv} {}"
+fi
+expect_eq "leases listed" "hr-keep 40 libvirt:vm1" \
+    "$($ctl leases --json | grep -E '"(namespace|cid|owner)"' | cut -d: -f2- | tr -d ' ",' | xargs)"
+stop_daemon
+start_daemon
+expect_eq "advisory lease after a restart (no fd store)" "hr-keep 40" \
+    "$($ctl leases --json | grep -E '"(namespace|cid)"' | cut -d: -f2- | tr -d ' ",' | xargs)"
+expect_eq "log: no fd store" yes "$(grep -q 'no fd store' "$bus/daemon.log" && echo yes)"
+expect_error NamespaceBusy DeleteNamespace hr-keep false
+$ctl release hr-keep 40 >/dev/null
+expect_eq "released" 0 "$($ctl leases --json | grep -c '"cid"')"
+
 # A corrupt state file: the daemon starts empty and says so.
 stop_daemon
 echo '{ not json' >/run/vsockns/namespaces.json

@@ -52,5 +52,15 @@ $ctl exec lq-a --cid 43 -- true
 for _ in $(seq 50); do [[ -z $($ctl leases --json lq-a | grep '"cid":43') ]] && break; sleep 0.1; done
 expect_eq "lease 43 gone after its command exited" "" "$($ctl leases --json lq-a | grep '"cid":43')"
 expect_eq "kernel: 43 free again in lq-a" OK "$(cid_probe lq-a 43)"
+# BindPID: the lease ends with that process.
+sleep 1000 &
+sleeper=$!
+out=$(call AcquireLease lq-b 0 bound-to-sleep "{'BindPID': <uint32 $sleeper>}")
+cid=$(echo "$out" | grep -o 'uint32 [0-9]*' | cut -d' ' -f2)
+expect_eq "BindPID lease listed" yes "$($ctl leases lq-b | grep -q bound-to-sleep && echo yes)"
+kill "$sleeper"; wait "$sleeper" 2>/dev/null
+for _ in $(seq 50); do $ctl leases lq-b | grep -q bound-to-sleep || break; sleep 0.1; done
+expect_eq "BindPID lease ended with its process" no "$($ctl leases lq-b | grep -q bound-to-sleep && echo yes || echo no)"
+expect_eq "kernel: its CID free again" OK "$(cid_probe lq-b "$cid")"
 expect_eq "exec passes LISTEN_FDNAMES" "vhost-vsock 1" "$($ctl exec lq-b -- sh -c 'echo $LISTEN_FDNAMES $LISTEN_FDS')"
 finish

@@ -254,6 +254,9 @@ static int verb_create(sd_bus *bus, int argc, char **argv)
 static int verb_delete(sd_bus *bus, int argc, char **argv)
 {
     sd_bus_error error = SD_BUS_ERROR_NULL;
+    /* --force on a namespace with thousands of reserved CIDs closes
+     * thousands of vhost devices: give it time. */
+    sd_bus_set_method_call_timeout(bus, 10 * 60 * 1000000ULL);
     int r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "DeleteNamespace", &error, NULL, "sb",
                                argv[1], (int) arg_force);
     if (r < 0) {

@@ -17,21 +17,6 @@
 #include "shared/process.h"
 #include "shared/macro.h"
 
-static int lease_error(ManagerError *e, int r, const char *name, const char *format, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int lease_error(ManagerError *e, int r, const char *name, const char *format, ...)
-{
-    if (e) {
-        va_list ap;
-        e->name = name;
-        va_start(ap, format);
-        vsnprintf(e->message, sizeof(e->message), format, ap);
-        va_end(ap);
-    }
-    return r;
-}
-
 static int real_reserve_cid(void *userdata, const char *pin_path, uint32_t cid)
 {
     _cleanup_close_ int netns_fd = -1;
@@ -99,22 +84,22 @@ static const char *describe_holder(const Lease *l, char *buf, size_t size)
 int manager_check_lease_request(Manager *m, const LeaseRequest *req, ManagerError *e)
 {
     if (!is_host(req->ns) && !manager_find(m, req->ns))
-        return lease_error(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE,
+        return manager_error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE,
                            "No namespace '%.64s' managed by vsockns (use \".host\" for the host).", req->ns);
     if (req->cid != 0 && (req->cid < CID_MIN || req->cid > CID_MAX))
-        return lease_error(e, -EINVAL, BUS_ERROR_INVALID_CID,
+        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_CID,
                            "CID %u cannot be a guest CID: 0 means 'pick one', 1 and 2 are the local and "
                            "host CIDs, 4294967295 is 'any'.", req->cid);
     const char *problem = lease_owner_problem(req->owner);
     if (problem)
-        return lease_error(e, -EINVAL, BUS_ERROR_INVALID_OWNER, "Owner label refused: %s.", problem);
+        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_OWNER, "Owner label refused: %s.", problem);
     if (lease_strategy_from_string(req->strategy) == LEASE_STRATEGY_INVALID)
-        return lease_error(e, -EINVAL, BUS_ERROR_INVALID_OPTION,
+        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_OPTION,
                            "Unknown strategy '%.32s': use 'lowest', 'random' or 'stable'.", req->strategy);
     if (req->bind_pid < 0)
-        return lease_error(e, -EINVAL, BUS_ERROR_INVALID_OPTION, "BindPID must be a process ID.");
+        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_OPTION, "BindPID must be a process ID.");
     if (m->n_leases >= m->leases_max)
-        return lease_error(e, -E2BIG, BUS_ERROR_LIMIT_REACHED,
+        return manager_error_set(e, -E2BIG, BUS_ERROR_LIMIT_REACHED,
                            "vsockns already holds %zu leases, its limit; release some first.", m->n_leases);
     return 0;
 }
@@ -129,16 +114,16 @@ static int bind_process(const LeaseRequest *req, Lease *l, ManagerError *e)
     if (req->bind_pidfd >= 0) {
         fd = fcntl(req->bind_pidfd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
-            return lease_error(e, -errno, BUS_ERROR_INVALID_OPTION, "Cannot use BindPIDFD: %s.", strerror(errno));
+            return manager_error_set(e, -errno, BUS_ERROR_INVALID_OPTION, "Cannot use BindPIDFD: %s.", strerror(errno));
         pid = pidfd_get_pid(fd);
         if (pid <= 0) {
             close(fd);
-            return lease_error(e, -EBADF, BUS_ERROR_INVALID_OPTION, "BindPIDFD is not a pidfd of a live process.");
+            return manager_error_set(e, -EBADF, BUS_ERROR_INVALID_OPTION, "BindPIDFD is not a pidfd of a live process.");
         }
     } else if (pid > 0) {
         fd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (fd < 0)
-            return lease_error(e, -errno, BUS_ERROR_INVALID_OPTION, "BindPID %d: no such process.", (int) pid);
+            return manager_error_set(e, -errno, BUS_ERROR_INVALID_OPTION, "BindPID %d: no such process.", (int) pid);
     } else
         return 0;
 
@@ -166,10 +151,10 @@ static int reserve(Manager *m, const LeaseRequest *req, uint32_t cid)
 static int kernel_error(ManagerError *e, int r, uint32_t cid, const char *ns)
 {
     if (r == -ENOENT || r == -ENODEV)
-        return lease_error(e, -EOPNOTSUPP, BUS_ERROR_NOT_SUPPORTED,
+        return manager_error_set(e, -EOPNOTSUPP, BUS_ERROR_NOT_SUPPORTED,
                            "There is no /dev/vhost-vsock here (modprobe vhost_vsock): only advisory leases "
                            "(Reserve=false) work without it.");
-    return lease_error(e, r, BUS_ERROR_KERNEL, "Cannot reserve CID %u in %s: %s.", cid, ns, strerror(-r));
+    return manager_error_set(e, r, BUS_ERROR_KERNEL, "Cannot reserve CID %u in %s: %s.", cid, ns, strerror(-r));
 }
 
 static int acquire_explicit(Manager *m, const LeaseRequest *req, CidSpace *space, int *ret_fd, ManagerError *e)
@@ -177,7 +162,7 @@ static int acquire_explicit(Manager *m, const LeaseRequest *req, CidSpace *space
     void *holder = cid_map_get(&space->map, req->cid);
     char buf[512];
     if (holder && holder != CID_HELD_OUTSIDE)
-        return lease_error(e, -EADDRINUSE, BUS_ERROR_CID_IN_USE, "CID %u is %s.", req->cid,
+        return manager_error_set(e, -EADDRINUSE, BUS_ERROR_CID_IN_USE, "CID %u is %s.", req->cid,
                            describe_holder(holder, buf, sizeof(buf)));
     *ret_fd = -1;
     if (!req->reserve) {
@@ -191,7 +176,7 @@ static int acquire_explicit(Manager *m, const LeaseRequest *req, CidSpace *space
     if (fd == -EADDRINUSE) {
         if (!holder)
             cid_map_put(&space->map, req->cid, CID_HELD_OUTSIDE);
-        return lease_error(e, fd, BUS_ERROR_CID_IN_USE,
+        return manager_error_set(e, fd, BUS_ERROR_CID_IN_USE,
                            "CID %u is held outside vsockns in the CID space of %s (a VM or program that did "
                            "not lease it).", req->cid, req->ns);
     }
@@ -212,7 +197,7 @@ static int acquire_auto(Manager *m, const LeaseRequest *req, CidSpace *space, ui
                                                                    req->owner));
     for (unsigned busy = 0; cid != 0; busy++) {
         if (busy >= LEASE_BUSY_SKIP_MAX)
-            return lease_error(e, -ENOSPC, BUS_ERROR_NO_FREE_CID,
+            return manager_error_set(e, -ENOSPC, BUS_ERROR_NO_FREE_CID,
                                "Gave up after %u CIDs held outside vsockns in the CID space of %s; ask for a "
                                "specific CID.", busy, req->ns);
         *ret_fd = -1;
@@ -231,10 +216,10 @@ static int acquire_auto(Manager *m, const LeaseRequest *req, CidSpace *space, ui
         log_info("CID %u in the CID space of %s is held outside vsockns; skipping it", cid, req->ns);
         int r = cid_map_put(&space->map, cid, CID_HELD_OUTSIDE);
         if (r < 0)
-            return lease_error(e, r, NULL, "Out of memory.");
+            return manager_error_set(e, r, NULL, "Out of memory.");
         cid = cid_map_next_free(&space->map, cid == CID_MAX ? CID_MIN : cid + 1);
     }
-    return lease_error(e, -ENOSPC, BUS_ERROR_NO_FREE_CID, "No free CID left in the CID space of %s.", req->ns);
+    return manager_error_set(e, -ENOSPC, BUS_ERROR_NO_FREE_CID, "No free CID left in the CID space of %s.", req->ns);
 }
 
 int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, ManagerError *e)
@@ -244,11 +229,11 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
         return r;
     CidSpace *space = space_of(m, req->ns, true);
     if (!space)
-        return lease_error(e, -ENOMEM, NULL, "Out of memory.");
+        return manager_error_set(e, -ENOMEM, NULL, "Out of memory.");
 
     Lease *l = calloc(1, sizeof(Lease));
     if (!l)
-        return lease_error(e, -ENOMEM, NULL, "Out of memory.");
+        return manager_error_set(e, -ENOMEM, NULL, "Out of memory.");
     *l = (Lease) { .space = space, .fd = -1, .bind_pidfd = -1 };
     r = bind_process(req, l, e);
     if (r >= 0)
@@ -263,7 +248,7 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
         if (l->bind_pidfd >= 0)
             close(l->bind_pidfd);
         free(l);
-        return e && e->message[0] ? r : lease_error(e, r, NULL, "Cannot record the lease: %s.", strerror(-r));
+        return e && e->message[0] ? r : manager_error_set(e, r, NULL, "Cannot record the lease: %s.", strerror(-r));
     }
 
     snprintf(l->rec.ns, sizeof(l->rec.ns), "%s", req->ns);
@@ -305,12 +290,12 @@ void manager_drop_lease(Manager *m, Lease *l, const char *why)
 int manager_release_lease(Manager *m, const char *ns, uint32_t cid, uid_t caller, ManagerError *e)
 {
     if (!is_host(ns) && !manager_find(m, ns))
-        return lease_error(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
+        return manager_error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
     Lease *l = manager_find_lease(m, ns, cid);
     if (!l)
-        return lease_error(e, -ENOENT, BUS_ERROR_NO_SUCH_LEASE, "No lease of CID %u in %.64s.", cid, ns);
+        return manager_error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_LEASE, "No lease of CID %u in %.64s.", cid, ns);
     if (caller != 0 && caller != l->rec.uid)
-        return lease_error(e, -EPERM, BUS_ERROR_ACCESS_DENIED,
+        return manager_error_set(e, -EPERM, BUS_ERROR_ACCESS_DENIED,
                            "CID %u in %s is leased by uid %u; only that user or root may release it.", cid, ns,
                            (unsigned) l->rec.uid);
     manager_drop_lease(m, l, "released");

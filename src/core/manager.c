@@ -17,10 +17,7 @@
 #include "shared/log.h"
 #include "shared/macro.h"
 
-static int error_set(ManagerError *e, int r, const char *name, const char *format, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int error_set(ManagerError *e, int r, const char *name, const char *format, ...)
+int manager_error_set(ManagerError *e, int r, const char *name, const char *format, ...)
 {
     if (e) {
         va_list ap;
@@ -374,18 +371,18 @@ static int check_parent_option(Manager *m, const CreateRequest *req, VsockMode m
 {
     NameProblem np = ns_name_check(req->parent);
     if (np != NAME_OK)
-        return error_set(e, -EINVAL, BUS_ERROR_INVALID_NAME, "Parent name is not valid: %s.",
+        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_NAME, "Parent name is not valid: %s.",
                          name_problem_to_string(np));
     const Namespace *parent = manager_find(m, req->parent);
     if (!parent)
-        return error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE,
+        return manager_error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE,
                          "No namespace '%s' managed by vsockns to nest in.", req->parent);
     if (parent->mode != VSOCK_MODE_LOCAL)
-        return error_set(e, -EINVAL, BUS_ERROR_INVALID_PARENT,
+        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_PARENT,
                          "Parent '%s' is global: only local namespaces can be nested (global children "
                          "are created from vsockns's own global parent; omit Parent).", req->parent);
     if (mode != VSOCK_MODE_LOCAL)
-        return error_set(e, -EINVAL, BUS_ERROR_INVALID_MODE,
+        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_MODE,
                          "Children of a local namespace are always local; use mode 'local' with Parent.");
     *ret_path = NULL; /* resolved by the caller: the parent's pin */
     return 1;
@@ -395,31 +392,31 @@ int manager_check_create(Manager *m, const CreateRequest *req, const char **ret_
 {
     NameProblem np = ns_name_check(req->name);
     if (np != NAME_OK)
-        return error_set(e, -EINVAL, BUS_ERROR_INVALID_NAME, "Namespace name is not valid: %s.",
+        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_NAME, "Namespace name is not valid: %s.",
                          name_problem_to_string(np));
     VsockMode mode = vsock_mode_from_string(req->mode);
     if (mode == VSOCK_MODE_INVALID)
-        return error_set(e, -EINVAL, BUS_ERROR_INVALID_MODE,
+        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_MODE,
                          "Mode '%.32s' is not valid: use 'local' or 'global'.", req->mode);
     if (manager_find(m, req->name))
-        return error_set(e, -EEXIST, BUS_ERROR_NAMESPACE_EXISTS, "Namespace '%s' already exists.", req->name);
+        return manager_error_set(e, -EEXIST, BUS_ERROR_NAMESPACE_EXISTS, "Namespace '%s' already exists.", req->name);
 
     char path[PATH_MAX];
     pin_path(m, req->name, path, sizeof(path));
     if (access(path, F_OK) == 0)
-        return error_set(e, -EEXIST, BUS_ERROR_NAMESPACE_EXISTS,
+        return manager_error_set(e, -EEXIST, BUS_ERROR_NAMESPACE_EXISTS,
                          "%s already exists and is not managed by vsockns; pick another name.", path);
     if (m->n_namespaces >= MANAGER_NAMESPACES_MAX)
-        return error_set(e, -E2BIG, BUS_ERROR_LIMIT_REACHED,
+        return manager_error_set(e, -E2BIG, BUS_ERROR_LIMIT_REACHED,
                          "vsockns already manages %d namespaces, its limit; delete some first.",
                          MANAGER_NAMESPACES_MAX);
 
     if (m->kernel_support == KERNEL_SUPPORT_NONE && (mode == VSOCK_MODE_LOCAL || (req->parent && req->parent[0])))
-        return error_set(e, -EOPNOTSUPP, BUS_ERROR_NOT_SUPPORTED,
+        return manager_error_set(e, -EOPNOTSUPP, BUS_ERROR_NOT_SUPPORTED,
                          "Local vsock namespaces need Linux >= 7.0; this kernel has no vsock namespace "
                          "support, so only 'global' (the pre-7.0 behaviour) is available.");
     if (req->g2h_fallback >= 0 && !m->g2h_fallback_supported)
-        return error_set(e, -EOPNOTSUPP, BUS_ERROR_NOT_SUPPORTED,
+        return manager_error_set(e, -EOPNOTSUPP, BUS_ERROR_NOT_SUPPORTED,
                          "G2HFallback needs Linux >= 7.2 (no /proc/sys/net/vsock/g2h_fallback here).");
 
     if (req->parent && req->parent[0]) {
@@ -432,7 +429,7 @@ int manager_check_create(Manager *m, const CreateRequest *req, const char **ret_
     }
     const Parent *p = &m->parents[mode];
     if (p->status != 0)
-        return error_set(e, -EBUSY, BUS_ERROR_MODE_LOCKED,
+        return manager_error_set(e, -EBUSY, BUS_ERROR_MODE_LOCKED,
                          "Cannot create %s namespaces: the parent %s is not usable: %s. Remove it "
                          "(umount and rm) and restart vsocknsd.",
                          vsock_mode_to_string(mode), p->path, p->problem);
@@ -471,7 +468,7 @@ static int create_from_parent(Manager *m, const CreateRequest *req, const char *
     if (parent_path) {
         parent_fd = netns_open(parent_path);
         if (parent_fd < 0)
-            return error_set(e, parent_fd, BUS_ERROR_KERNEL, "Cannot open the parent namespace %s: %s.",
+            return manager_error_set(e, parent_fd, BUS_ERROR_KERNEL, "Cannot open the parent namespace %s: %s.",
                              parent_path, strerror(-parent_fd));
     }
 
@@ -480,14 +477,14 @@ static int create_from_parent(Manager *m, const CreateRequest *req, const char *
     NetnsSetup setup = { .pin_path = path, .g2h_fallback = req->g2h_fallback };
     int r = netns_create_pinned(parent_fd, &setup, created);
     if (r == -EEXIST)
-        return error_set(e, r, BUS_ERROR_NAMESPACE_EXISTS, "%s already exists.", path);
+        return manager_error_set(e, r, BUS_ERROR_NAMESPACE_EXISTS, "%s already exists.", path);
     if (r < 0)
-        return error_set(e, r, BUS_ERROR_KERNEL, "Creating namespace '%s' failed: %s.", req->name, strerror(-r));
+        return manager_error_set(e, r, BUS_ERROR_KERNEL, "Creating namespace '%s' failed: %s.", req->name, strerror(-r));
 
     VsockMode want = vsock_mode_from_string(req->mode);
     if (vsock_mode_from_string(created->ns_mode) != want) {
         netns_unpin(path);
-        return error_set(e, -EBUSY, BUS_ERROR_MODE_MISMATCH,
+        return manager_error_set(e, -EBUSY, BUS_ERROR_MODE_MISMATCH,
                          "The kernel made namespace '%s' %s instead of %s; nothing was kept.", req->name,
                          created->ns_mode, req->mode);
     }
@@ -537,7 +534,7 @@ int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **r
         if (added)
             namespace_remove(m, added);
         netns_unpin(path);
-        return error_set(e, r, NULL, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
+        return manager_error_set(e, r, NULL, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
     }
     Namespace *added = manager_find(m, req->name);
     log_info("Created %s namespace '%s'%s%s", req->mode, req->name, ns.parent[0] ? " in " : "", ns.parent);
@@ -546,6 +543,20 @@ int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **r
     if (ret)
         *ret = added;
     return 0;
+}
+
+/* The namespace is gone or going: end its leases, drop it, tell. */
+static void namespace_forget(Manager *m, const char *name, const char *why)
+{
+    manager_drop_namespace_leases(m, name, why);
+    Namespace *ns = manager_find(m, name);
+    cid_space_free(ns->space);
+    ns->space = NULL;
+    Namespace gone = *ns;
+    namespace_remove(m, ns);
+    manager_save(m);
+    if (m->on_removed)
+        m->on_removed(m, &gone, m->userdata);
 }
 
 static bool has_children(Manager *m, const char *name)
@@ -560,29 +571,21 @@ int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerEr
 {
     Namespace *ns = manager_find(m, name);
     if (!ns)
-        return error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", name);
+        return manager_error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", name);
     size_t leases = manager_namespace_lease_count(m, ns);
     if (leases > 0 && !force)
-        return error_set(e, -EBUSY, BUS_ERROR_NAMESPACE_BUSY,
+        return manager_error_set(e, -EBUSY, BUS_ERROR_NAMESPACE_BUSY,
                          "Namespace '%s' has %zu CID lease(s); release them or delete with force.", name, leases);
 
     char path[PATH_MAX];
     pin_path(m, name, path, sizeof(path));
     int r = netns_unpin(path);
     if (r < 0 && r != -ENOENT)
-        return error_set(e, r, BUS_ERROR_KERNEL, "Cannot remove %s: %s.", path, strerror(-r));
+        return manager_error_set(e, r, BUS_ERROR_KERNEL, "Cannot remove %s: %s.", path, strerror(-r));
 
-    manager_drop_namespace_leases(m, name, "its namespace was deleted");
-    ns = manager_find(m, name);
-    cid_space_free(ns->space);
-    ns->space = NULL;
-    Namespace gone = *ns;
-    namespace_remove(m, ns);
-    manager_save(m);
-    log_info("Deleted namespace '%s'%s", name,
+    log_info("Deleting namespace '%s'%s", name,
              has_children(m, name) ? " (its nested namespaces stay pinned and managed)" : "");
-    if (m->on_removed)
-        m->on_removed(m, &gone, m->userdata);
+    namespace_forget(m, name, "its namespace was deleted");
     return 0;
 }
 
@@ -598,14 +601,6 @@ bool manager_handle_pin_removed(Manager *m, const char *name)
         return false;
 
     log_notice("Namespace '%s' was removed behind vsockns's back (%s is gone)", name, path);
-    manager_drop_namespace_leases(m, name, "its namespace was removed behind vsockns's back");
-    ns = manager_find(m, name);
-    cid_space_free(ns->space);
-    ns->space = NULL;
-    Namespace gone = *ns;
-    namespace_remove(m, ns);
-    manager_save(m);
-    if (m->on_removed)
-        m->on_removed(m, &gone, m->userdata);
+    namespace_forget(m, name, "its namespace was removed behind vsockns's back");
     return true;
 }

@@ -110,6 +110,10 @@ typedef struct CreateRequest {
     int g2h_fallback;    /* -1: not given */
 } CreateRequest;
 
+/* Fills e (if not NULL) and returns r: "return manager_error_set(e, -EINVAL, ...)". */
+int manager_error_set(ManagerError *e, int r, const char *name, const char *format, ...)
+    __attribute__((format(printf, 4, 5)));
+
 void manager_config_default(ManagerConfig *c);
 int manager_new(const ManagerConfig *config, Manager **ret);
 Manager *manager_free(Manager *m);

@@ -22,13 +22,7 @@ expect_eq "kernel: 60 still held" EADDRINUSE "$(cid_probe lr-a 60)"
 expect_eq "journal: fd from the fd store" yes \
     "$(journalctl -u vsocknsd -b | grep -q "Re-adopted lease of CID 60 in lr-a ('keep', fd from the fd store)" && echo yes)"
 
-pid=$(systemctl show -P MainPID vsocknsd)
-kill -9 "$pid"
-for _ in $(seq 100); do
-    new=$(systemctl show -P MainPID vsocknsd)
-    [[ $new != 0 && $new != "$pid" ]] && systemctl is-active -q vsocknsd && break
-    sleep 0.1
-done
+expect_eq "restarted by systemd after kill -9" yes "$(kill9_and_wait_restart && echo yes)"
 expect_eq "leases after kill -9" "$before" "$(leases)"
 expect_eq "kernel: 60 still held after kill -9" EADDRINUSE "$(cid_probe lr-a 60)"
 expect_eq "LeaseCount" "u 3" "$(busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager LeaseCount)"

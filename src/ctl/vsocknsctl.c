@@ -2,7 +2,7 @@
 /*
  * vsocknsctl: the command line client of vsocknsd (org.vsockns1).
  * Tables for people, --json for programs. Exit status: 0 success, 1 the
- * operation failed, 2 invalid usage, 4 no such namespace, 5 vsocknsd is not
+ * operation failed, 2 invalid usage, 4 no such namespace or lease, 5 vsocknsd is not
  * reachable.
  */
 #include <getopt.h>
@@ -349,7 +349,7 @@ static void help(void)
            "     --strategy=lowest|random|stable\n"
            "                         How auto picks a CID (default: lowest)\n"
            "     --no-reserve        Record an advisory lease of a CID held elsewhere\n\n"
-           "Exit status: 0 success, 1 failure, 2 invalid usage, 4 no such namespace,\n"
+           "Exit status: 0 success, 1 failure, 2 invalid usage, 4 no such namespace or lease,\n"
            "5 vsocknsd not reachable. See vsocknsctl(1).\n",
            program_invocation_short_name);
 }

@@ -22,3 +22,37 @@ kill9_and_wait_restart() {
     done
     return 1
 }
+
+# Stops the unit and waits until its process and bus name are gone (closing
+# thousands of stored fds takes PID 1 a while). Masks it for the time being,
+# so a bus call cannot activate it behind a hand-started daemon.
+stop_vsocknsd_unit() {
+    systemctl mask --runtime vsocknsd >/dev/null 2>&1
+    systemctl stop vsocknsd >/dev/null 2>&1
+    for _ in $(seq 900); do
+        if [[ $(systemctl show -P ActiveState vsocknsd 2>/dev/null) == inactive ]] &&
+           ! busctl status org.vsockns1 >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+start_vsocknsd_unit() {
+    systemctl unmask --runtime vsocknsd >/dev/null 2>&1
+    systemctl start vsocknsd
+}
+
+# start_vsocknsd_by_hand LOG: vsocknsd outside systemd (no fd store); sets
+# $hand_pid once it owns the bus name.
+start_vsocknsd_by_hand() {
+    /usr/libexec/vsocknsd >>"$1" 2>&1 &
+    hand_pid=$!
+    for _ in $(seq 300); do
+        [[ $(busctl status org.vsockns1 2>/dev/null | awk -F= '$1 == "PID" { print $2 }') == "$hand_pid" ]] && return 0
+        sleep 0.1
+    done
+    echo "hand-started vsocknsd did not get the bus name:"; cat "$1"
+    return 1
+}

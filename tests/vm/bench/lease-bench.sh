@@ -13,14 +13,10 @@ expect_eq "lease-bench exit status (systemd)" 0 "$?"
 expect_eq "leases left after the bench" 10000 "$($ctl leases --json bench-ns | grep -c '"cid"')"
 
 # Stopping the unit flushes the fd store: every CID of the first run is free.
-systemctl stop vsocknsd
-expect_eq "systemd's vsocknsd stopped" inactive "$(systemctl is-active vsocknsd)"
-/usr/libexec/vsocknsd >/tmp/vsocknsd.log 2>&1 &
-daemon=$!
-defer "kill $daemon"
-for _ in $(seq 100); do busctl status org.vsockns1 >/dev/null 2>&1 && break; sleep 0.1; done
-expect_eq "the bus name belongs to the hand-started vsocknsd" "$daemon" \
-    "$(busctl status org.vsockns1 | awk -F= '$1 == "PID" { print $2 }')"
+expect_eq "systemd's vsocknsd stopped" yes "$(stop_vsocknsd_unit && echo yes)"
+defer start_vsocknsd_unit
+start_vsocknsd_by_hand /tmp/vsocknsd.log || exit 1
+defer "kill $hand_pid"
 create bench-ns2 local
 echo
 echo "== vsocknsd started by hand (no fd store)"

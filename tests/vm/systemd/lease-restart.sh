@@ -39,23 +39,19 @@ $ctl exec lr-a --cid 63 --owner client -- sleep 1000 &
 client=$!
 defer "kill $client"
 for _ in $(seq 50); do $ctl leases lr-a | grep -q client && break; sleep 0.1; done
-systemctl stop vsocknsd
+stop_vsocknsd_unit
+defer start_vsocknsd_unit
 expect_eq "systemctl stop keeps the pins" yes "$([[ -e /run/netns/lr-a ]] && echo yes)"
 log=$(mktemp)
-/usr/libexec/vsocknsd >"$log" 2>&1 &
-manual=$!
-for _ in $(seq 100); do busctl status org.vsockns1 >/dev/null 2>&1 && break; sleep 0.1; done
+start_vsocknsd_by_hand "$log" || exit 1
 expect_eq "says there is no fd store" yes "$(grep -q 'no fd store' "$log" && echo yes)"
-kill "$manual"; wait "$manual"
+kill "$hand_pid"; wait "$hand_pid"
 # fd store flushed by the stop above; our own fds closed by the exit: 60 is
 # held by nobody now, 63 by the client's copy.
-/usr/libexec/vsocknsd >>"$log" 2>&1 &
-manual=$!
-for _ in $(seq 100); do busctl status org.vsockns1 >/dev/null 2>&1 && break; sleep 0.1; done
+start_vsocknsd_by_hand "$log" || exit 1
 expect_eq "60 dropped: nobody holds it" yes "$(grep -q "Dropping lease of CID 60 in lr-a ('keep'): the kernel no longer holds its CID" "$log" && echo yes)"
 expect_eq "63 kept: the client holds it" yes "$($ctl leases lr-a | grep -q 'client' && echo yes)"
 expect_eq "61 advisory kept" yes "$($ctl leases lr-a | grep -q 'libvirt:vm1' && echo yes)"
 expect_eq "kernel: 63 still held by the client" EADDRINUSE "$(cid_probe lr-a 63)"
-kill "$manual"; wait "$manual"
-systemctl start vsocknsd
+kill "$hand_pid"; wait "$hand_pid"
 finish

@@ -460,3 +460,54 @@ int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n)
     }
     return 0;
 }
+
+typedef struct CidList {
+    uint32_t *cids;
+    size_t n;
+} CidList;
+
+static int collect_held_outside(uint32_t cid, void *value, void *userdata)
+{
+    CidList *list = userdata;
+    if (value != CID_HELD_OUTSIDE)
+        return 0;
+    uint32_t *grown = realloc(list->cids, (list->n + 1) * sizeof(uint32_t));
+    if (!grown)
+        return -ENOMEM;
+    list->cids = grown;
+    list->cids[list->n++] = cid;
+    return 0;
+}
+
+/* pin: the namespace to ask in (NULL: the host, for the global space). */
+static size_t recheck_space(Manager *m, CidSpace *space, const char *pin)
+{
+    CidList list = {};
+    size_t freed = 0;
+    cid_map_foreach(&space->map, collect_held_outside, &list);
+    for (size_t i = 0; i < list.n; i++) {
+        int fd = m->kernel->reserve_cid(m->kernel_userdata, pin, list.cids[i]);
+        if (fd < 0)
+            continue;
+        close(fd);
+        cid_map_remove(&space->map, list.cids[i]);
+        freed++;
+    }
+    free(list.cids);
+    return freed;
+}
+
+size_t manager_recheck_held_outside(Manager *m)
+{
+    size_t freed = recheck_space(m, m->global_space, NULL);
+    for (size_t i = 0; i < m->n_namespaces; i++) {
+        char pin[PATH_MAX];
+        if (!m->namespaces[i].space)
+            continue;
+        pin_of(m, m->namespaces[i].name, pin, sizeof(pin));
+        freed += recheck_space(m, m->namespaces[i].space, pin);
+    }
+    if (freed > 0)
+        log_info("%zu CIDs held outside vsockns are free again", freed);
+    return freed;
+}

@@ -149,6 +149,9 @@ int manager_foreach_lease(Manager *m, const char *ns, int (*fn)(Lease *l, void *
 void manager_drop_namespace_leases(Manager *m, const char *ns, const char *why);
 /* Adopts the leases of an earlier run (state + fd store + kernel). */
 int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n);
+/* Asks the kernel again about every CID marked held outside vsockns and
+ * forgets those it has let go. Returns how many were freed. */
+size_t manager_recheck_held_outside(Manager *m);
 /* The FDNAME of a lease's fd in the systemd fd store. */
 void lease_fd_name(const Lease *l, char *buf, size_t size);
 

@@ -152,6 +152,16 @@ static void release_unclaimed_fds(Manager *m)
     }
 }
 
+/* CIDs once held outside vsockns may be free again: look every minute. */
+#define RECHECK_USEC (60 * 1000000ULL)
+
+static int on_recheck_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    manager_recheck_held_outside(userdata);
+    sd_event_source_set_time_relative(s, RECHECK_USEC);
+    return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
 static int run(Manager *m)
 {
     sd_event *event = NULL;
@@ -198,6 +208,11 @@ static int run(Manager *m)
         goto finish;
     }
 
+    r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, RECHECK_USEC, 0, on_recheck_timer, m);
+    if (r < 0) {
+        log_error_errno(r, "Cannot set up the recheck timer: %m");
+        goto finish;
+    }
     /* Last: once we own the name, callers may rely on everything above. */
     r = sd_bus_request_name(bus, VSOCKNS_BUS_NAME, 0);
     if (r < 0) {

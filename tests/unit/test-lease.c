@@ -138,6 +138,13 @@ static void test_auto_and_outside(void **state)
     assert_int_equal(acquire(m, ".host", 4, "libvirt:vm", NULL, false, &err), 4);
     assert_int_equal(acquire(m, "a", 0, "p", NULL, true, &err), 3); /* other space: all free */
 
+    /* The outside holder of 5 goes away: a recheck frees it, 4 stays ours. */
+    kernel.n_outside = 0;
+    kernel.outside[kernel.n_outside++] = 4;
+    assert_int_equal(manager_recheck_held_outside(m), 1);
+    assert_int_equal(acquire(m, ".host", 0, "p", NULL, true, &err), 5);
+    assert_int_equal(manager_recheck_held_outside(m), 0);
+
     kernel.all_busy = true;
     assert_int_equal(acquire(m, "b", 0, "p", NULL, true, &err), 0);
     assert_string_equal(err, BUS_ERROR_NO_FREE_CID);

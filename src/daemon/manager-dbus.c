@@ -332,7 +332,7 @@ static const sd_bus_vtable manager_vtable[] = {
                     SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("LocalParentStatus", "s", property_get_parent_status, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("GlobalParentStatus", "s", property_get_parent_status, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-    SD_BUS_PROPERTY("NamespaceCount", "u", property_get_namespace_count, 0, 0),
+    SD_BUS_PROPERTY("NamespaceCount", "u", property_get_namespace_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("LeaseCount", "u", property_get_lease_count, 0, 0),
     SD_BUS_PROPERTY("FDStore", "b", bus_property_get_bool, offsetof(Manager, have_fd_store), SD_BUS_VTABLE_PROPERTY_CONST),
 

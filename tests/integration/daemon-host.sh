@@ -42,7 +42,21 @@ start_daemon
 support=$(busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager KernelSupport)
 echo "kernel $(uname -r): KernelSupport $support"
 
+# The interface descriptions shipped in dbus/ are what the daemon says.
+interface_xml() { # FILE INTERFACE: just that interface's element
+    awk -v want="$2" 'index($0, "<interface name=\"" want "\"") { on = 1 } on { print } on && /<\/interface>/ { exit }' "$1"
+}
+srcdir=$(dirname "$0")/../..
+busctl introspect --xml-interface org.vsockns1 /org/vsockns1 >"$bus/manager.xml"
+expect_eq "dbus/org.vsockns1.Manager.xml matches the daemon" \
+    "$(interface_xml "$srcdir/dbus/org.vsockns1.Manager.xml" org.vsockns1.Manager)" \
+    "$(interface_xml "$bus/manager.xml" org.vsockns1.Manager)"
+
 create hg1 global
+busctl introspect --xml-interface org.vsockns1 /org/vsockns1/namespace/hg1 >"$bus/ns.xml"
+expect_eq "dbus/org.vsockns1.Namespace.xml matches the daemon" \
+    "$(interface_xml "$srcdir/dbus/org.vsockns1.Namespace.xml" org.vsockns1.Namespace)" \
+    "$(interface_xml "$bus/ns.xml" org.vsockns1.Namespace)"
 create hg2 global
 expect_eq "ns_mode-less kernel: lo up in hg1" yes "$(ip netns exec hg1 ip -br link show lo | grep -q UNKNOWN && echo yes)"
 expect_eq "vsocknsctl list" "hg1 hg2" "$($ctl list --json | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | xargs)"

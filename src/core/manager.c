@@ -287,6 +287,56 @@ static int setup_parents(Manager *m)
 
 /* Keeps the namespaces of an earlier run that are still pinned where we
  * left them (same inode), drops the others with a log line. */
+/* Reads g2h_fallback of a pinned namespace: -1 if the kernel has none. */
+static int read_g2h_fallback(Manager *m, const char *name)
+{
+    char path[PATH_MAX], v[8] = "";
+    if (!m->g2h_fallback_supported)
+        return -1;
+    pin_path(m, name, path, sizeof(path));
+    _cleanup_close_ int fd = netns_open(path);
+    if (fd < 0 || vsock_sysctl_read(fd, "g2h_fallback", v, sizeof(v)) < 0)
+        return -1;
+    return streq(v, "1");
+}
+
+/*
+ * A creation that a crash interrupted: if the pin made it and the kernel gave
+ * it the mode we asked for, adopt it; a bare placeholder is ours to remove.
+ * Returns true if the namespace is kept.
+ */
+static bool finish_pending(Manager *m, Namespace *ns, const char *path)
+{
+    uint64_t ino;
+    int r = netns_pin_inode(path, &ino);
+    if (r == -ENOTCONN) {
+        log_notice("Removing the placeholder %s of an interrupted creation", path);
+        unlink(path);
+        return false;
+    }
+    if (r < 0) {
+        log_notice("Creation of namespace '%s' was interrupted before it was pinned; dropping it", ns->name);
+        return false;
+    }
+    char mode[16] = "global";
+    _cleanup_close_ int fd = netns_open(path);
+    r = fd < 0 ? fd : vsock_sysctl_read(fd, "ns_mode", mode, sizeof(mode));
+    if (r == -ENOENT) /* no vsock namespaces: everything is global */
+        snprintf(mode, sizeof(mode), "global");
+    else if (r < 0 || vsock_mode_from_string(mode) != ns->mode) {
+        log_notice("Namespace '%s' from an interrupted creation is '%s', not %s; removing it", ns->name, mode,
+                   vsock_mode_to_string(ns->mode));
+        netns_unpin(path);
+        return false;
+    }
+    ns->inode = ino;
+    ns->pending = false;
+    if (ns->g2h_fallback < 0)
+        ns->g2h_fallback = read_g2h_fallback(m, ns->name);
+    log_info("Finished the creation of namespace '%s' that a restart interrupted", ns->name);
+    return true;
+}
+
 /* Keeps the namespaces of an earlier run that are still pinned where we
  * left them (same inode), drops the others with a log line. */
 static int reconcile_namespaces(Manager *m)
@@ -314,6 +364,11 @@ static int reconcile_namespaces(Manager *m)
         char path[PATH_MAX];
         uint64_t ino;
         pin_path(m, ns->name, path, sizeof(path));
+        if (ns->pending) {
+            if (finish_pending(m, ns, path))
+                st.namespaces[kept++] = *ns;
+            continue;
+        }
         r = netns_pin_inode(path, &ino);
         if (r < 0)
             log_notice("Namespace '%s' is gone (%s: %s); dropping it", ns->name, path, strerror(-r));
@@ -491,6 +546,15 @@ static int create_from_parent(Manager *m, const CreateRequest *req, const char *
     return 0;
 }
 
+/* Drops a record that never became a namespace, and says so on disk. */
+static void namespace_discard(Manager *m, const char *name)
+{
+    Namespace *ns = manager_find(m, name);
+    if (ns)
+        namespace_remove(m, ns);
+    manager_save(m);
+}
+
 int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **ret, ManagerError *e)
 {
     const char *parent_path = NULL;
@@ -503,40 +567,47 @@ int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **r
         parent_path = nested_parent;
     }
 
-    NetnsCreated created;
-    r = create_from_parent(m, req, parent_path, &created, e);
-    if (r < 0)
-        return r;
-
+    /*
+     * Intent first: if vsocknsd dies between here and the end, the next start
+     * finds a pending record and finishes the job (adopts the pin) or cleans
+     * up after it (removes the placeholder). Nothing is left unaccounted for.
+     */
     Namespace ns = {
         .mode = vsock_mode_from_string(req->mode),
         .g2h_fallback = req->g2h_fallback,
-        .inode = created.inode,
         .created_usec = now_usec(),
+        .pending = true,
     };
     snprintf(ns.name, sizeof(ns.name), "%s", req->name);
     snprintf(ns.parent, sizeof(ns.parent), "%s", req->parent ? req->parent : "");
-    if (ns.g2h_fallback < 0 && m->g2h_fallback_supported) {
-        char path[PATH_MAX], v[8] = "";
-        pin_path(m, req->name, path, sizeof(path));
-        _cleanup_close_ int fd = netns_open(path);
-        if (fd >= 0 && vsock_sysctl_read(fd, "g2h_fallback", v, sizeof(v)) == 0)
-            ns.g2h_fallback = streq(v, "1");
-    }
-
     r = namespace_add(m, &ns);
     if (r >= 0)
         r = manager_save(m);
     if (r < 0) {
-        char path[PATH_MAX];
-        pin_path(m, req->name, path, sizeof(path));
-        Namespace *added = manager_find(m, req->name);
-        if (added)
-            namespace_remove(m, added);
-        netns_unpin(path);
+        namespace_discard(m, req->name);
         return manager_error_set(e, r, NULL, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
     }
+
+    NetnsCreated created;
+    r = create_from_parent(m, req, parent_path, &created, e);
+    if (r < 0) {
+        namespace_discard(m, req->name);
+        return r;
+    }
+
     Namespace *added = manager_find(m, req->name);
+    added->inode = created.inode;
+    added->pending = false;
+    if (added->g2h_fallback < 0)
+        added->g2h_fallback = read_g2h_fallback(m, req->name);
+    r = manager_save(m);
+    if (r < 0) {
+        char path[PATH_MAX];
+        pin_path(m, req->name, path, sizeof(path));
+        netns_unpin(path);
+        namespace_discard(m, req->name);
+        return manager_error_set(e, r, NULL, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
+    }
     log_info("Created %s namespace '%s'%s%s", req->mode, req->name, ns.parent[0] ? " in " : "", ns.parent);
     if (m->on_added)
         m->on_added(m, added, m->userdata);

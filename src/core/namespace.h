@@ -20,6 +20,7 @@ typedef struct Namespace {
     uint64_t inode;               /* of the netns, to recognise it after restarts */
     uint64_t created_usec;        /* CLOCK_REALTIME */
     CidSpace *space;              /* local namespaces: their own CID space */
+    bool pending;                 /* recorded, creation not finished (see manager.c) */
 } Namespace;
 
 /* What is kept of a lease across restarts (the fd goes to the fd store). */

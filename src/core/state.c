@@ -29,6 +29,8 @@ static json_object *namespace_to_json(const Namespace *ns)
         json_object_object_add(o, "g2h_fallback", json_object_new_boolean(ns->g2h_fallback));
     json_object_object_add(o, "inode", json_object_new_uint64(ns->inode));
     json_object_object_add(o, "created_usec", json_object_new_uint64(ns->created_usec));
+    if (ns->pending)
+        json_object_object_add(o, "pending", json_object_new_boolean(true));
     return o;
 }
 
@@ -109,7 +111,9 @@ static int namespace_from_json(json_object *o, Namespace *ns)
     }
     if (json_object_object_get_ex(o, "g2h_fallback", &v))
         ns->g2h_fallback = json_object_get_boolean(v);
-    if (!get_uint(o, "inode", UINT64_MAX, &ns->inode))
+    if (json_object_object_get_ex(o, "pending", &v))
+        ns->pending = json_object_get_boolean(v);
+    if (!get_uint(o, "inode", UINT64_MAX, &ns->inode) && !ns->pending)
         return -EINVAL;
     get_uint(o, "created_usec", UINT64_MAX, &ns->created_usec);
     return 0;

@@ -127,6 +127,28 @@ expect_error NamespaceBusy DeleteNamespace hr-keep false
 $ctl release hr-keep 40 >/dev/null
 expect_eq "released" 0 "$($ctl leases --json | grep -c '"cid"')"
 
+# A creation that a crash interrupted (kill -9 between recording the intent
+# and finishing): a namespace that made it to its pin is adopted, a bare
+# placeholder is removed, a record with nothing behind it is dropped.
+stop_daemon
+ip netns add pend-pinned
+touch /run/netns/pend-placeholder
+cat >/run/vsockns/namespaces.json <<JSON
+{ "version": 1, "namespaces": [
+  { "name": "hr-keep", "mode": "global", "inode": $keep_ino },
+  { "name": "pend-pinned", "mode": "global", "pending": true },
+  { "name": "pend-placeholder", "mode": "global", "pending": true },
+  { "name": "pend-nothing", "mode": "global", "pending": true } ] }
+JSON
+start_daemon
+expect_eq "after interrupted creations" "hr-keep pend-pinned" "$($ctl list --json | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | xargs)"
+expect_eq "adopted pin keeps its namespace" "$(stat -c %i /run/netns/pend-pinned)" \
+    "$($ctl show --json pend-pinned | grep -o '"inode":[0-9]*' | cut -d: -f2)"
+expect_eq "placeholder removed" gone "$([[ -e /run/netns/pend-placeholder ]] && echo present || echo gone)"
+expect_eq "log: finished" yes "$(grep -q "Finished the creation of namespace 'pend-pinned'" "$bus/daemon.log" && echo yes)"
+expect_eq "state has no pending record left" no "$(grep -q pending /run/vsockns/namespaces.json && echo yes || echo no)"
+$ctl delete pend-pinned >/dev/null
+
 # A corrupt state file: the daemon starts empty and says so.
 stop_daemon
 echo '{ not json' >/run/vsockns/namespaces.json

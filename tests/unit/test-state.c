@@ -80,6 +80,30 @@ static void test_bad_entries_dropped(void **state)
     state_free(&got);
 }
 
+static void test_pending(void **state)
+{
+    Namespace in = make_ns("half", VSOCK_MODE_LOCAL, "", -1, 0);
+    in.pending = true;
+    State st = { .namespaces = &in, .n_namespaces = 1 }, got;
+    char *text = state_to_json(&st);
+    assert_non_null(strstr(text, "\"pending\""));
+    assert_int_equal(state_from_json(text, &got, NULL), 0);
+    assert_int_equal(got.n_namespaces, 1);
+    assert_true(got.namespaces[0].pending);
+    state_free(&got);
+    free(text);
+    /* Without an inode, only a pending record is valid. */
+    assert_int_equal(state_from_json("{\"namespaces\":[{\"name\":\"x\",\"mode\":\"local\",\"pending\":true}]}",
+                                     &got, NULL), 0);
+    assert_int_equal(got.n_namespaces, 1);
+    state_free(&got);
+    size_t dropped;
+    assert_int_equal(state_from_json("{\"namespaces\":[{\"name\":\"x\",\"mode\":\"local\"}]}", &got, &dropped), 0);
+    assert_int_equal(got.n_namespaces, 0);
+    assert_int_equal(dropped, 1);
+    state_free(&got);
+}
+
 static void test_garbage(void **state)
 {
     State got;
@@ -190,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_bad_entries_dropped),
         cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_pending),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_lease_records),
         cmocka_unit_test(test_lease_files),

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "shared/macro.h"
 
 int bus_reply_manager_error(sd_bus_error *error, int r, const ManagerError *e)
 {
@@ -49,4 +50,39 @@ int bus_property_get_inline_string(sd_bus *bus, const char *path, const char *in
                                    sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
     return sd_bus_message_append(reply, "s", (const char *) userdata);
+}
+
+static const BusOption *find_option(const BusOption *known, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (streq(known[i].key, key))
+            return &known[i];
+    return NULL;
+}
+
+int bus_read_options(sd_bus_message *m, const BusOption *known, size_t n_known, const char *known_text,
+                     bus_option_reader read_value, void *userdata, sd_bus_error *error)
+{
+    int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+    if (r < 0)
+        return r;
+    while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+        const char *key, *contents;
+        char type;
+        if ((r = sd_bus_message_read(m, "s", &key)) < 0 || (r = sd_bus_message_peek_type(m, &type, &contents)) < 0)
+            return r;
+        const BusOption *option = find_option(known, n_known, key);
+        if (!option)
+            return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Unknown option '%.64s'; known options are %s.",
+                                     key, known_text);
+        if (!streq(contents, option->type))
+            return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Option '%s' must be of type '%s', not '%.16s'.",
+                                     key, option->type, contents);
+        r = read_value(m, key, userdata);
+        if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0)
+            return r;
+    }
+    if (r < 0)
+        return r;
+    return sd_bus_message_exit_container(m);
 }

@@ -29,3 +29,16 @@ int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, 
 /* Getter for an inline char array field (the default "s" getter wants char *). */
 int bus_property_get_inline_string(sd_bus *bus, const char *path, const char *interface, const char *property,
                                    sd_bus_message *reply, void *userdata, sd_bus_error *error);
+
+typedef struct BusOption {
+    const char *key;
+    const char *type; /* the variant's signature, e.g. "b" */
+} BusOption;
+
+typedef int (*bus_option_reader)(sd_bus_message *m, const char *key, void *userdata);
+
+/* Reads an a{sv} of options: an unknown key or a value of the wrong type is
+ * InvalidOption (known_text lists the known ones for that sentence); for
+ * the others read_value is called with the message at the variant. */
+int bus_read_options(sd_bus_message *m, const BusOption *known, size_t n_known, const char *known_text,
+                     bus_option_reader read_value, void *userdata, sd_bus_error *error);

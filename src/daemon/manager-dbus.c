@@ -18,44 +18,23 @@
 static sd_bus *signal_bus;
 static Manager *signal_manager;
 
-/* Reads a{sv} CreateNamespace options: G2HFallback (b), Parent (s). */
+static int read_create_option(sd_bus_message *m, const char *key, void *userdata)
+{
+    CreateRequest *req = userdata;
+    int b, r;
+    if (streq(key, "Parent"))
+        return sd_bus_message_read(m, "v", "s", &req->parent);
+    r = sd_bus_message_read(m, "v", "b", &b);
+    req->g2h_fallback = !!b;
+    return r;
+}
+
+/* CreateNamespace options: G2HFallback (b), Parent (s). */
 static int read_create_options(sd_bus_message *m, CreateRequest *req, sd_bus_error *error)
 {
-    int r = sd_bus_message_enter_container(m, 'a', "{sv}");
-    if (r < 0)
-        return r;
-    while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-        const char *key, *contents;
-        char type;
-        r = sd_bus_message_read(m, "s", &key);
-        if (r < 0)
-            return r;
-        r = sd_bus_message_peek_type(m, &type, &contents);
-        if (r < 0)
-            return r;
-
-        const char *want = streq(key, "G2HFallback") ? "b" : streq(key, "Parent") ? "s" : NULL;
-        if (!want)
-            return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION,
-                                     "Unknown option '%.64s'; known options are G2HFallback (b) and Parent (s).", key);
-        if (!streq(contents, want))
-            return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION,
-                                     "Option '%s' must be of type '%s', not '%.16s'.", key, want, contents);
-        if (streq(key, "G2HFallback")) {
-            int b;
-            r = sd_bus_message_read(m, "v", "b", &b);
-            req->g2h_fallback = !!b;
-        } else
-            r = sd_bus_message_read(m, "v", "s", &req->parent);
-        if (r < 0)
-            return r;
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-            return r;
-    }
-    if (r < 0)
-        return r;
-    return sd_bus_message_exit_container(m);
+    static const BusOption known[] = { { "G2HFallback", "b" }, { "Parent", "s" } };
+    return bus_read_options(m, known, ELEMENTSOF(known), "G2HFallback (b) and Parent (s)", read_create_option, req,
+                            error);
 }
 
 static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -150,50 +129,35 @@ static int method_list_namespaces(sd_bus_message *m, void *userdata, sd_bus_erro
     return r;
 }
 
-/* Reads a{sv} AcquireLease options: Strategy s, Reserve b, BindPID u, BindPIDFD h. */
+/* BindPID 0 or above INT32_MAX is refused by the manager's check. */
+static int read_lease_option(sd_bus_message *m, const char *key, void *userdata)
+{
+    LeaseRequest *req = userdata;
+    int b, r;
+    uint32_t pid;
+
+    if (streq(key, "Strategy"))
+        return sd_bus_message_read(m, "v", "s", &req->strategy);
+    if (streq(key, "BindPIDFD"))
+        return sd_bus_message_read(m, "v", "h", &req->bind_pidfd);
+    if (streq(key, "Reserve")) {
+        r = sd_bus_message_read(m, "v", "b", &b);
+        req->reserve = b;
+        return r;
+    }
+    r = sd_bus_message_read(m, "v", "u", &pid);
+    req->bind_pid = pid == 0 || pid > INT32_MAX ? -1 : (pid_t) pid;
+    return r;
+}
+
+/* AcquireLease options: Strategy (s), Reserve (b), BindPID (u), BindPIDFD (h). */
 static int read_lease_options(sd_bus_message *m, LeaseRequest *req, sd_bus_error *error)
 {
-    static const struct { const char *key, *type; } known[] = {
+    static const BusOption known[] = {
         { "Strategy", "s" }, { "Reserve", "b" }, { "BindPID", "u" }, { "BindPIDFD", "h" },
     };
-    int r = sd_bus_message_enter_container(m, 'a', "{sv}");
-    if (r < 0)
-        return r;
-    while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-        const char *key, *contents, *want = NULL;
-        char type;
-        if ((r = sd_bus_message_read(m, "s", &key)) < 0 || (r = sd_bus_message_peek_type(m, &type, &contents)) < 0)
-            return r;
-        for (size_t i = 0; i < ELEMENTSOF(known); i++)
-            if (streq(key, known[i].key))
-                want = known[i].type;
-        if (!want)
-            return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION,
-                                     "Unknown option '%.64s'; known options are Strategy (s), Reserve (b), "
-                                     "BindPID (u) and BindPIDFD (h).", key);
-        if (!streq(contents, want))
-            return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION,
-                                     "Option '%s' must be of type '%s', not '%.16s'.", key, want, contents);
-        if (streq(key, "Strategy"))
-            r = sd_bus_message_read(m, "v", "s", &req->strategy);
-        else if (streq(key, "Reserve")) {
-            int b;
-            r = sd_bus_message_read(m, "v", "b", &b);
-            req->reserve = b;
-        } else if (streq(key, "BindPID")) {
-            uint32_t pid;
-            r = sd_bus_message_read(m, "v", "u", &pid);
-            if (r >= 0 && (pid == 0 || pid > INT32_MAX))
-                return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "BindPID %u is not a process ID.", pid);
-            req->bind_pid = (pid_t) pid;
-        } else
-            r = sd_bus_message_read(m, "v", "h", &req->bind_pidfd);
-        if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0)
-            return r;
-    }
-    if (r < 0)
-        return r;
-    return sd_bus_message_exit_container(m);
+    return bus_read_options(m, known, ELEMENTSOF(known), "Strategy (s), Reserve (b), BindPID (u) and BindPIDFD (h)",
+                            read_lease_option, req, error);
 }
 
 static int caller_identity(sd_bus_message *m, uid_t *ret_uid, pid_t *ret_pid)

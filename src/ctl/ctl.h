@@ -24,6 +24,9 @@ extern bool arg_no_reserve;
 int report_bus_error(const sd_bus_error *error, int r);
 void print_json(json_object *o);
 void format_timestamp(uint64_t usec, char *buf, size_t size);
+/* Ends a list verb: the JSON array, or the table's count line ("3 leases
+ * listed."); r < 0 reports a parse error. Takes arr. */
+int finish_list(json_object *arr, int r, size_t n, const char *what);
 
 int verb_leases(sd_bus *bus, int argc, char **argv);
 int verb_acquire(sd_bus *bus, int argc, char **argv);

@@ -53,18 +53,7 @@ int verb_leases(sd_bus *bus, int argc, char **argv)
         }
     }
     sd_bus_message_unref(reply);
-    if (r < 0) {
-        json_object_put(arr);
-        fprintf(stderr, "Cannot parse the lease list: %s\n", strerror(-r));
-        return EXIT_FAILED;
-    }
-    if (arg_json)
-        print_json(arr);
-    else {
-        json_object_put(arr);
-        printf("\n%zu lease%s listed.\n", n, n == 1 ? "" : "s");
-    }
-    return 0;
+    return finish_list(arr, r, n, "lease");
 }
 
 static int parse_cid(uint32_t *ret)

@@ -101,6 +101,22 @@ void print_json(json_object *o)
     json_object_put(o);
 }
 
+int finish_list(json_object *arr, int r, size_t n, const char *what)
+{
+    if (r < 0) {
+        json_object_put(arr);
+        fprintf(stderr, "Cannot parse the %s list: %s\n", what, strerror(-r));
+        return EXIT_FAILED;
+    }
+    if (arg_json)
+        print_json(arr);
+    else {
+        json_object_put(arr);
+        printf("\n%zu %s%s listed.\n", n, what, n == 1 ? "" : "s");
+    }
+    return 0;
+}
+
 void format_timestamp(uint64_t usec, char *buf, size_t size)
 {
     time_t t = usec / 1000000;
@@ -143,18 +159,7 @@ static int verb_list(sd_bus *bus, int argc, char **argv)
         ns_info_clear(&i);
     }
     sd_bus_message_unref(reply);
-    if (r < 0) {
-        json_object_put(arr);
-        fprintf(stderr, "Cannot parse the namespace list: %s\n", strerror(-r));
-        return EXIT_FAILED;
-    }
-    if (arg_json)
-        print_json(arr);
-    else {
-        json_object_put(arr);
-        printf("\n%zu namespace%s listed.\n", n, n == 1 ? "" : "s");
-    }
-    return 0;
+    return finish_list(arr, r, n, "namespace");
 }
 
 static int get_namespace_object(sd_bus *bus, const char *name, char **ret, sd_bus_error *error)

@@ -3,9 +3,14 @@
  * lease-bench NAMESPACE: how AcquireLease costs compare, in one run, with
  *   - the floor: open /dev/vhost-vsock + VHOST_VSOCK_SET_GUEST_CID in C,
  *   - a D-Bus round trip to vsocknsd (org.freedesktop.DBus.Peer.Ping),
- * at 10 and at 10,000 existing leases, and with a libvirt-style search that
- * probes CIDs one by one from 3 while 10,000 are held. Prints figures and
+ * at 10 and at FILL existing leases, and with a libvirt-style search that
+ * probes CIDs one by one from 3 while FILL are held. Prints figures and
  * ratios, not pass/fail: timings in a VM are only meaningful as ratios.
+ *
+ * LEASE_BENCH_FILL (default 10000) and LEASE_BENCH_SAMPLES (default 300) set
+ * the size; the CI run uses a short mode (see tests/vm/bench/lease-bench.sh).
+ * While filling it prints a progress line every 500 leases, so the VM
+ * harness can tell a slow run from a stalled one.
  *
  * Runs inside NAMESPACE's network namespace (for the floor), as root, with
  * vsocknsd on the system bus.
@@ -22,9 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SAMPLES 300
-#define FILL_DEFAULT 10000
-static int FILL = FILL_DEFAULT;
+#define SAMPLES_MAX 1000
+static int FILL = 10000;
+static int SAMPLES = 300;
 
 static uint64_t now_ns(void)
 {
@@ -63,7 +68,7 @@ static int die(const char *what, int r)
 /* open + SET_GUEST_CID + close: what any reservation costs at least. */
 static Stats bench_floor(void)
 {
-    uint64_t t[SAMPLES];
+    uint64_t t[SAMPLES_MAX];
     for (int i = 0; i < SAMPLES; i++) {
         uint64_t cid = 3000000000ULL + i, start = now_ns();
         int fd = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
@@ -77,7 +82,7 @@ static Stats bench_floor(void)
 
 static Stats bench_ping(sd_bus *bus)
 {
-    uint64_t t[SAMPLES];
+    uint64_t t[SAMPLES_MAX];
     for (int i = 0; i < SAMPLES; i++) {
         uint64_t start = now_ns();
         int r = sd_bus_call_method(bus, "org.vsockns1", "/org/vsockns1", "org.freedesktop.DBus.Peer", "Ping", NULL,
@@ -118,7 +123,7 @@ static void release(sd_bus *bus, const char *ns, uint32_t cid)
 /* Acquire (timed) and release again, so the number of leases stays put. */
 static Stats bench_acquire(sd_bus *bus, const char *ns)
 {
-    uint64_t t[SAMPLES];
+    uint64_t t[SAMPLES_MAX];
     for (int i = 0; i < SAMPLES; i++) {
         uint64_t start = now_ns();
         uint32_t cid = acquire(bus, ns, "bench");
@@ -150,6 +155,22 @@ static double bench_sequential_probe(void)
     return stats(t, 5).p50_us;
 }
 
+/* NAME from the environment if set, within [min, max]; anything else ends the run. */
+static int env_int(const char *name, int def, int min, int max)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return def;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || n < min || n > max) {
+        fprintf(stderr, "lease-bench: %s=%s: want a number from %d to %d\n", name, v, min, max);
+        exit(2);
+    }
+    return (int) n;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -157,8 +178,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *ns = argv[1];
-    if (getenv("LEASE_BENCH_FILL"))
-        FILL = atoi(getenv("LEASE_BENCH_FILL"));
+    FILL = env_int("LEASE_BENCH_FILL", FILL, 20, 1000000);
+    SAMPLES = env_int("LEASE_BENCH_SAMPLES", SAMPLES, 10, SAMPLES_MAX);
     sd_bus *bus = NULL;
     int r = sd_bus_open_system(&bus);
     if (r < 0)
@@ -169,27 +190,37 @@ int main(int argc, char **argv)
     Stats floor_s = bench_floor(), ping = bench_ping(bus), at10 = bench_acquire(bus, ns);
 
     uint64_t fill_start = now_ns();
-    for (int i = 10; i < FILL; i++)
+    for (int i = 10; i < FILL; i++) {
         acquire(bus, ns, "fill");
+        if ((i + 1) % 500 == 0) {
+            printf("filling: %d of %d leases, %.1f s\n", i + 1, FILL, (now_ns() - fill_start) / 1e9);
+            fflush(stdout);
+        }
+    }
     double fill_s = (now_ns() - fill_start) / 1e9;
-    Stats at10k = bench_acquire(bus, ns);
+    Stats at_full = bench_acquire(bus, ns);
     Stats floor2 = bench_floor();
     double probe_us = bench_sequential_probe();
 
-    printf("\n");
+    char held[64], at_fill[64], probe[64], filling[64];
+    snprintf(held, sizeof(held), "floor again, with %d CIDs held:", FILL);
+    snprintf(at_fill, sizeof(at_fill), "AcquireLease with %d leases:", FILL);
+    snprintf(probe, sizeof(probe), "libvirt-style probe, %d CIDs held:", FILL);
+    snprintf(filling, sizeof(filling), "filling to %d leases:", FILL);
+    printf("\n%d samples per figure\n", SAMPLES);
     print_stats("floor (open + SET_GUEST_CID, C loop):", floor_s);
-    print_stats("floor again, with 10,000 CIDs held:", floor2);
+    print_stats(held, floor2);
     print_stats("D-Bus Ping round trip to vsocknsd:", ping);
     print_stats("AcquireLease with 10 leases:", at10);
-    print_stats("AcquireLease with 10,000 leases:", at10k);
-    printf("%-44s p50 %9.1f us\n", "libvirt-style probe, 10,000 CIDs held:", probe_us);
-    printf("%-44s %.1f s (%.0f acquisitions/s)\n", "filling to 10,000 leases:", fill_s, (FILL - 10) / fill_s);
+    print_stats(at_fill, at_full);
+    printf("%-44s p50 %9.1f us\n", probe, probe_us);
+    printf("%-44s %.1f s (%.0f acquisitions/s)\n", filling, fill_s, (FILL - 10) / fill_s);
     printf("\nratios (p50):\n");
-    printf("  AcquireLease at 10,000 / at 10 leases:    %6.2f  (1.00 = cost independent of the count)\n",
-           at10k.p50_us / at10.p50_us);
-    printf("  AcquireLease / floor:                     %6.2f\n", at10.p50_us / floor_s.p50_us);
-    printf("  AcquireLease / D-Bus Ping:                %6.2f\n", at10.p50_us / ping.p50_us);
-    printf("  libvirt-style probe / AcquireLease, 10k:  %6.2f\n", probe_us / at10k.p50_us);
+    printf("  AcquireLease at %d / at 10 leases: %6.2f  (1.00 = cost independent of the count)\n", FILL,
+           at_full.p50_us / at10.p50_us);
+    printf("  AcquireLease / floor: %6.2f\n", at10.p50_us / floor_s.p50_us);
+    printf("  AcquireLease / D-Bus Ping: %6.2f\n", at10.p50_us / ping.p50_us);
+    printf("  libvirt-style probe / AcquireLease at %d: %6.2f\n", FILL, probe_us / at_full.p50_us);
     sd_bus_flush_close_unref(bus);
     return 0;
 }

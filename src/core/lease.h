@@ -28,14 +28,15 @@ struct CidSpace {
 extern char cid_held_outside_marker;
 #define CID_HELD_OUTSIDE ((void *) &cid_held_outside_marker)
 
-typedef struct Lease {
+struct Lease {
     LeaseRecord rec;
     CidSpace *space;
     int fd;           /* our vhost-vsock fd; -1 if advisory, or if after a restart
                        * only the client's copy still holds the CID */
     int bind_pidfd;   /* -1 unless bound to a process */
     void *watch;      /* the daemon's event source for bind_pidfd */
-} Lease;
+    size_t set_slot;  /* its index in its namespace's LeaseSet */
+};
 
 typedef enum LeaseStrategy {
     LEASE_STRATEGY_INVALID = -1,
@@ -52,6 +53,13 @@ uint32_t lease_pick_start(LeaseStrategy s, const char *owner);
 
 /* NULL, or a sentence on why the owner label is refused. */
 const char *lease_owner_problem(const char *owner);
+
+int lease_set_add(LeaseSet *set, Lease *l);
+void lease_set_remove(LeaseSet *set, Lease *l);
+void lease_set_clear(LeaseSet *set);
+/* A copy of the set's leases in CID order (caller frees; NULL when empty
+ * or out of memory, with *ret_n 0 only when empty). */
+int lease_set_sorted(const LeaseSet *set, Lease ***ret, size_t *ret_n);
 
 CidSpace *cid_space_new(const char *key);
 CidSpace *cid_space_free(CidSpace *space);

@@ -52,6 +52,15 @@ static CidSpace *space_of(Manager *m, const char *ns, bool create)
     return n->space;
 }
 
+/* The LeaseSet of a namespace (".host": the host's); NULL if unknown. */
+static LeaseSet *lease_set_of(Manager *m, const char *ns)
+{
+    if (is_host(ns))
+        return &m->host_leases;
+    Namespace *n = manager_find(m, ns);
+    return n ? &n->leases : NULL;
+}
+
 static void pin_of(Manager *m, const char *ns, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/%s", m->config.netns_dir, ns);
@@ -240,8 +249,14 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
         r = req->cid ? acquire_explicit(m, req, space, &l->fd, e) : acquire_auto(m, req, space, &l->rec.cid, &l->fd, e);
     if (req->cid)
         l->rec.cid = req->cid;
+    LeaseSet *set = lease_set_of(m, req->ns);
     if (r >= 0)
         r = cid_map_put(&space->map, l->rec.cid, l);
+    if (r >= 0) {
+        r = lease_set_add(set, l);
+        if (r < 0)
+            cid_map_remove(&space->map, l->rec.cid);
+    }
     if (r < 0) {
         if (l->fd >= 0)
             close(l->fd);
@@ -274,6 +289,7 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
 void manager_drop_lease(Manager *m, Lease *l, const char *why)
 {
     cid_map_remove(&l->space->map, l->rec.cid);
+    lease_set_remove(lease_set_of(m, l->rec.ns), l);
     m->n_leases--;
     log_info("Released CID %u in %s ('%s'): %s", l->rec.cid, l->rec.ns, l->rec.owner, why);
     /* The callback still sees the fds: it removes them from the fd store. */
@@ -302,67 +318,52 @@ int manager_release_lease(Manager *m, const char *ns, uint32_t cid, uid_t caller
     return 0;
 }
 
-typedef struct ForeachContext {
-    const char *ns;
-    int (*fn)(Lease *, void *);
-    void *userdata;
-} ForeachContext;
-
-static int foreach_in_space(uint32_t cid, void *value, void *userdata)
+static int foreach_in_set(const LeaseSet *set, int (*fn)(Lease *l, void *userdata), void *userdata)
 {
-    ForeachContext *c = userdata;
-    Lease *l = value;
-    if (value == CID_HELD_OUTSIDE || (c->ns && c->ns[0] && !streq(l->rec.ns, c->ns)))
-        return 0;
-    return c->fn(l, c->userdata);
+    Lease **sorted;
+    size_t n;
+    int r = lease_set_sorted(set, &sorted, &n);
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        r = fn(sorted[i], userdata);
+    free(sorted);
+    return r;
 }
 
 int manager_foreach_lease(Manager *m, const char *ns, int (*fn)(Lease *l, void *userdata), void *userdata)
 {
-    ForeachContext c = { .ns = ns, .fn = fn, .userdata = userdata };
-    int r = cid_map_foreach(&m->global_space->map, foreach_in_space, &c);
+    if (ns && ns[0]) {
+        LeaseSet *set = lease_set_of(m, ns);
+        return set ? foreach_in_set(set, fn, userdata) : 0;
+    }
+    int r = foreach_in_set(&m->host_leases, fn, userdata);
     for (size_t i = 0; r >= 0 && i < m->n_namespaces; i++)
-        if (m->namespaces[i].space && (!ns || !ns[0] || streq(ns, m->namespaces[i].name)))
-            r = cid_map_foreach(&m->namespaces[i].space->map, foreach_in_space, &c);
+        r = foreach_in_set(&m->namespaces[i].leases, fn, userdata);
     return r;
-}
-
-typedef struct LeaseList {
-    Lease **items;
-    size_t n;
-} LeaseList;
-
-static int collect(Lease *l, void *userdata)
-{
-    LeaseList *list = userdata;
-    Lease **grown = realloc(list->items, (list->n + 1) * sizeof(Lease *));
-    if (!grown)
-        return -ENOMEM;
-    list->items = grown;
-    list->items[list->n++] = l;
-    return 0;
 }
 
 size_t manager_namespace_lease_count(Manager *m, const Namespace *ns)
 {
-    LeaseList list = {};
-    manager_foreach_lease(m, ns->name, collect, &list);
-    free(list.items);
-    return list.n;
+    return ns->leases.n;
+}
+
+static int drop_one(Lease *l, void *userdata)
+{
+    Manager *m = ((void **) userdata)[0];
+    manager_drop_lease(m, l, ((void **) userdata)[1]);
+    return 0;
 }
 
 void manager_drop_namespace_leases(Manager *m, const char *ns, const char *why)
 {
-    /* Collect first: dropping changes the maps being walked. */
-    LeaseList list = {};
-    manager_foreach_lease(m, ns, collect, &list);
+    LeaseSet *set = lease_set_of(m, ns);
+    size_t n = set ? set->n : 0;
+    void *args[2] = { m, (void *) why };
     m->dropping_many = true;
-    for (size_t i = 0; i < list.n; i++)
-        manager_drop_lease(m, list.items[i], why);
+    /* foreach works on a sorted copy: dropping while it walks is fine. */
+    manager_foreach_lease(m, ns, drop_one, args);
     m->dropping_many = false;
-    if (list.n > 0 && m->on_leases_flushed)
+    if (n > 0 && m->on_leases_flushed)
         m->on_leases_flushed(m, m->userdata);
-    free(list.items);
 }
 
 static void free_unadopted(Lease *l)
@@ -449,6 +450,11 @@ int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n)
             continue;
         }
         if (cid_map_put(&l->space->map, l->rec.cid, l) < 0) {
+            free_unadopted(l);
+            continue;
+        }
+        if (lease_set_add(lease_set_of(m, l->rec.ns), l) < 0) {
+            cid_map_remove(&l->space->map, l->rec.cid);
             free_unadopted(l);
             continue;
         }

@@ -87,9 +87,12 @@ Manager *manager_free(Manager *m)
     if (!m)
         return NULL;
     /* Lease fds are closed here: stored in the fd store, they live on. */
-    for (size_t i = 0; i < m->n_namespaces; i++)
+    for (size_t i = 0; i < m->n_namespaces; i++) {
         free_space_leases(m->namespaces[i].space);
+        lease_set_clear(&m->namespaces[i].leases);
+    }
     free_space_leases(m->global_space);
+    lease_set_clear(&m->host_leases);
     for (size_t i = 0; i < m->n_stored_fds; i++)
         if (m->stored_fds[i].fd >= 0)
             close(m->stored_fds[i].fd);
@@ -406,14 +409,16 @@ static int reconcile(Manager *m)
 
 int manager_startup(Manager *m)
 {
-    if (mkdir(m->config.state_dir, 0755) < 0 && errno != EEXIST)
-        return log_error_errno(errno, "Cannot create %s: %m", m->config.state_dir);
+    char problem[256];
+    int r = state_dir_prepare(m->config.state_dir, problem, sizeof(problem));
+    if (r < 0)
+        return log_error_errno(r, "Refusing to use %s: %s", m->config.state_dir, problem);
 
     load_config(m);
     detect_kernel(m);
     apply_host_child_mode(m);
 
-    int r = netns_dir_prepare(m->config.netns_dir);
+    r = netns_dir_prepare(m->config.netns_dir);
     if (r < 0)
         return log_error_errno(r, "Cannot prepare %s: %m", m->config.netns_dir);
     if (m->kernel_support == KERNEL_SUPPORT_NAMESPACES)
@@ -623,6 +628,7 @@ static void namespace_forget(Manager *m, const char *name, const char *why)
     Namespace *ns = manager_find(m, name);
     cid_space_free(ns->space);
     ns->space = NULL;
+    lease_set_clear(&ns->leases); /* empty by now */
     Namespace gone = *ns;
     namespace_remove(m, ns);
     manager_save(m);

@@ -77,6 +77,7 @@ struct Manager {
     void *userdata;
 
     CidSpace *global_space;      /* the host and every global namespace */
+    LeaseSet host_leases;        /* the leases of ".host" */
     size_t n_leases;
     size_t leases_max;
     const LeaseKernelOps *kernel;
@@ -143,7 +144,9 @@ Lease *manager_find_lease(Manager *m, const char *ns, uint32_t cid);
 int manager_release_lease(Manager *m, const char *ns, uint32_t cid, uid_t caller, ManagerError *e);
 /* Ends a lease for a reason of ours (its process exited, its namespace went). */
 void manager_drop_lease(Manager *m, Lease *l, const char *why);
-/* Calls fn for the leases of ns (NULL or "": all), in CID order per space. */
+/* Calls fn for the leases of ns (NULL or "": all, the host's first, then
+ * each namespace's), in CID order per namespace. Costs O(k log k) for the k
+ * leases visited, whatever else exists; fn may drop the lease it is given. */
 int manager_foreach_lease(Manager *m, const char *ns, int (*fn)(Lease *l, void *userdata), void *userdata);
 /* Drops every lease of a namespace (deleted, or gone behind our back). */
 void manager_drop_namespace_leases(Manager *m, const char *ns, const char *why);

@@ -11,6 +11,15 @@
 #define LEASE_OWNER_MAX 255
 
 typedef struct CidSpace CidSpace;
+typedef struct Lease Lease;
+
+/* The leases of one namespace (or of the host), so that listing or counting
+ * them costs O(their number), not O(every lease of the CID space). In no
+ * particular order; each lease knows its slot (lease.h). */
+typedef struct LeaseSet {
+    Lease **items;
+    size_t n, allocated;
+} LeaseSet;
 
 typedef struct Namespace {
     char name[NS_NAME_MAX + 1];
@@ -20,6 +29,7 @@ typedef struct Namespace {
     uint64_t inode;               /* of the netns, to recognise it after restarts */
     uint64_t created_usec;        /* CLOCK_REALTIME */
     CidSpace *space;              /* local namespaces: their own CID space */
+    LeaseSet leases;              /* its leases, whatever their CID space */
     bool pending;                 /* recorded, creation not finished (see manager.c) */
 } Namespace;
 

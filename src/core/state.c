@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lease.h"
+#include "shared/log.h"
 #include "shared/macro.h"
 
 void state_free(State *s)
@@ -93,10 +95,31 @@ static bool get_uint(json_object *o, const char *key, uint64_t max, uint64_t *re
     return true;
 }
 
-static int namespace_from_json(json_object *o, Namespace *ns)
+/* Optional fields: absent is fine (0, *ret untouched), present with the
+ * wrong type or out of range is -EINVAL. A record is never guessed at:
+ * "pending": "no" must not read as true. */
+static int get_opt_uint(json_object *o, const char *key, uint64_t max, uint64_t *ret)
+{
+    if (!json_object_object_get_ex(o, key, NULL))
+        return 0;
+    return get_uint(o, key, max, ret) ? 1 : -EINVAL;
+}
+
+static int get_opt_bool(json_object *o, const char *key, bool *ret)
 {
     json_object *v;
+    if (!json_object_object_get_ex(o, key, &v))
+        return 0;
+    if (!json_object_is_type(v, json_type_boolean))
+        return -EINVAL;
+    *ret = json_object_get_boolean(v);
+    return 1;
+}
+
+static int namespace_from_json(json_object *o, Namespace *ns)
+{
     const char *str;
+    bool b = false;
     *ns = (Namespace) { .g2h_fallback = -1 };
 
     if (!get_string(o, "name", &str) || !ns_name_is_valid(str))
@@ -104,25 +127,29 @@ static int namespace_from_json(json_object *o, Namespace *ns)
     snprintf(ns->name, sizeof(ns->name), "%s", str);
     if (!get_string(o, "mode", &str) || (ns->mode = vsock_mode_from_string(str)) == VSOCK_MODE_INVALID)
         return -EINVAL;
-    if (json_object_object_get_ex(o, "parent", &v)) {
+    if (json_object_object_get_ex(o, "parent", NULL)) {
         if (!get_string(o, "parent", &str) || !ns_name_is_valid(str))
             return -EINVAL;
         snprintf(ns->parent, sizeof(ns->parent), "%s", str);
     }
-    if (json_object_object_get_ex(o, "g2h_fallback", &v))
-        ns->g2h_fallback = json_object_get_boolean(v);
-    if (json_object_object_get_ex(o, "pending", &v))
-        ns->pending = json_object_get_boolean(v);
+    int r = get_opt_bool(o, "g2h_fallback", &b);
+    if (r < 0)
+        return r;
+    if (r > 0)
+        ns->g2h_fallback = b;
+    if (get_opt_bool(o, "pending", &ns->pending) < 0)
+        return -EINVAL;
     if (!get_uint(o, "inode", UINT64_MAX, &ns->inode) && !ns->pending)
         return -EINVAL;
-    get_uint(o, "created_usec", UINT64_MAX, &ns->created_usec);
+    if (get_opt_uint(o, "created_usec", UINT64_MAX, &ns->created_usec) < 0)
+        return -EINVAL;
     return 0;
 }
 
 static int lease_from_json(json_object *o, LeaseRecord *l)
 {
     const char *str;
-    uint64_t u;
+    uint64_t u = 0;
     json_object *v;
     *l = (LeaseRecord) {};
 
@@ -132,21 +159,30 @@ static int lease_from_json(json_object *o, LeaseRecord *l)
     if (!get_uint(o, "cid", UINT32_MAX, &u) || u < 3 || u == UINT32_MAX)
         return -EINVAL;
     l->cid = (uint32_t) u;
-    if (!get_string(o, "owner", &str) || strlen(str) > LEASE_OWNER_MAX)
+    /* The same rule as at AcquireLease: a file must not smuggle in a label
+     * the bus would have refused. */
+    if (!get_string(o, "owner", &str) || lease_owner_problem(str))
         return -EINVAL;
     snprintf(l->owner, sizeof(l->owner), "%s", str);
     if (!get_uint(o, "uid", UINT32_MAX, &u))
         return -EINVAL;
     l->uid = (uid_t) u;
-    if (get_uint(o, "pid", INT32_MAX, &u))
+    if (get_opt_uint(o, "pid", INT32_MAX, &u) > 0)
         l->pid = (pid_t) u;
-    get_uint(o, "acquired_usec", UINT64_MAX, &l->acquired_usec);
+    else if (json_object_object_get_ex(o, "pid", NULL))
+        return -EINVAL;
+    if (get_opt_uint(o, "acquired_usec", UINT64_MAX, &l->acquired_usec) < 0)
+        return -EINVAL;
     if (!json_object_object_get_ex(o, "reserved", &v) || !json_object_is_type(v, json_type_boolean))
         return -EINVAL;
     l->reserved = json_object_get_boolean(v);
-    if (get_uint(o, "bind_pid", INT32_MAX, &u)) {
+    int r = get_opt_uint(o, "bind_pid", INT32_MAX, &u);
+    if (r < 0 || (r > 0 && u == 0))
+        return -EINVAL;
+    if (r > 0) {
         l->bind_pid = (pid_t) u;
-        get_uint(o, "bind_start_time", UINT64_MAX, &l->bind_start_time);
+        if (get_uint(o, "bind_start_time", UINT64_MAX, &l->bind_start_time) == false)
+            return -EINVAL;
     }
     return 0;
 }
@@ -171,6 +207,8 @@ static int parse_array(json_object *root, const char *key, size_t size, int (*pa
         void *item = items + kept * size;
         bool dup = false;
         if (parse(json_object_array_get_idx(arr, i), item) < 0) {
+            log_warning("Dropping entry %zu of \"%s\" in the state: a field is missing, of the wrong type or "
+                        "not valid", i, key);
             (*dropped)++;
             continue;
         }
@@ -240,7 +278,8 @@ int write_file_atomic(const char *dir, const char *name, const char *content)
             goto fail;
         done += n;
     }
-    if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, final) < 0)
+    /* 0600: the files name uids and pids of callers; nobody else reads them. */
+    if (fchmod(fd, 0600) < 0 || fsync(fd) < 0 || rename(tmp, final) < 0)
         goto fail;
 
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -256,6 +295,29 @@ fail:;
     return r;
 }
 
+int state_dir_prepare(const char *dir, char *problem, size_t size)
+{
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(problem, size, "cannot create it: %s", strerror(errno));
+        return -errno;
+    }
+    _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int r = -errno;
+        snprintf(problem, size, "%s", r == -ENOTDIR || r == -ELOOP ? "it is not a directory (or is a symlink)"
+                                                                   : strerror(-r));
+        return r;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & 07777) != 0700) {
+        snprintf(problem, size, "it is mode %04o owned by uid %u; it must be mode 0700 owned by uid %u "
+                 "(chmod 0700, chown, or remove it)", (unsigned) (st.st_mode & 07777), (unsigned) st.st_uid,
+                 (unsigned) geteuid());
+        return -EPERM;
+    }
+    return 0;
+}
+
 int state_save(const char *dir, const State *st)
 {
     _cleanup_free_ char *text = state_to_json(st);
@@ -264,23 +326,36 @@ int state_save(const char *dir, const State *st)
     return write_file_atomic(dir, STATE_FILE, text);
 }
 
+/* Reads a state file of ours: a regular file, never through a symlink
+ * (someone who could plant one in our directory should not make us read
+ * elsewhere), at most STATE_FILE_SIZE_MAX bytes. */
 static int read_file(const char *path, char **ret)
 {
-    _cleanup_fclose_ FILE *f = fopen(path, "re");
-    if (!f)
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ELOOP ? -EMEDIUMTYPE : -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
         return -errno;
-    _cleanup_free_ char *text = NULL;
-    size_t size = 0;
-    FILE *mem = open_memstream(&text, &size);
-    if (!mem)
-        return -ENOMEM;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-        fwrite(buf, 1, n, mem);
-    fclose(mem);
+    if (!S_ISREG(st.st_mode))
+        return -EMEDIUMTYPE;
+    if (st.st_size > STATE_FILE_SIZE_MAX)
+        return -EFBIG;
+    _cleanup_free_ char *text = malloc(st.st_size + 1);
     if (!text)
         return -ENOMEM;
+    size_t done = 0;
+    while (done < (size_t) st.st_size) {
+        ssize_t n = read(fd, text + done, st.st_size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            break;
+        done += n;
+    }
+    text[done] = '\0';
     *ret = TAKE_PTR(text);
     return 0;
 }
@@ -322,7 +397,7 @@ int lease_record_save(const char *dir, const LeaseRecord *l)
 {
     char sub[PATH_MAX], name[NAME_MAX + 1];
     snprintf(sub, sizeof(sub), "%s/%s", dir, LEASES_DIR);
-    if (mkdir(sub, 0755) < 0 && errno != EEXIST)
+    if (mkdir(sub, 0700) < 0 && errno != EEXIST)
         return -errno;
     _cleanup_free_ char *text = lease_record_to_json(l);
     if (!text)
@@ -359,7 +434,26 @@ int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t
         _cleanup_free_ char *text = NULL;
         LeaseRecord rec;
         snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
-        if (read_file(path, &text) < 0 || lease_record_from_json(text, &rec) < 0) {
+        char want[NAME_MAX + 1];
+        int r = read_file(path, &text);
+        if (r == -EMEDIUMTYPE)
+            log_warning("Ignoring lease file %s: not a regular file (a symlink?)", path);
+        else if (r < 0)
+            log_warning_errno(r, "Ignoring lease file %s: %m", path);
+        if (r < 0) {
+            dropped++;
+            continue;
+        }
+        if (lease_record_from_json(text, &rec) < 0) {
+            log_warning("Ignoring lease file %s: a field is missing, of the wrong type or not valid", path);
+            dropped++;
+            continue;
+        }
+        /* A file must be found under the name its contents give: a copy
+         * under another name would be a second record of one lease. */
+        lease_file_name(&rec, want, sizeof(want));
+        if (!streq(want, de->d_name)) {
+            log_warning("Ignoring lease file %s: its contents are those of %s", path, want);
             dropped++;
             continue;
         }

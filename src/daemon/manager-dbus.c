@@ -346,7 +346,16 @@ static void emit_namespace_signal(const char *member, const Namespace *ns)
     if (r < 0)
         log_warning_errno(r, "Cannot emit %s for '%s': %m", member, ns->name);
     if (streq(member, "NamespaceCreated"))
-        sd_bus_emit_object_added(signal_bus, path);
+        r = sd_bus_emit_object_added(signal_bus, path);
+    else
+        /* The object can no longer be found (the manager has let go of
+         * it), so name its interfaces ourselves: the same set that
+         * GetManagedObjects listed for it. */
+        r = sd_bus_emit_interfaces_removed(signal_bus, path, "org.freedesktop.DBus.Peer",
+                                           "org.freedesktop.DBus.Introspectable", "org.freedesktop.DBus.Properties",
+                                           VSOCKNS_NAMESPACE_IFACE, NULL);
+    if (r < 0)
+        log_warning_errno(r, "Cannot emit the ObjectManager signal for '%s': %m", ns->name);
     sd_bus_emit_properties_changed(signal_bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "NamespaceCount", NULL);
 }
 

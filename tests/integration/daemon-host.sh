@@ -86,8 +86,24 @@ expect_error InvalidMode CreateNamespace hx LOCAL "@a{sv} {}"
 expect_error InvalidOption CreateNamespace hx global "{'Bogus': <1>}"
 expect_eq "bad input changed nothing" "$before" "$(world)"
 
+# Deleting: InterfacesRemoved names the same interfaces that
+# GetManagedObjects listed for the object.
+busctl monitor --match "type='signal',sender='org.vsockns1',member='InterfacesRemoved'" >"$bus/monitor" 2>&1 &
+monitor=$!
+defer "kill $monitor"
+sleep 0.5
+listed=$(busctl call --json=short org.vsockns1 /org/vsockns1 org.freedesktop.DBus.ObjectManager GetManagedObjects |
+    grep -o '"/org/vsockns1/namespace/hg2":{.*' | grep -o '"org\.[A-Za-z0-9.]*":' | tr -d '":' | sort | xargs)
 $ctl delete hg2 >/dev/null
 expect_eq "/run/netns/hg2 after delete" gone "$([[ -e /run/netns/hg2 ]] && echo present || echo gone)"
+for _ in $(seq 50); do grep -q 'org.vsockns1.Namespace' "$bus/monitor" && break; sleep 0.1; done
+expect_eq "InterfacesRemoved for hg2 lists what GetManagedObjects listed" "$listed" \
+    "$(grep -A9 'OBJECT_PATH "/org/vsockns1/namespace/hg2"' "$bus/monitor" | grep -o 'STRING "[^"]*"' | cut -d'"' -f2 | sort | xargs)"
+kill "$monitor"
+
+# The state names callers' uids and pids: a 0700 directory of 0600 files.
+expect_eq "/run/vsockns mode" 700 "$(stat -c %a /run/vsockns)"
+expect_eq "namespaces.json mode" 600 "$(stat -c %a /run/vsockns/namespaces.json)"
 
 # Restart reconciliation: one kept, one gone while we were down, one whose
 # name now pins a different namespace (left alone: not ours any more).
@@ -156,5 +172,17 @@ start_daemon
 expect_eq "corrupt state: starts empty" 0 "$($ctl list --json | grep -c '"name"')"
 expect_eq "log: corrupt state" yes "$(grep -q 'Cannot read /run/vsockns/namespaces.json' "$bus/daemon.log" && echo yes)"
 expect_eq "pins of the old state left in place" yes "$([[ -e /run/netns/hg1 ]] && echo yes)"
+# A state directory others can read (or that is not ours) is refused, and
+# nothing is touched.
+stop_daemon
+chmod 0755 /run/vsockns
+before=$(world)
+timeout 20 "$VSOCKNS_BUILD_ROOT/src/vsocknsd" >"$bus/refused.log" 2>&1
+expect_eq "vsocknsd exit status with a 0755 /run/vsockns" 1 "$?"
+expect_eq "log: refusal says why" yes \
+    "$(grep -q 'Refusing to use /run/vsockns: it is mode 0755 owned by uid 0; it must be mode 0700' "$bus/refused.log" && echo yes)"
+expect_eq "refused start changed nothing" "$before" "$(world)"
+chmod 0700 /run/vsockns
+start_daemon
 ip netns del hg1; ip netns del hr-keep
 finish

@@ -120,6 +120,52 @@ static void test_spaces(void **state)
     teardown_manager(m);
 }
 
+static int note_cid(Lease *l, void *userdata)
+{
+    char *buf = userdata;
+    snprintf(buf + strlen(buf), 256 - strlen(buf), "%s:%u ", l->rec.ns, l->rec.cid);
+    return 0;
+}
+
+static int release_it(Lease *l, void *userdata)
+{
+    manager_drop_lease(userdata, l, "test");
+    return 0;
+}
+
+/* Each namespace's leases are listed and counted from its own set: another
+ * namespace of the same (global) space never shows up, order is by CID. */
+static void test_per_namespace_sets(void **state)
+{
+    Manager *m = make_manager();
+    const char *err;
+    uint32_t cids[] = { 900, 7, 55, 3000 };
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(acquire(m, "g1", cids[i], "x", NULL, true, &err), cids[i]);
+        assert_int_equal(acquire(m, "g2", cids[i] + 1, "x", NULL, true, &err), cids[i] + 1);
+    }
+    assert_int_equal(acquire(m, ".host", 5, "x", NULL, true, &err), 5);
+    assert_int_equal(acquire(m, "a", 7, "x", NULL, true, &err), 7);
+    char seen[256] = "";
+    assert_int_equal(manager_foreach_lease(m, "g1", note_cid, seen), 0);
+    assert_string_equal(seen, "g1:7 g1:55 g1:900 g1:3000 ");
+    assert_int_equal(manager_namespace_lease_count(m, manager_find(m, "g2")), 4);
+    assert_int_equal(m->namespaces[2].leases.n, 4); /* g1 */
+    seen[0] = '\0';
+    assert_int_equal(manager_foreach_lease(m, ".host", note_cid, seen), 0);
+    assert_string_equal(seen, ".host:5 ");
+    seen[0] = '\0';
+    assert_int_equal(manager_foreach_lease(m, "", note_cid, seen), 0);
+    assert_string_equal(seen, ".host:5 a:7 g1:7 g1:55 g1:900 g1:3000 g2:8 g2:56 g2:901 g2:3001 ");
+    /* Dropping the leases a walk is given is fine. */
+    assert_int_equal(manager_foreach_lease(m, "g2", release_it, m), 0);
+    assert_int_equal(manager_namespace_lease_count(m, manager_find(m, "g2")), 0);
+    assert_int_equal(manager_namespace_lease_count(m, manager_find(m, "g1")), 4);
+    assert_int_equal(m->n_leases, 6);
+    assert_int_equal(acquire(m, "g1", 8, "x", NULL, true, &err), 8); /* g2's 8 is free again */
+    teardown_manager(m);
+}
+
 static void test_auto_and_outside(void **state)
 {
     Manager *m = make_manager();
@@ -162,9 +208,21 @@ static void test_strategies(void **state)
     assert_int_equal(acquire(m, "b", 0, "vm-stable", "stable", true, &err), s1); /* same label, same CID */
     uint32_t s2 = acquire(m, "a", 0, "vm-stable", "stable", true, &err);       /* taken: the next one */
     assert_int_equal(s2, s1 == CID_MAX ? CID_MIN : s1 + 1);
-    uint32_t r1 = acquire(m, "a", 0, "x", "random", true, &err);
-    uint32_t r2 = acquire(m, "a", 0, "x", "random", true, &err);
-    assert_true(r1 >= CID_MIN && r2 >= CID_MIN && r1 != r2);
+    /* Random: each pick is released before the next, so "lowest" would give
+     * CID_MIN every time; random picks spread over the 32-bit space (the
+     * chance that 8 of them all fall below CID_MIN + 2^20 is about 2^-96). */
+    uint32_t first = 0, highest = 0;
+    bool differ = false;
+    for (int i = 0; i < 8; i++) {
+        uint32_t r = acquire(m, "b", 0, "x", "random", true, &err);
+        assert_true(r >= CID_MIN && r <= CID_MAX);
+        first = i == 0 ? r : first;
+        differ = differ || r != first;
+        highest = r > highest ? r : highest;
+        assert_int_equal(manager_release_lease(m, "b", r, 0, NULL), 0);
+    }
+    assert_true(differ);
+    assert_true(highest >= CID_MIN + (1U << 20));
     assert_int_equal(acquire(m, "a", 0, "x", "fastest", true, &err), 0);
     assert_string_equal(err, BUS_ERROR_INVALID_OPTION);
     teardown_manager(m);
@@ -181,8 +239,27 @@ static void test_validation(void **state)
     }
     assert_int_equal(acquire(m, "nope", 0, "x", NULL, true, &err), 0);
     assert_string_equal(err, BUS_ERROR_NO_SUCH_NAMESPACE);
-    assert_int_equal(acquire(m, "a", 0, "a\tb", NULL, true, &err), 0);
-    assert_string_equal(err, BUS_ERROR_INVALID_OWNER);
+    static const char *bad_owners[] = {
+        "a\tb",                  /* C0 */
+        "a\x7f",                 /* DEL */
+        "a\xc2\x85" "b",          /* U+0085, a C1 control (NEL) */
+        "evil\xe2\x80\xae" "gpj.exe", /* U+202E RIGHT-TO-LEFT OVERRIDE */
+        "\xe2\x81\xa6" "x",        /* U+2066 LEFT-TO-RIGHT ISOLATE */
+        "a\xe2\x80\x8f",           /* U+200F RIGHT-TO-LEFT MARK */
+        "\xff" "abc",              /* not UTF-8 */
+        "\xc0\xaf",               /* overlong '/' */
+        "\xed\xa0\x80",           /* a UTF-16 surrogate */
+        "\xf4\x90\x80\x80",       /* beyond U+10FFFF */
+        "\xe2\x82",               /* truncated */
+    };
+    for (size_t i = 0; i < sizeof(bad_owners) / sizeof(bad_owners[0]); i++) {
+        assert_int_equal(acquire(m, "a", 0, bad_owners[i], NULL, true, &err), 0);
+        assert_string_equal(err, BUS_ERROR_INVALID_OWNER);
+    }
+    assert_string_equal(lease_owner_problem("evil\xe2\x80\xae"), "the owner label contains bidirectional text controls");
+    assert_string_equal(lease_owner_problem("a\xc2\x9b"), "the owner label contains control characters");
+    /* Text in any script is fine: only what changes how it is shown is not. */
+    assert_null(lease_owner_problem("libvirt:1b4e28ba-2fa1-11d2-883f-0016d3cca427:caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x9a\x80"));
     char long_owner[300];
     memset(long_owner, 'o', sizeof(long_owner) - 1);
     long_owner[sizeof(long_owner) - 1] = '\0';
@@ -275,6 +352,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spaces),     cmocka_unit_test(test_auto_and_outside),
+        cmocka_unit_test(test_per_namespace_sets),
         cmocka_unit_test(test_strategies), cmocka_unit_test(test_validation),
         cmocka_unit_test(test_release),    cmocka_unit_test(test_reconcile),
     };

@@ -29,29 +29,37 @@ static void test_start_time(void **state)
 
 static void test_start_time_survives_exec(void **state)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
+    /* hold: the child waits on it; ready: the child writes to it only from
+     * the new program, so once we read a byte the exec has happened. */
+    int hold[2], ready[2];
+    assert_int_equal(pipe(hold), 0);
+    assert_int_equal(pipe(ready), 0);
     pid_t pid = fork();
     if (pid == 0) {
-        close(fds[1]);
-        char arg[16];
-        snprintf(arg, sizeof(arg), "%d", fds[0]);
-        execlp("sh", "sh", "-c", "read x <&$0", arg, NULL);
+        close(hold[1]);
+        close(ready[0]);
+        char in[16], out[16];
+        snprintf(in, sizeof(in), "%d", hold[0]);
+        snprintf(out, sizeof(out), "%d", ready[1]);
+        execlp("sh", "sh", "-c", "echo x >&$1; read x <&$0", in, out, NULL);
         _exit(127);
     }
+    close(hold[0]);
+    close(ready[1]);
     uint64_t before = process_start_time(pid);
-    usleep(100000); /* the exec has happened */
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1); /* the exec has happened */
     assert_true(before > 0);
     assert_true(process_start_time(pid) == before);
 
     int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
     assert_true(pidfd >= 0);
     assert_int_equal(pidfd_get_pid(pidfd), pid);
-    close(fds[1]);
+    close(hold[1]);
     waitpid(pid, NULL, 0);
     assert_true(pidfd_get_pid(pidfd) <= 0); /* exited */
     close(pidfd);
-    close(fds[0]);
+    close(ready[0]);
 }
 
 int main(void)

@@ -104,6 +104,44 @@ static void test_pending(void **state)
     state_free(&got);
 }
 
+/* A field of the wrong type drops its record; nothing is guessed. */
+static void test_wrong_types_dropped(void **state)
+{
+    const char *text = "{\"version\":1,\"namespaces\":["
+                       "{\"name\":\"ok\",\"mode\":\"local\",\"inode\":5,\"pending\":false},"
+                       "{\"name\":\"p1\",\"mode\":\"local\",\"pending\":\"no\"},"
+                       "{\"name\":\"p2\",\"mode\":\"local\",\"inode\":6,\"pending\":1},"
+                       "{\"name\":\"g\",\"mode\":\"local\",\"inode\":7,\"g2h_fallback\":\"false\"},"
+                       "{\"name\":\"c\",\"mode\":\"local\",\"inode\":8,\"created_usec\":\"yesterday\"},"
+                       "{\"name\":\"i\",\"mode\":\"local\",\"inode\":\"9\"}]}";
+    State got;
+    size_t dropped;
+    assert_int_equal(state_from_json(text, &got, &dropped), 0);
+    assert_int_equal(got.n_namespaces, 1);
+    assert_int_equal(dropped, 5);
+    assert_string_equal(got.namespaces[0].name, "ok");
+    assert_false(got.namespaces[0].pending);
+    state_free(&got);
+
+    LeaseRecord out;
+    static const char *bad[] = {
+        "{\"namespace\":\"a\",\"cid\":5,\"owner\":\"\",\"uid\":0,\"reserved\":\"yes\"}",
+        "{\"namespace\":\"a\",\"cid\":5,\"owner\":\"\",\"uid\":0,\"reserved\":true,\"pid\":\"42\"}",
+        "{\"namespace\":\"a\",\"cid\":5,\"owner\":\"\",\"uid\":0,\"reserved\":true,\"acquired_usec\":true}",
+        "{\"namespace\":\"a\",\"cid\":5,\"owner\":\"\",\"uid\":0,\"reserved\":true,\"bind_pid\":\"7\"}",
+        "{\"namespace\":\"a\",\"cid\":5,\"owner\":\"\",\"uid\":0,\"reserved\":true,\"bind_pid\":7}",
+        "{\"namespace\":\"a\",\"cid\":5,\"owner\":\"\",\"uid\":\"0\",\"reserved\":true}",
+        "{\"namespace\":\"a\",\"cid\":5,\"owner\":\"x\\u202ey\",\"uid\":0,\"reserved\":true}",
+        "{\"namespace\":\"a\",\"cid\":5,\"owner\":\"x\\u0085y\",\"uid\":0,\"reserved\":true}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        print_message("lease record %zu: %s\n", i, bad[i]);
+        assert_true(lease_record_from_json(bad[i], &out) < 0);
+    }
+    assert_int_equal(lease_record_from_json("{\"namespace\":\"a\",\"cid\":5,\"owner\":\"\",\"uid\":0,"
+                                            "\"reserved\":true,\"bind_pid\":7,\"bind_start_time\":1}", &out), 0);
+}
+
 static void test_garbage(void **state)
 {
     State got;
@@ -129,6 +167,13 @@ static void test_save_load(void **state)
     assert_int_equal(got.n_namespaces, 1);
     assert_string_equal(got.namespaces[0].name, "t");
     state_free(&got);
+
+    /* The files name callers' uids and pids: 0600. */
+    char file[128];
+    struct stat sb;
+    snprintf(file, sizeof(file), "%s/%s", dir, STATE_FILE);
+    assert_int_equal(stat(file, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
 
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) = 1", dir);
@@ -194,6 +239,28 @@ static void test_lease_files(void **state)
     assert_int_equal(dropped, 1);
     free(list);
 
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/leases", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    snprintf(path, sizeof(path), "%s/leases/42@t1.json", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+
+    /* A copy under another name, and a symlink to a good file: neither is read. */
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "cp %s/leases/42@t1.json %s/leases/43@t1.json && "
+             "ln -s %s/leases/42@t2.json %s/leases/42@t3.json && "
+             "sed 's/\"t2\"/\"t3\"/' %s/leases/42@t2.json >%s/t3 && ln -sf %s/t3 %s/leases/42@t3.json",
+             dir, dir, dir, dir, dir, dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(lease_records_load(dir, &list, &n, &dropped), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(dropped, 3); /* with the garbage file above */
+    free(list);
+    snprintf(cmd, sizeof(cmd), "rm %s/leases/43@t1.json %s/leases/42@t3.json", dir, dir);
+    assert_int_equal(system(cmd), 0);
+
     assert_int_equal(lease_record_remove(dir, &a), 0);
     assert_int_equal(lease_record_remove(dir, &a), 0); /* already gone: fine */
     unlink(path);
@@ -202,7 +269,31 @@ static void test_lease_files(void **state)
     assert_string_equal(list[0].owner, "b");
     free(list);
 
-    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_state_dir(void **state)
+{
+    char dir[] = "/tmp/vsockns-test-dir.XXXXXX", sub[128], problem[256], cmd[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(sub, sizeof(sub), "%s/state", dir);
+    assert_int_equal(state_dir_prepare(sub, problem, sizeof(problem)), 0); /* created 0700 */
+    struct stat st;
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    assert_int_equal(state_dir_prepare(sub, problem, sizeof(problem)), 0); /* and accepted again */
+
+    assert_int_equal(chmod(sub, 0755), 0);
+    assert_int_equal(state_dir_prepare(sub, problem, sizeof(problem)), -EPERM);
+    assert_non_null(strstr(problem, "mode 0755"));
+
+    snprintf(cmd, sizeof(cmd), "chmod 0700 %s && ln -s %s %s/link", sub, sub, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(sub, sizeof(sub), "%s/link", dir);
+    assert_true(state_dir_prepare(sub, problem, sizeof(problem)) < 0);
+    assert_non_null(strstr(problem, "symlink"));
+
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
 }
@@ -218,6 +309,8 @@ int main(void)
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_lease_records),
         cmocka_unit_test(test_lease_files),
+        cmocka_unit_test(test_wrong_types_dropped),
+        cmocka_unit_test(test_state_dir),
     };
     return cmocka_run_group_tests_name("state", tests, NULL, NULL);
 }

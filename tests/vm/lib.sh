@@ -104,13 +104,19 @@ expect_reach() {
     fi
 }
 
+# expect_no_reach FROM CID PORT TO [ERROR]: the connect from FROM fails with
+# exactly ERROR (default "Connection reset by peer": what vsock loopback
+# answers when no listener is visible from FROM's namespace). Connecting, a
+# missing socat, a timeout or any other error is a failure, not a pass.
 expect_no_reach() {
-    local from=$1 cid=$2 port=$3 to=$4 out
+    local from=$1 cid=$2 port=$3 to=$4 want=${5:-Connection reset by peer} out
     out=$(connect "$from" "$cid" "$port")
     if [[ $out == *"hello "* ]]; then
         fail "$from -> $to (cid $cid port $port) should be refused, but connected: $out"
+    elif [[ $out == *" E connect("*"): $want" ]]; then
+        pass "$from -> $to (cid $cid port $port) refused: $want"
     else
-        pass "$from -> $to (cid $cid port $port) refused: ${out##*]: }"
+        fail "$from -> $to (cid $cid port $port) should fail with '$want', got: ${out:-nothing (timeout?)}"
     fi
 }
 

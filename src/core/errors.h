@@ -1,24 +1,27 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* D-Bus error names of org.vsockns1: the failures a caller can expect. */
+/* The failures of the core a caller can expect, as kinds: the bus layer
+ * names them (daemon/bus-errors.h), the core knows nothing of D-Bus. */
 #pragma once
 
-#define VSOCKNS_ERROR(n) "org.vsockns1.Error." n
-
-#define BUS_ERROR_NO_SUCH_NAMESPACE VSOCKNS_ERROR("NoSuchNamespace")
-#define BUS_ERROR_NAMESPACE_EXISTS VSOCKNS_ERROR("NamespaceExists")
-#define BUS_ERROR_INVALID_NAME VSOCKNS_ERROR("InvalidName")
-#define BUS_ERROR_INVALID_MODE VSOCKNS_ERROR("InvalidMode")
-#define BUS_ERROR_INVALID_OPTION VSOCKNS_ERROR("InvalidOption")
-#define BUS_ERROR_INVALID_PARENT VSOCKNS_ERROR("InvalidParent")
-#define BUS_ERROR_NOT_SUPPORTED VSOCKNS_ERROR("NotSupported")
-#define BUS_ERROR_MODE_LOCKED VSOCKNS_ERROR("ModeLocked")
-#define BUS_ERROR_MODE_MISMATCH VSOCKNS_ERROR("ModeMismatch")
-#define BUS_ERROR_NAMESPACE_BUSY VSOCKNS_ERROR("NamespaceBusy")
-#define BUS_ERROR_LIMIT_REACHED VSOCKNS_ERROR("LimitReached")
-#define BUS_ERROR_ACCESS_DENIED VSOCKNS_ERROR("AccessDenied")
-#define BUS_ERROR_KERNEL VSOCKNS_ERROR("KernelError")
-#define BUS_ERROR_INVALID_CID VSOCKNS_ERROR("InvalidCid")
-#define BUS_ERROR_INVALID_OWNER VSOCKNS_ERROR("InvalidOwner")
-#define BUS_ERROR_CID_IN_USE VSOCKNS_ERROR("CidInUse")
-#define BUS_ERROR_NO_FREE_CID VSOCKNS_ERROR("NoFreeCid")
-#define BUS_ERROR_NO_SUCH_LEASE VSOCKNS_ERROR("NoSuchLease")
+typedef enum ErrorKind {
+    ERROR_NONE = 0, /* not one a caller can expect: errno only */
+    ERROR_NO_SUCH_NAMESPACE,
+    ERROR_NAMESPACE_EXISTS,
+    ERROR_INVALID_NAME,
+    ERROR_INVALID_MODE,
+    ERROR_INVALID_OPTION,
+    ERROR_INVALID_PARENT,
+    ERROR_NOT_SUPPORTED,
+    ERROR_MODE_LOCKED,
+    ERROR_MODE_MISMATCH,
+    ERROR_NAMESPACE_BUSY,
+    ERROR_LIMIT_REACHED,
+    ERROR_ACCESS_DENIED,
+    ERROR_KERNEL,
+    ERROR_INVALID_CID,
+    ERROR_INVALID_OWNER,
+    ERROR_CID_IN_USE,
+    ERROR_NO_FREE_CID,
+    ERROR_NO_SUCH_LEASE,
+    _ERROR_KIND_MAX,
+} ErrorKind;

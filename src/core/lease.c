@@ -11,6 +11,7 @@
 #include "shared/macro.h"
 
 char cid_held_outside_marker;
+char cid_releasing_marker;
 
 LeaseStrategy lease_strategy_from_string(const char *s)
 {

@@ -19,14 +19,33 @@
 /* How many CIDs held outside vsockns one automatic pick may skip. */
 #define LEASE_BUSY_SKIP_MAX 4096
 
+/* At most this many CIDs held outside vsockns are remembered per space:
+ * past it, a busy CID is simply asked about again next time. */
+#define LEASE_HELD_OUTSIDE_MAX 4096
+/* A recheck of those asks the kernel about at most this many per space. */
+#define LEASE_RECHECK_BATCH 64
+
 struct CidSpace {
     char key[NS_NAME_MAX + 1]; /* "" for the global space, else the local namespace */
-    CidMap map;                /* cid -> Lease *, or CID_HELD_OUTSIDE */
+    CidMap map;                /* cid -> Lease *, CID_HELD_OUTSIDE or CID_RELEASING */
+    size_t n_held_outside;
+    uint32_t recheck_from;     /* where the next recheck goes on */
 };
 
 /* Marks a CID the kernel reported busy that no lease of ours holds. */
 extern char cid_held_outside_marker;
 #define CID_HELD_OUTSIDE ((void *) &cid_held_outside_marker)
+/* Marks a CID whose lease has ended while the systemd fd store may still
+ * hold a copy of its fd (FDSTOREREMOVE sent, not yet confirmed): automatic
+ * picks skip it until systemd has let go (manager_releases_settled()). */
+extern char cid_releasing_marker;
+#define CID_RELEASING ((void *) &cid_releasing_marker)
+
+/* The lease a CidMap value is, or NULL for a free CID or a marker. */
+static inline struct Lease *cid_map_value_lease(void *v)
+{
+    return v == CID_HELD_OUTSIDE || v == CID_RELEASING ? NULL : v;
+}
 
 struct Lease {
     LeaseRecord rec;
@@ -35,7 +54,9 @@ struct Lease {
                        * only the client's copy still holds the CID */
     int bind_pidfd;   /* -1 unless bound to a process */
     void *watch;      /* the daemon's event source for bind_pidfd */
+    struct Manager *manager; /* that keeps it */
     size_t set_slot;  /* its index in its namespace's LeaseSet */
+    uint64_t checked_round; /* manager_check_leases(): last round it was checked in */
 };
 
 typedef enum LeaseStrategy {

@@ -17,14 +17,11 @@
 #include "shared/process.h"
 #include "shared/macro.h"
 
-static int real_reserve_cid(void *userdata, const char *pin_path, uint32_t cid)
+static int real_reserve_cid(void *userdata, const char *ns, int netns_fd, uint32_t cid)
 {
-    _cleanup_close_ int netns_fd = -1;
-    if (pin_path) {
-        netns_fd = netns_open(pin_path);
-        if (netns_fd < 0)
-            return netns_fd;
-    }
+    /* -1 means the host to vhost_reserve_cid(): never for a namespace. */
+    if (ns && netns_fd < 0)
+        return -EBADF;
     return vhost_reserve_cid(netns_fd, cid);
 }
 
@@ -61,9 +58,13 @@ static LeaseSet *lease_set_of(Manager *m, const char *ns)
     return n ? &n->leases : NULL;
 }
 
-static void pin_of(Manager *m, const char *ns, char *buf, size_t size)
+/* The namespace fd to reserve in: -1 for the host (ns NULL). */
+static int netns_fd_of(Manager *m, const char *ns)
 {
-    snprintf(buf, size, "%s/%s", m->config.netns_dir, ns);
+    if (is_host(ns))
+        return -1;
+    Namespace *n = manager_find(m, ns);
+    return n ? n->fd : -1;
 }
 
 void lease_fd_name(const Lease *l, char *buf, size_t size)
@@ -77,11 +78,8 @@ Lease *manager_find_lease(Manager *m, const char *ns, uint32_t cid)
     CidSpace *space = space_of(m, ns, false);
     if (!space)
         return NULL;
-    void *v = cid_map_get(&space->map, cid);
-    if (!v || v == CID_HELD_OUTSIDE)
-        return NULL;
-    Lease *l = v;
-    return streq(l->rec.ns, ns) ? l : NULL;
+    Lease *l = cid_map_value_lease(cid_map_get(&space->map, cid));
+    return l && streq(l->rec.ns, ns) ? l : NULL;
 }
 
 static const char *describe_holder(const Lease *l, char *buf, size_t size)
@@ -93,22 +91,22 @@ static const char *describe_holder(const Lease *l, char *buf, size_t size)
 int manager_check_lease_request(Manager *m, const LeaseRequest *req, ManagerError *e)
 {
     if (!is_host(req->ns) && !manager_find(m, req->ns))
-        return manager_error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE,
+        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
                            "No namespace '%.64s' managed by vsockns (use \".host\" for the host).", req->ns);
     if (req->cid != 0 && (req->cid < CID_MIN || req->cid > CID_MAX))
-        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_CID,
+        return manager_error_set(e, -EINVAL, ERROR_INVALID_CID,
                            "CID %u cannot be a guest CID: 0 means 'pick one', 1 and 2 are the local and "
                            "host CIDs, 4294967295 is 'any'.", req->cid);
     const char *problem = lease_owner_problem(req->owner);
     if (problem)
-        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_OWNER, "Owner label refused: %s.", problem);
+        return manager_error_set(e, -EINVAL, ERROR_INVALID_OWNER, "Owner label refused: %s.", problem);
     if (lease_strategy_from_string(req->strategy) == LEASE_STRATEGY_INVALID)
-        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_OPTION,
+        return manager_error_set(e, -EINVAL, ERROR_INVALID_OPTION,
                            "Unknown strategy '%.32s': use 'lowest', 'random' or 'stable'.", req->strategy);
     if (req->bind_pid < 0)
-        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_OPTION, "BindPID must be a process ID.");
+        return manager_error_set(e, -EINVAL, ERROR_INVALID_OPTION, "BindPID must be a process ID.");
     if (m->n_leases >= m->leases_max)
-        return manager_error_set(e, -E2BIG, BUS_ERROR_LIMIT_REACHED,
+        return manager_error_set(e, -E2BIG, ERROR_LIMIT_REACHED,
                            "vsockns already holds %zu leases, its limit; release some first.", m->n_leases);
     return 0;
 }
@@ -120,19 +118,25 @@ static int bind_process(const LeaseRequest *req, Lease *l, ManagerError *e)
     pid_t pid = req->bind_pid;
     int fd = -1;
 
+    /* A device handed out is bound to its caller unless another process
+     * is named: when that process exits, no copy of ours may keep the
+     * device (and through it a dead VM's memory) alive. */
+    if (req->reserve && req->hand_out && req->bind_pidfd < 0 && pid == 0)
+        pid = req->pid;
+
     if (req->bind_pidfd >= 0) {
         fd = fcntl(req->bind_pidfd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
-            return manager_error_set(e, -errno, BUS_ERROR_INVALID_OPTION, "Cannot use BindPIDFD: %s.", strerror(errno));
+            return manager_error_set(e, -errno, ERROR_INVALID_OPTION, "Cannot use BindPIDFD: %s.", strerror(errno));
         pid = pidfd_get_pid(fd);
         if (pid <= 0) {
             close(fd);
-            return manager_error_set(e, -EBADF, BUS_ERROR_INVALID_OPTION, "BindPIDFD is not a pidfd of a live process.");
+            return manager_error_set(e, -EBADF, ERROR_INVALID_OPTION, "BindPIDFD is not a pidfd of a live process.");
         }
     } else if (pid > 0) {
         fd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (fd < 0)
-            return manager_error_set(e, -errno, BUS_ERROR_INVALID_OPTION, "BindPID %d: no such process.", (int) pid);
+            return manager_error_set(e, -errno, ERROR_INVALID_OPTION, "BindPID %d: no such process.", (int) pid);
     } else
         return 0;
 
@@ -152,47 +156,66 @@ static uint64_t now_usec(void)
 /* Asks the kernel for cid in the request's namespace. */
 static int reserve(Manager *m, const LeaseRequest *req, uint32_t cid)
 {
-    char pin[PATH_MAX];
-    pin_of(m, req->ns, pin, sizeof(pin));
-    return m->kernel->reserve_cid(m->kernel_userdata, is_host(req->ns) ? NULL : pin, cid);
+    /* By the fd we hold, never by /run/netns/NAME, which anyone with root
+     * can replace at any moment. */
+    return m->kernel->reserve_cid(m->kernel_userdata, is_host(req->ns) ? NULL : req->ns, netns_fd_of(m, req->ns), cid);
 }
 
 static int kernel_error(ManagerError *e, int r, uint32_t cid, const char *ns)
 {
     if (r == -ENOENT || r == -ENODEV)
-        return manager_error_set(e, -EOPNOTSUPP, BUS_ERROR_NOT_SUPPORTED,
+        return manager_error_set(e, -EOPNOTSUPP, ERROR_NOT_SUPPORTED,
                            "There is no /dev/vhost-vsock here (modprobe vhost_vsock): only advisory leases "
                            "(Reserve=false) work without it.");
-    return manager_error_set(e, r, BUS_ERROR_KERNEL, "Cannot reserve CID %u in %s: %s.", cid, ns, strerror(-r));
+    return manager_error_set(e, r, ERROR_KERNEL, "Cannot reserve CID %u in %s: %s.", cid, ns, strerror(-r));
+}
+
+/* Remembers a CID the kernel reported busy that no lease of ours holds,
+ * up to LEASE_HELD_OUTSIDE_MAX per space. */
+static void held_outside_mark(CidSpace *space, uint32_t cid)
+{
+    if (space->n_held_outside < LEASE_HELD_OUTSIDE_MAX && cid_map_put(&space->map, cid, CID_HELD_OUTSIDE) == 0)
+        space->n_held_outside++;
+}
+
+/* Forgets a marker (held outside, or releasing) at cid. */
+static void marker_clear(CidSpace *space, uint32_t cid)
+{
+    if (cid_map_remove(&space->map, cid) == CID_HELD_OUTSIDE)
+        space->n_held_outside--;
 }
 
 static int acquire_explicit(Manager *m, const LeaseRequest *req, CidSpace *space, int *ret_fd, ManagerError *e)
 {
     void *holder = cid_map_get(&space->map, req->cid);
     char buf[512];
-    if (holder && holder != CID_HELD_OUTSIDE)
-        return manager_error_set(e, -EADDRINUSE, BUS_ERROR_CID_IN_USE, "CID %u is %s.", req->cid,
+    if (cid_map_value_lease(holder))
+        return manager_error_set(e, -EADDRINUSE, ERROR_CID_IN_USE, "CID %u is %s.", req->cid,
                            describe_holder(holder, buf, sizeof(buf)));
     *ret_fd = -1;
     if (!req->reserve) {
         /* Advisory: someone else holds it, which is what we may have seen. */
         if (holder)
-            cid_map_remove(&space->map, req->cid);
+            marker_clear(space, req->cid);
         return 0;
     }
     /* Even a CID seen busy before may be free now: the kernel decides. */
     int fd = reserve(m, req, req->cid);
+    if (fd == -EADDRINUSE && holder == CID_RELEASING)
+        return manager_error_set(e, fd, ERROR_CID_IN_USE,
+                           "CID %u in the CID space of %s was released a moment ago and systemd's fd store "
+                           "has not let go of it yet; try again.", req->cid, req->ns);
     if (fd == -EADDRINUSE) {
         if (!holder)
-            cid_map_put(&space->map, req->cid, CID_HELD_OUTSIDE);
-        return manager_error_set(e, fd, BUS_ERROR_CID_IN_USE,
+            held_outside_mark(space, req->cid);
+        return manager_error_set(e, fd, ERROR_CID_IN_USE,
                            "CID %u is held outside vsockns in the CID space of %s (a VM or program that did "
                            "not lease it).", req->cid, req->ns);
     }
     if (fd < 0)
         return kernel_error(e, fd, req->cid, req->ns);
     if (holder)
-        cid_map_remove(&space->map, req->cid);
+        marker_clear(space, req->cid);
     *ret_fd = fd;
     return 0;
 }
@@ -206,7 +229,7 @@ static int acquire_auto(Manager *m, const LeaseRequest *req, CidSpace *space, ui
                                                                    req->owner));
     for (unsigned busy = 0; cid != 0; busy++) {
         if (busy >= LEASE_BUSY_SKIP_MAX)
-            return manager_error_set(e, -ENOSPC, BUS_ERROR_NO_FREE_CID,
+            return manager_error_set(e, -ENOSPC, ERROR_NO_FREE_CID,
                                "Gave up after %u CIDs held outside vsockns in the CID space of %s; ask for a "
                                "specific CID.", busy, req->ns);
         *ret_fd = -1;
@@ -223,12 +246,10 @@ static int acquire_auto(Manager *m, const LeaseRequest *req, CidSpace *space, ui
         if (fd != -EADDRINUSE)
             return kernel_error(e, fd, cid, req->ns);
         log_info("CID %u in the CID space of %s is held outside vsockns; skipping it", cid, req->ns);
-        int r = cid_map_put(&space->map, cid, CID_HELD_OUTSIDE);
-        if (r < 0)
-            return manager_error_set(e, r, NULL, "Out of memory.");
+        held_outside_mark(space, cid);
         cid = cid_map_next_free(&space->map, cid == CID_MAX ? CID_MIN : cid + 1);
     }
-    return manager_error_set(e, -ENOSPC, BUS_ERROR_NO_FREE_CID, "No free CID left in the CID space of %s.", req->ns);
+    return manager_error_set(e, -ENOSPC, ERROR_NO_FREE_CID, "No free CID left in the CID space of %s.", req->ns);
 }
 
 int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, ManagerError *e)
@@ -236,14 +257,17 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
     int r = manager_check_lease_request(m, req, e);
     if (r < 0)
         return r;
+    if (!is_host(req->ns) && !manager_find_live(m, req->ns))
+        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
+                           "Namespace '%.64s' was removed behind vsockns's back.", req->ns);
     CidSpace *space = space_of(m, req->ns, true);
     if (!space)
-        return manager_error_set(e, -ENOMEM, NULL, "Out of memory.");
+        return manager_error_set(e, -ENOMEM, ERROR_NONE, "Out of memory.");
 
     Lease *l = calloc(1, sizeof(Lease));
     if (!l)
-        return manager_error_set(e, -ENOMEM, NULL, "Out of memory.");
-    *l = (Lease) { .space = space, .fd = -1, .bind_pidfd = -1 };
+        return manager_error_set(e, -ENOMEM, ERROR_NONE, "Out of memory.");
+    *l = (Lease) { .space = space, .fd = -1, .bind_pidfd = -1, .manager = m };
     r = bind_process(req, l, e);
     if (r >= 0)
         r = req->cid ? acquire_explicit(m, req, space, &l->fd, e) : acquire_auto(m, req, space, &l->rec.cid, &l->fd, e);
@@ -263,7 +287,7 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
         if (l->bind_pidfd >= 0)
             close(l->bind_pidfd);
         free(l);
-        return e && e->message[0] ? r : manager_error_set(e, r, NULL, "Cannot record the lease: %s.", strerror(-r));
+        return e && e->message[0] ? r : manager_error_set(e, r, ERROR_NONE, "Cannot record the lease: %s.", strerror(-r));
     }
 
     snprintf(l->rec.ns, sizeof(l->rec.ns), "%s", req->ns);
@@ -272,6 +296,7 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
     l->rec.pid = req->pid;
     l->rec.acquired_usec = now_usec();
     l->rec.reserved = req->reserve;
+    l->rec.persist = req->persist && req->reserve;
     m->n_leases++;
     r = lease_record_save(m->config.state_dir, &l->rec);
     if (r < 0)
@@ -286,9 +311,160 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
     return 0;
 }
 
+/* Keeps the CID of an ended lease marked until the fd store's copy is gone. */
+static bool mark_releasing(Manager *m, const Lease *l)
+{
+    if (l->fd < 0 || !m->have_fd_store)
+        return false;
+    ReleasingCid *grown = realloc(m->releasing, (m->n_releasing + 1) * sizeof(ReleasingCid));
+    if (!grown)
+        return false;
+    m->releasing = grown;
+    ReleasingCid *r = &m->releasing[m->n_releasing];
+    *r = (ReleasingCid) { .cid = l->rec.cid, .seq = m->release_seq + 1 };
+    snprintf(r->ns, sizeof(r->ns), "%s", l->rec.ns);
+    if (cid_map_put(&l->space->map, l->rec.cid, CID_RELEASING) < 0)
+        return false;
+    m->n_releasing++;
+    m->release_seq++;
+    return true;
+}
+
+static void retake(Manager *m, Lease *l, const char *why);
+
+void manager_releases_settled(Manager *m, uint64_t upto)
+{
+    size_t done = 0;
+    while (done < m->n_releasing && m->releasing[done].seq <= upto)
+        done++;
+    /* Take the entries off first: a re-take may add new ones. */
+    ReleasingCid *settled = malloc((done ? done : 1) * sizeof(ReleasingCid));
+    if (settled)
+        memcpy(settled, m->releasing, done * sizeof(ReleasingCid));
+    memmove(m->releasing, m->releasing + done, (m->n_releasing - done) * sizeof(ReleasingCid));
+    m->n_releasing -= done;
+    for (size_t i = 0; settled && i < done; i++) {
+        const ReleasingCid *r = &settled[i];
+        CidSpace *space = space_of(m, r->ns, false);
+        void *v = space ? cid_map_get(&space->map, r->cid) : NULL;
+        /* The namespace may be gone with its space, the CID taken again,
+         * the lease released meanwhile. */
+        if (!r->retake && v == CID_RELEASING)
+            cid_map_remove(&space->map, r->cid);
+        Lease *l = cid_map_value_lease(v);
+        if (r->retake && l && l->fd < 0 && streq(l->rec.ns, r->ns))
+            retake(m, l, "the process it was bound to exited");
+    }
+    free(settled);
+}
+
+/* Takes the CID of a persistent lease again on a fresh device; if someone
+ * else was faster, the lease is lost and ends. */
+static void retake(Manager *m, Lease *l, const char *why)
+{
+    LeaseRequest probe = { .ns = l->rec.ns };
+    int fd = reserve(m, &probe, l->rec.cid);
+    if (fd >= 0) {
+        l->fd = fd;
+        log_info("Took CID %u in %s ('%s') again on a fresh device: %s", l->rec.cid, l->rec.ns, l->rec.owner, why);
+        if (m->on_lease_fd)
+            m->on_lease_fd(m, l, LEASE_FD_RETAKEN, why, m->userdata);
+        return;
+    }
+    log_warning("Lost CID %u in %s ('%s'): it could not be taken again (%s) after %s", l->rec.cid, l->rec.ns,
+                l->rec.owner, strerror(-fd), why);
+    if (m->on_lease_fd)
+        m->on_lease_fd(m, l, LEASE_FD_LOST, why, m->userdata);
+    manager_drop_lease(m, l, "lost: its CID could not be taken again");
+}
+
+/* Lets go of our copy of a lease's device without ending the lease. */
+static void close_lease_fd(Manager *m, Lease *l, const char *why)
+{
+    if (l->fd < 0)
+        return;
+    if (m->on_lease_fd)
+        m->on_lease_fd(m, l, LEASE_FD_CLOSING, why, m->userdata);
+    close(l->fd);
+    l->fd = -1;
+}
+
+void manager_bound_process_exited(Manager *m, Lease *l)
+{
+    const char *why = "the process it was bound to exited";
+    if (!l->rec.persist || !l->rec.reserved) {
+        manager_drop_lease(m, l, why);
+        return;
+    }
+    close_lease_fd(m, l, why);
+    if (l->bind_pidfd >= 0)
+        close(l->bind_pidfd);
+    l->bind_pidfd = -1;
+    l->rec.bind_pid = 0;
+    l->rec.bind_start_time = 0;
+    lease_record_save(m->config.state_dir, &l->rec);
+    /* The fd store's copy must be gone before the CID is free again. */
+    ReleasingCid *grown = m->have_fd_store ? realloc(m->releasing, (m->n_releasing + 1) * sizeof(ReleasingCid)) : NULL;
+    if (!grown) {
+        retake(m, l, why);
+        return;
+    }
+    m->releasing = grown;
+    ReleasingCid *r = &m->releasing[m->n_releasing++];
+    *r = (ReleasingCid) { .cid = l->rec.cid, .seq = ++m->release_seq, .retake = true };
+    snprintf(r->ns, sizeof(r->ns), "%s", l->rec.ns);
+}
+
+typedef struct CheckContext {
+    Manager *manager;
+    size_t checked, retaken, max;
+} CheckContext;
+
+static int check_one(Lease *l, void *userdata)
+{
+    CheckContext *c = userdata;
+    if (!l->rec.reserved || l->fd < 0)
+        return 0;
+    /* A bounded call goes on where the last one stopped: leases already
+     * checked in this round are skipped. */
+    if (c->max && l->checked_round == c->manager->check_round)
+        return 0;
+    if (c->max && c->checked >= c->max)
+        return -ECANCELED;
+    if (c->max)
+        l->checked_round = c->manager->check_round;
+    c->checked++;
+    LeaseRequest probe = { .ns = l->rec.ns };
+    int fd = reserve(c->manager, &probe, l->rec.cid);
+    if (fd < 0)
+        return 0; /* still held (EADDRINUSE), or the kernel cannot tell */
+    /* Our device no longer holds the CID: someone with a copy moved it. The
+     * probe holds it now; that fresh device becomes the lease's. */
+    const char *why = "its device was moved to another CID by a holder of the fd";
+    log_warning("CID %u in %s ('%s') was no longer held: %s; taken again", l->rec.cid, l->rec.ns, l->rec.owner, why);
+    close_lease_fd(c->manager, l, why);
+    l->fd = fd;
+    if (c->manager->on_lease_fd)
+        c->manager->on_lease_fd(c->manager, l, LEASE_FD_RETAKEN, why, c->manager->userdata);
+    c->retaken++;
+    return 0;
+}
+
+void manager_check_leases(Manager *m, const char *ns, size_t max, size_t *ret_checked, size_t *ret_retaken)
+{
+    CheckContext c = { .manager = m, .max = max };
+    if (manager_foreach_lease(m, ns, check_one, &c) != -ECANCELED && max)
+        m->check_round++; /* every lease had its turn: a new round next time */
+    if (ret_checked)
+        *ret_checked = c.checked;
+    if (ret_retaken)
+        *ret_retaken = c.retaken;
+}
+
 void manager_drop_lease(Manager *m, Lease *l, const char *why)
 {
     cid_map_remove(&l->space->map, l->rec.cid);
+    mark_releasing(m, l);
     lease_set_remove(lease_set_of(m, l->rec.ns), l);
     m->n_leases--;
     log_info("Released CID %u in %s ('%s'): %s", l->rec.cid, l->rec.ns, l->rec.owner, why);
@@ -306,15 +482,43 @@ void manager_drop_lease(Manager *m, Lease *l, const char *why)
 int manager_release_lease(Manager *m, const char *ns, uint32_t cid, uid_t caller, ManagerError *e)
 {
     if (!is_host(ns) && !manager_find(m, ns))
-        return manager_error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
+        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
     Lease *l = manager_find_lease(m, ns, cid);
     if (!l)
-        return manager_error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_LEASE, "No lease of CID %u in %.64s.", cid, ns);
+        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_LEASE, "No lease of CID %u in %.64s.", cid, ns);
     if (caller != 0 && caller != l->rec.uid)
-        return manager_error_set(e, -EPERM, BUS_ERROR_ACCESS_DENIED,
+        return manager_error_set(e, -EPERM, ERROR_ACCESS_DENIED,
                            "CID %u in %s is leased by uid %u; only that user or root may release it.", cid, ns,
                            (unsigned) l->rec.uid);
     manager_drop_lease(m, l, "released");
+    return 0;
+}
+
+int manager_bind_lease(Manager *m, const char *ns, uint32_t cid, const LeaseRequest *bind, ManagerError *e)
+{
+    Lease *l = manager_find_lease(m, ns, cid);
+    if (!l)
+        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_LEASE, "No lease of CID %u in %.64s.", cid, ns);
+    if (bind->uid != 0 && bind->uid != l->rec.uid)
+        return manager_error_set(e, -EPERM, ERROR_ACCESS_DENIED,
+                           "CID %u in %s is leased by uid %u; only that user or root may bind it.", cid, ns,
+                           (unsigned) l->rec.uid);
+    if (!l->rec.reserved)
+        return manager_error_set(e, -EINVAL, ERROR_INVALID_OPTION,
+                           "CID %u in %s is an advisory lease: it has no device to bind.", cid, ns);
+    if (bind->bind_pid <= 0 && bind->bind_pidfd < 0)
+        return manager_error_set(e, -EINVAL, ERROR_INVALID_OPTION, "Name the process: BindPID or BindPIDFD.");
+    Lease bound = { .bind_pidfd = -1 };
+    int r = bind_process(bind, &bound, e);
+    if (r < 0)
+        return r;
+    if (l->bind_pidfd >= 0)
+        close(l->bind_pidfd);
+    l->bind_pidfd = bound.bind_pidfd;
+    l->rec.bind_pid = bound.rec.bind_pid;
+    l->rec.bind_start_time = bound.rec.bind_start_time;
+    lease_record_save(m->config.state_dir, &l->rec);
+    log_info("Lease of CID %u in %s ('%s') is now bound to process %d", cid, ns, l->rec.owner, (int) l->rec.bind_pid);
     return 0;
 }
 
@@ -355,15 +559,9 @@ static int drop_one(Lease *l, void *userdata)
 
 void manager_drop_namespace_leases(Manager *m, const char *ns, const char *why)
 {
-    LeaseSet *set = lease_set_of(m, ns);
-    size_t n = set ? set->n : 0;
     void *args[2] = { m, (void *) why };
-    m->dropping_many = true;
     /* foreach works on a sorted copy: dropping while it walks is fine. */
     manager_foreach_lease(m, ns, drop_one, args);
-    m->dropping_many = false;
-    if (n > 0 && m->on_leases_flushed)
-        m->on_leases_flushed(m, m->userdata);
 }
 
 static void free_unadopted(Lease *l)
@@ -375,14 +573,18 @@ static void free_unadopted(Lease *l)
     free(l);
 }
 
-static int take_stored_fd(Manager *m, const Lease *l)
+/* The fd store's entry for a lease, or NULL. Taken (fd set to -1) only
+ * once the lease is adopted: entries left behind are the daemon's to remove
+ * from the store (release_unclaimed_fds), so a dropped lease's CID does not
+ * stay held by systemd's copy. */
+static StoredFd *find_stored_fd(Manager *m, const Lease *l)
 {
     char name[256];
     lease_fd_name(l, name, sizeof(name));
     for (size_t i = 0; i < m->n_stored_fds; i++)
         if (m->stored_fds[i].fd >= 0 && streq(m->stored_fds[i].name, name))
-            return TAKE_FD(m->stored_fds[i].fd);
-    return -1;
+            return &m->stored_fds[i];
+    return NULL;
 }
 
 /* Decides whether a lease of an earlier run still stands. Returns NULL with
@@ -403,8 +605,8 @@ static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why)
         *why = "out of memory";
         return NULL;
     }
-    *l = (Lease) { .rec = *rec, .space = space, .bind_pidfd = -1 };
-    l->fd = take_stored_fd(m, l);
+    *l = (Lease) { .rec = *rec, .space = space, .fd = -1, .bind_pidfd = -1, .manager = m };
+    StoredFd *stored = find_stored_fd(m, l);
 
     if (rec->bind_pid > 0) {
         uint64_t start = process_start_time(rec->bind_pid);
@@ -415,11 +617,19 @@ static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why)
         if (l->bind_pidfd < 0)
             goto drop;
     }
-    if (rec->reserved && l->fd < 0) {
+    if (rec->reserved && !stored) {
         /* No fd came back (no fd store): ask the kernel whether anyone
          * still holds the CID, e.g. the client's copy of our fd. */
         LeaseRequest probe = { .ns = rec->ns };
         int fd = reserve(m, &probe, rec->cid);
+        if (fd >= 0 && rec->persist) {
+            /* Persistent: the fresh device we just asked with holds it now. */
+            stored = NULL;
+            l->fd = fd;
+            log_info("Lease of CID %u in %s ('%s'): nobody held it any more; taken again on a fresh device",
+                     rec->cid, rec->ns, rec->owner);
+            return l;
+        }
         if (fd >= 0) {
             close(fd);
             *why = "the kernel no longer holds its CID";
@@ -428,11 +638,25 @@ static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why)
         log_info("Lease of CID %u in %s: our fd is gone, but the CID is still held (by the client's copy)",
                  rec->cid, rec->ns);
     }
+    if (stored)
+        l->fd = TAKE_FD(stored->fd);
     return l;
 
 drop:
     free_unadopted(l);
     return NULL;
+}
+
+/* Puts an adopted lease's fd back into the list of stored fds when the
+ * adoption fails after all, so it is removed from the store like the rest. */
+static void unadopt(Manager *m, Lease *l)
+{
+    char name[256];
+    lease_fd_name(l, name, sizeof(name));
+    for (size_t i = 0; l->fd >= 0 && i < m->n_stored_fds; i++)
+        if (m->stored_fds[i].fd < 0 && streq(m->stored_fds[i].name, name))
+            m->stored_fds[i].fd = TAKE_FD(l->fd);
+    free_unadopted(l);
 }
 
 int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n)
@@ -450,12 +674,12 @@ int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n)
             continue;
         }
         if (cid_map_put(&l->space->map, l->rec.cid, l) < 0) {
-            free_unadopted(l);
+            unadopt(m, l);
             continue;
         }
         if (lease_set_add(lease_set_of(m, l->rec.ns), l) < 0) {
             cid_map_remove(&l->space->map, l->rec.cid);
-            free_unadopted(l);
+            unadopt(m, l);
             continue;
         }
         m->n_leases++;
@@ -470,49 +694,54 @@ int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n)
 typedef struct CidList {
     uint32_t *cids;
     size_t n;
+    uint32_t from;
 } CidList;
 
 static int collect_held_outside(uint32_t cid, void *value, void *userdata)
 {
     CidList *list = userdata;
-    if (value != CID_HELD_OUTSIDE)
+    if (value != CID_HELD_OUTSIDE || cid < list->from)
         return 0;
-    uint32_t *grown = realloc(list->cids, (list->n + 1) * sizeof(uint32_t));
-    if (!grown)
-        return -ENOMEM;
-    list->cids = grown;
+    if (list->n == LEASE_RECHECK_BATCH)
+        return -ECANCELED; /* enough for this round */
     list->cids[list->n++] = cid;
     return 0;
 }
 
-/* pin: the namespace to ask in (NULL: the host, for the global space). */
-static size_t recheck_space(Manager *m, CidSpace *space, const char *pin)
+/*
+ * Asks the kernel about the next LEASE_RECHECK_BATCH CIDs of the space
+ * marked held outside, going round over successive calls. The kernel can
+ * only be asked by taking the CID: for the moment between SET_GUEST_CID and
+ * close, an outside VM starting with exactly that CID would get EADDRINUSE.
+ * That window is a few microseconds per CID (a few ms under TCG), once per
+ * CID per recheck; vsockns never probes CIDs nobody marked busy.
+ */
+static size_t recheck_space(Manager *m, CidSpace *space, const char *ns, int netns_fd)
 {
-    CidList list = {};
+    uint32_t cids[LEASE_RECHECK_BATCH];
+    CidList list = { .cids = cids, .from = space->recheck_from };
     size_t freed = 0;
     cid_map_foreach(&space->map, collect_held_outside, &list);
+    if (list.n < LEASE_RECHECK_BATCH)
+        space->recheck_from = 0; /* reached the end: start over next time */
     for (size_t i = 0; i < list.n; i++) {
-        int fd = m->kernel->reserve_cid(m->kernel_userdata, pin, list.cids[i]);
+        space->recheck_from = list.cids[i] + 1;
+        int fd = m->kernel->reserve_cid(m->kernel_userdata, ns, netns_fd, list.cids[i]);
         if (fd < 0)
             continue;
         close(fd);
-        cid_map_remove(&space->map, list.cids[i]);
+        marker_clear(space, list.cids[i]);
         freed++;
     }
-    free(list.cids);
     return freed;
 }
 
 size_t manager_recheck_held_outside(Manager *m)
 {
-    size_t freed = recheck_space(m, m->global_space, NULL);
-    for (size_t i = 0; i < m->n_namespaces; i++) {
-        char pin[PATH_MAX];
-        if (!m->namespaces[i].space)
-            continue;
-        pin_of(m, m->namespaces[i].name, pin, sizeof(pin));
-        freed += recheck_space(m, m->namespaces[i].space, pin);
-    }
+    size_t freed = recheck_space(m, m->global_space, NULL, -1);
+    for (size_t i = 0; i < m->n_namespaces; i++)
+        if (m->namespaces[i].space)
+            freed += recheck_space(m, m->namespaces[i].space, m->namespaces[i].name, m->namespaces[i].fd);
     if (freed > 0)
         log_info("%zu CIDs held outside vsockns are free again", freed);
     return freed;

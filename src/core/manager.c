@@ -17,11 +17,11 @@
 #include "shared/log.h"
 #include "shared/macro.h"
 
-int manager_error_set(ManagerError *e, int r, const char *name, const char *format, ...)
+int manager_error_set(ManagerError *e, int r, ErrorKind kind, const char *format, ...)
 {
     if (e) {
         va_list ap;
-        e->name = name;
+        e->kind = kind;
         va_start(ap, format);
         vsnprintf(e->message, sizeof(e->message), format, ap);
         va_end(ap);
@@ -44,6 +44,8 @@ int manager_new(const ManagerConfig *config, Manager **ret)
     m->config = *config;
     m->configured_host_child_mode = VSOCK_MODE_INVALID;
     m->kernel = &lease_kernel_ops_real;
+    m->netns = &netns_ops_real;
+    m->check_round = 1; /* leases start at round 0: not checked yet */
     m->leases_max = LEASES_MAX;
     m->global_space = cid_space_new("");
     if (!m->global_space) {
@@ -63,8 +65,8 @@ int manager_new(const ManagerConfig *config, Manager **ret)
 
 static int free_lease(uint32_t cid, void *value, void *userdata)
 {
-    Lease *l = value;
-    if (value == CID_HELD_OUTSIDE)
+    Lease *l = cid_map_value_lease(value);
+    if (!l)
         return 0;
     if (l->fd >= 0)
         close(l->fd);
@@ -90,6 +92,8 @@ Manager *manager_free(Manager *m)
     for (size_t i = 0; i < m->n_namespaces; i++) {
         free_space_leases(m->namespaces[i].space);
         lease_set_clear(&m->namespaces[i].leases);
+        if (m->namespaces[i].fd >= 0)
+            close(m->namespaces[i].fd);
     }
     free_space_leases(m->global_space);
     lease_set_clear(&m->host_leases);
@@ -97,6 +101,7 @@ Manager *manager_free(Manager *m)
         if (m->stored_fds[i].fd >= 0)
             close(m->stored_fds[i].fd);
     free(m->stored_fds);
+    free(m->releasing);
     free(m->namespaces);
     free(m);
     return NULL;
@@ -127,6 +132,26 @@ int manager_save(Manager *m)
 static void pin_path(Manager *m, const char *name, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/%s", m->config.netns_dir, name);
+}
+
+static void namespace_forget(Manager *m, const char *name, const char *why);
+
+Namespace *manager_find_live(Manager *m, const char *name)
+{
+    Namespace *ns = manager_find(m, name);
+    if (!ns || ns->pending)
+        return ns;
+    char path[PATH_MAX];
+    NetnsId now, ours = { .dev = ns->dev, .ino = ns->inode };
+    bool is_ns;
+    pin_path(m, name, path, sizeof(path));
+    if (m->netns->path_id(m->netns_userdata, path, &now, &is_ns) == 0 && is_ns && now.ino == ours.ino && (!ours.dev || now.dev == ours.dev))
+        return ns;
+    /* The inotify event may not have been handled yet: act on it now. */
+    log_notice("Namespace '%s' is no longer what %s pins: it was removed or replaced behind vsockns's back",
+               name, path);
+    namespace_forget(m, name, "its namespace was removed behind vsockns's back");
+    return NULL;
 }
 
 /*
@@ -260,7 +285,10 @@ static int parent_setup(Manager *m, Parent *p)
 
     NetnsSetup setup = { .pin_path = p->path, .child_ns_mode = want, .g2h_fallback = -1 };
     NetnsCreated created;
-    r = netns_create_pinned(-1, &setup, &created);
+    int fd;
+    r = netns_create_pinned(-1, &setup, NULL, NULL, &fd, &created);
+    if (r >= 0)
+        close(fd); /* parents live in our own 0700 directory: found by path */
     if (r == -EPERM)
         return parent_fail(p, r, "the host's child_ns_mode is '%s', so it cannot have %s children",
                            m->host_child_mode, want);
@@ -291,51 +319,60 @@ static int setup_parents(Manager *m)
 /* Keeps the namespaces of an earlier run that are still pinned where we
  * left them (same inode), drops the others with a log line. */
 /* Reads g2h_fallback of a pinned namespace: -1 if the kernel has none. */
-static int read_g2h_fallback(Manager *m, const char *name)
+static int read_g2h_fallback(Manager *m, const Namespace *ns)
 {
-    char path[PATH_MAX], v[8] = "";
-    if (!m->g2h_fallback_supported)
-        return -1;
-    pin_path(m, name, path, sizeof(path));
-    _cleanup_close_ int fd = netns_open(path);
-    if (fd < 0 || vsock_sysctl_read(fd, "g2h_fallback", v, sizeof(v)) < 0)
+    char v[8] = "";
+    if (!m->g2h_fallback_supported || ns->fd < 0 ||
+        m->netns->sysctl_read(m->netns_userdata, ns->fd, "g2h_fallback", v, sizeof(v)) < 0)
         return -1;
     return streq(v, "1");
 }
 
 /*
- * A creation that a crash interrupted: if the pin made it and the kernel gave
- * it the mode we asked for, adopt it; a bare placeholder is ours to remove.
- * Returns true if the namespace is kept.
+ * A creation that a crash interrupted. The record says what was made: the
+ * placeholder (always, it comes first) and, once it existed, the namespace.
+ * Only what it proves to be ours is touched: a pin of that very namespace
+ * is adopted (if the kernel gave it the mode asked for), that very
+ * placeholder is removed; anything else at the path (e.g. an `ip netns add`
+ * of the same name meanwhile) is left alone. Returns true if kept.
  */
 static bool finish_pending(Manager *m, Namespace *ns, const char *path)
 {
-    uint64_t ino;
-    int r = netns_pin_inode(path, &ino);
-    if (r == -ENOTCONN) {
-        log_notice("Removing the placeholder %s of an interrupted creation", path);
-        unlink(path);
+    NetnsId placeholder = { .dev = ns->placeholder_dev, .ino = ns->placeholder_ino };
+    NetnsId want = { .dev = ns->dev, .ino = ns->inode };
+    if (placeholder.ino == 0) {
+        log_notice("Creation of namespace '%s' was interrupted before its placeholder was made; dropping the "
+                   "record and leaving %s alone", ns->name, path);
         return false;
     }
-    if (r < 0) {
-        log_notice("Creation of namespace '%s' was interrupted before it was pinned; dropping it", ns->name);
+    int fd = want.ino ? m->netns->open_verified(m->netns_userdata, path, &want, NULL) : -ENOTCONN;
+    if (fd < 0) {
+        int r = m->netns->remove_placeholder(m->netns_userdata, path, &placeholder);
+        if (r == 0)
+            log_notice("Removed the placeholder %s of an interrupted creation", path);
+        else if (r == -ENOENT)
+            log_notice("Creation of namespace '%s' was interrupted; nothing of it is left", ns->name);
+        else
+            log_notice("Creation of namespace '%s' was interrupted; %s is not what vsockns made, leaving it "
+                       "alone", ns->name, path);
         return false;
     }
     char mode[16] = "global";
-    _cleanup_close_ int fd = netns_open(path);
-    r = fd < 0 ? fd : vsock_sysctl_read(fd, "ns_mode", mode, sizeof(mode));
+    int r = m->netns->sysctl_read(m->netns_userdata, fd, "ns_mode", mode, sizeof(mode));
     if (r == -ENOENT) /* no vsock namespaces: everything is global */
         snprintf(mode, sizeof(mode), "global");
     else if (r < 0 || vsock_mode_from_string(mode) != ns->mode) {
         log_notice("Namespace '%s' from an interrupted creation is '%s', not %s; removing it", ns->name, mode,
                    vsock_mode_to_string(ns->mode));
-        netns_unpin(path);
+        m->netns->unpin_verified(m->netns_userdata, path, &want);
+        close(fd);
         return false;
     }
-    ns->inode = ino;
+    ns->fd = fd;
     ns->pending = false;
+    ns->placeholder_dev = ns->placeholder_ino = 0;
     if (ns->g2h_fallback < 0)
-        ns->g2h_fallback = read_g2h_fallback(m, ns->name);
+        ns->g2h_fallback = read_g2h_fallback(m, ns);
     log_info("Finished the creation of namespace '%s' that a restart interrupted", ns->name);
     return true;
 }
@@ -365,21 +402,22 @@ static int reconcile_namespaces(Manager *m)
     for (size_t i = 0; i < st.n_namespaces; i++) {
         Namespace *ns = &st.namespaces[i];
         char path[PATH_MAX];
-        uint64_t ino;
         pin_path(m, ns->name, path, sizeof(path));
         if (ns->pending) {
             if (finish_pending(m, ns, path))
                 st.namespaces[kept++] = *ns;
             continue;
         }
-        r = netns_pin_inode(path, &ino);
-        if (r < 0)
-            log_notice("Namespace '%s' is gone (%s: %s); dropping it", ns->name, path, strerror(-r));
-        else if (ino != ns->inode)
+        NetnsId want = { .dev = ns->dev, .ino = ns->inode }, found;
+        ns->fd = m->netns->open_verified(m->netns_userdata, path, &want, &found);
+        if (ns->fd == -ESTALE && m->netns->path_id(m->netns_userdata, path, &found, &(bool) { false }) == 0)
             log_notice("Namespace '%s' at %s is a different namespace now (inode %llu, was %llu); "
                        "dropping it and leaving the new one alone",
-                       ns->name, path, (unsigned long long) ino, (unsigned long long) ns->inode);
+                       ns->name, path, (unsigned long long) found.ino, (unsigned long long) ns->inode);
+        else if (ns->fd < 0)
+            log_notice("Namespace '%s' is gone (%s: %s); dropping it", ns->name, path, strerror(-ns->fd));
         else {
+            ns->dev = found.dev;
             st.namespaces[kept++] = *ns;
             log_info("Re-adopted namespace '%s' (%s)", ns->name, vsock_mode_to_string(ns->mode));
         }
@@ -390,7 +428,7 @@ static int reconcile_namespaces(Manager *m)
     return manager_save(m);
 }
 
-static int reconcile(Manager *m)
+int manager_reconcile(Manager *m)
 {
     int r = reconcile_namespaces(m);
     if (r < 0)
@@ -423,7 +461,7 @@ int manager_startup(Manager *m)
         return log_error_errno(r, "Cannot prepare %s: %m", m->config.netns_dir);
     if (m->kernel_support == KERNEL_SUPPORT_NAMESPACES)
         setup_parents(m);
-    return reconcile(m);
+    return manager_reconcile(m);
 }
 
 static int check_parent_option(Manager *m, const CreateRequest *req, VsockMode mode, const char **ret_path,
@@ -431,18 +469,18 @@ static int check_parent_option(Manager *m, const CreateRequest *req, VsockMode m
 {
     NameProblem np = ns_name_check(req->parent);
     if (np != NAME_OK)
-        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_NAME, "Parent name is not valid: %s.",
+        return manager_error_set(e, -EINVAL, ERROR_INVALID_NAME, "Parent name is not valid: %s.",
                          name_problem_to_string(np));
     const Namespace *parent = manager_find(m, req->parent);
-    if (!parent)
-        return manager_error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE,
+    if (!parent || parent->pending)
+        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
                          "No namespace '%s' managed by vsockns to nest in.", req->parent);
     if (parent->mode != VSOCK_MODE_LOCAL)
-        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_PARENT,
+        return manager_error_set(e, -EINVAL, ERROR_INVALID_PARENT,
                          "Parent '%s' is global: only local namespaces can be nested (global children "
                          "are created from vsockns's own global parent; omit Parent).", req->parent);
     if (mode != VSOCK_MODE_LOCAL)
-        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_MODE,
+        return manager_error_set(e, -EINVAL, ERROR_INVALID_MODE,
                          "Children of a local namespace are always local; use mode 'local' with Parent.");
     *ret_path = NULL; /* resolved by the caller: the parent's pin */
     return 1;
@@ -452,31 +490,31 @@ int manager_check_create(Manager *m, const CreateRequest *req, const char **ret_
 {
     NameProblem np = ns_name_check(req->name);
     if (np != NAME_OK)
-        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_NAME, "Namespace name is not valid: %s.",
+        return manager_error_set(e, -EINVAL, ERROR_INVALID_NAME, "Namespace name is not valid: %s.",
                          name_problem_to_string(np));
     VsockMode mode = vsock_mode_from_string(req->mode);
     if (mode == VSOCK_MODE_INVALID)
-        return manager_error_set(e, -EINVAL, BUS_ERROR_INVALID_MODE,
+        return manager_error_set(e, -EINVAL, ERROR_INVALID_MODE,
                          "Mode '%.32s' is not valid: use 'local' or 'global'.", req->mode);
     if (manager_find(m, req->name))
-        return manager_error_set(e, -EEXIST, BUS_ERROR_NAMESPACE_EXISTS, "Namespace '%s' already exists.", req->name);
+        return manager_error_set(e, -EEXIST, ERROR_NAMESPACE_EXISTS, "Namespace '%s' already exists.", req->name);
 
     char path[PATH_MAX];
     pin_path(m, req->name, path, sizeof(path));
     if (access(path, F_OK) == 0)
-        return manager_error_set(e, -EEXIST, BUS_ERROR_NAMESPACE_EXISTS,
+        return manager_error_set(e, -EEXIST, ERROR_NAMESPACE_EXISTS,
                          "%s already exists and is not managed by vsockns; pick another name.", path);
     if (m->n_namespaces >= MANAGER_NAMESPACES_MAX)
-        return manager_error_set(e, -E2BIG, BUS_ERROR_LIMIT_REACHED,
+        return manager_error_set(e, -E2BIG, ERROR_LIMIT_REACHED,
                          "vsockns already manages %d namespaces, its limit; delete some first.",
                          MANAGER_NAMESPACES_MAX);
 
     if (m->kernel_support == KERNEL_SUPPORT_NONE && (mode == VSOCK_MODE_LOCAL || (req->parent && req->parent[0])))
-        return manager_error_set(e, -EOPNOTSUPP, BUS_ERROR_NOT_SUPPORTED,
+        return manager_error_set(e, -EOPNOTSUPP, ERROR_NOT_SUPPORTED,
                          "Local vsock namespaces need Linux >= 7.0; this kernel has no vsock namespace "
                          "support, so only 'global' (the pre-7.0 behaviour) is available.");
     if (req->g2h_fallback >= 0 && !m->g2h_fallback_supported)
-        return manager_error_set(e, -EOPNOTSUPP, BUS_ERROR_NOT_SUPPORTED,
+        return manager_error_set(e, -EOPNOTSUPP, ERROR_NOT_SUPPORTED,
                          "G2HFallback needs Linux >= 7.2 (no /proc/sys/net/vsock/g2h_fallback here).");
 
     if (req->parent && req->parent[0]) {
@@ -489,7 +527,7 @@ int manager_check_create(Manager *m, const CreateRequest *req, const char **ret_
     }
     const Parent *p = &m->parents[mode];
     if (p->status != 0)
-        return manager_error_set(e, -EBUSY, BUS_ERROR_MODE_LOCKED,
+        return manager_error_set(e, -EBUSY, ERROR_MODE_LOCKED,
                          "Cannot create %s namespaces: the parent %s is not usable: %s. Remove it "
                          "(umount and rm) and restart vsocknsd.",
                          vsock_mode_to_string(mode), p->path, p->problem);
@@ -510,6 +548,8 @@ static int namespace_add(Manager *m, const Namespace *ns)
 static void namespace_remove(Manager *m, Namespace *ns)
 {
     size_t i = ns - m->namespaces;
+    if (ns->fd >= 0)
+        close(ns->fd); /* we must not keep a namespace alive that is gone */
     memmove(&m->namespaces[i], &m->namespaces[i + 1], (m->n_namespaces - i - 1) * sizeof(Namespace));
     m->n_namespaces--;
 }
@@ -521,36 +561,6 @@ static uint64_t now_usec(void)
     return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int create_from_parent(Manager *m, const CreateRequest *req, const char *parent_path, NetnsCreated *created,
-                              ManagerError *e)
-{
-    _cleanup_close_ int parent_fd = -1;
-    if (parent_path) {
-        parent_fd = netns_open(parent_path);
-        if (parent_fd < 0)
-            return manager_error_set(e, parent_fd, BUS_ERROR_KERNEL, "Cannot open the parent namespace %s: %s.",
-                             parent_path, strerror(-parent_fd));
-    }
-
-    char path[PATH_MAX];
-    pin_path(m, req->name, path, sizeof(path));
-    NetnsSetup setup = { .pin_path = path, .g2h_fallback = req->g2h_fallback };
-    int r = netns_create_pinned(parent_fd, &setup, created);
-    if (r == -EEXIST)
-        return manager_error_set(e, r, BUS_ERROR_NAMESPACE_EXISTS, "%s already exists.", path);
-    if (r < 0)
-        return manager_error_set(e, r, BUS_ERROR_KERNEL, "Creating namespace '%s' failed: %s.", req->name, strerror(-r));
-
-    VsockMode want = vsock_mode_from_string(req->mode);
-    if (vsock_mode_from_string(created->ns_mode) != want) {
-        netns_unpin(path);
-        return manager_error_set(e, -EBUSY, BUS_ERROR_MODE_MISMATCH,
-                         "The kernel made namespace '%s' %s instead of %s; nothing was kept.", req->name,
-                         created->ns_mode, req->mode);
-    }
-    return 0;
-}
-
 /* Drops a record that never became a namespace, and says so on disk. */
 static void namespace_discard(Manager *m, const char *name)
 {
@@ -560,58 +570,135 @@ static void namespace_discard(Manager *m, const char *name)
     manager_save(m);
 }
 
+typedef struct CreateProgress {
+    Manager *manager;
+    const char *name;
+    VsockMode want;
+    bool mode_mismatch;
+} CreateProgress;
+
+/*
+ * Records, before each next step, what a restart must recognise as ours:
+ * the placeholder as soon as it exists, the namespace before it is pinned.
+ * A namespace the kernel made in the wrong mode is never pinned.
+ */
+static int record_progress(void *userdata, NetnsStage stage, const NetnsCreated *c)
+{
+    CreateProgress *p = userdata;
+    Namespace *ns = manager_find(p->manager, p->name);
+    if (stage == NETNS_STAGE_MADE && vsock_mode_from_string(c->ns_mode) != p->want) {
+        p->mode_mismatch = true;
+        return -EBUSY;
+    }
+    ns->placeholder_dev = c->placeholder.dev;
+    ns->placeholder_ino = c->placeholder.ino;
+    ns->dev = c->id.dev;
+    ns->inode = c->id.ino;
+    return manager_save(p->manager);
+}
+
+/* The namespace to create in: a managed one's fd (nested), a parent of
+ * ours (under our 0700 state directory), or the host (-1). */
+static int open_creation_parent(Manager *m, const CreateRequest *req, const char *parent_path, ManagerError *e)
+{
+    if (req->parent && req->parent[0]) {
+        const Namespace *parent = manager_find(m, req->parent);
+        int fd = fcntl(parent->fd, F_DUPFD_CLOEXEC, 3);
+        return fd >= 0 ? fd
+                       : manager_error_set(e, -errno, ERROR_KERNEL, "Cannot use parent '%s': %s.", req->parent,
+                                           strerror(errno));
+    }
+    if (!parent_path)
+        return -1;
+    int fd = m->netns->open_verified(m->netns_userdata, parent_path, NULL, NULL);
+    return fd >= 0 ? fd
+                   : manager_error_set(e, fd, ERROR_KERNEL, "Cannot open the parent namespace %s: %s.",
+                                       parent_path, strerror(-fd));
+}
+
+static int create_from_parent(Manager *m, const CreateRequest *req, const char *parent_path, int *ret_fd,
+                              ManagerError *e)
+{
+    _cleanup_close_ int parent_fd = open_creation_parent(m, req, parent_path, e);
+    if (parent_fd < -1)
+        return parent_fd;
+
+    char path[PATH_MAX];
+    pin_path(m, req->name, path, sizeof(path));
+    NetnsSetup setup = { .pin_path = path, .g2h_fallback = req->g2h_fallback };
+    CreateProgress progress = { .manager = m, .name = req->name, .want = vsock_mode_from_string(req->mode) };
+    NetnsCreated created;
+    int r = m->netns->create_pinned(m->netns_userdata, parent_fd, &setup, record_progress, &progress, ret_fd, &created);
+    if (r == -EEXIST)
+        return manager_error_set(e, r, ERROR_NAMESPACE_EXISTS, "%s already exists.", path);
+    if (progress.mode_mismatch)
+        return manager_error_set(e, -EBUSY, ERROR_MODE_MISMATCH,
+                         "The kernel made namespace '%s' %s instead of %s; nothing was kept.", req->name,
+                         created.ns_mode[0] ? created.ns_mode : "another mode", req->mode);
+    if (r == -ESTALE)
+        return manager_error_set(e, r, ERROR_KERNEL,
+                         "%s was replaced by someone else while namespace '%s' was being created; it is left "
+                         "alone and nothing was kept.", path, req->name);
+    if (r == -ETIMEDOUT)
+        return manager_error_set(e, r, ERROR_KERNEL,
+                         "Creating namespace '%s' did not finish within %d s (the kernel or a lock on %s "
+                         "stalled); nothing was kept.", req->name, netns_helper_timeout_ms / 1000,
+                         m->config.netns_dir);
+    if (r < 0)
+        return manager_error_set(e, r, ERROR_KERNEL, "Creating namespace '%s' failed: %s.", req->name, strerror(-r));
+    return 0;
+}
+
 int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **ret, ManagerError *e)
 {
     const char *parent_path = NULL;
-    char nested_parent[PATH_MAX];
     int r = manager_check_create(m, req, &parent_path, e);
     if (r < 0)
         return r;
-    if (req->parent && req->parent[0]) {
-        pin_path(m, req->parent, nested_parent, sizeof(nested_parent));
-        parent_path = nested_parent;
-    }
+    if (req->parent && req->parent[0] && !manager_find_live(m, req->parent))
+        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
+                         "Namespace '%s' was removed behind vsockns's back; nothing to nest in.", req->parent);
 
     /*
-     * Intent first: if vsocknsd dies between here and the end, the next start
-     * finds a pending record and finishes the job (adopts the pin) or cleans
-     * up after it (removes the placeholder). Nothing is left unaccounted for.
+     * A pending record first, then every step recorded before the next
+     * (record_progress): if vsocknsd dies half-way, the next start knows
+     * exactly which placeholder and which namespace were its own, finishes
+     * or undoes the job, and never touches anything else (finish_pending).
      */
     Namespace ns = {
         .mode = vsock_mode_from_string(req->mode),
         .g2h_fallback = req->g2h_fallback,
         .created_usec = now_usec(),
         .pending = true,
+        .fd = -1,
     };
     snprintf(ns.name, sizeof(ns.name), "%s", req->name);
     snprintf(ns.parent, sizeof(ns.parent), "%s", req->parent ? req->parent : "");
     r = namespace_add(m, &ns);
-    if (r >= 0)
-        r = manager_save(m);
-    if (r < 0) {
-        namespace_discard(m, req->name);
-        return manager_error_set(e, r, NULL, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
-    }
+    if (r < 0)
+        return manager_error_set(e, r, ERROR_NONE, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
 
-    NetnsCreated created;
-    r = create_from_parent(m, req, parent_path, &created, e);
+    int fd;
+    r = create_from_parent(m, req, parent_path, &fd, e);
     if (r < 0) {
         namespace_discard(m, req->name);
         return r;
     }
 
     Namespace *added = manager_find(m, req->name);
-    added->inode = created.inode;
+    added->fd = fd;
     added->pending = false;
+    added->placeholder_dev = added->placeholder_ino = 0;
     if (added->g2h_fallback < 0)
-        added->g2h_fallback = read_g2h_fallback(m, req->name);
+        added->g2h_fallback = read_g2h_fallback(m, added);
     r = manager_save(m);
     if (r < 0) {
         char path[PATH_MAX];
+        NetnsId id = { .dev = added->dev, .ino = added->inode };
         pin_path(m, req->name, path, sizeof(path));
-        netns_unpin(path);
+        m->netns->unpin_verified(m->netns_userdata, path, &id);
         namespace_discard(m, req->name);
-        return manager_error_set(e, r, NULL, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
+        return manager_error_set(e, r, ERROR_NONE, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
     }
     log_info("Created %s namespace '%s'%s%s", req->mode, req->name, ns.parent[0] ? " in " : "", ns.parent);
     if (m->on_added)
@@ -646,19 +733,22 @@ static bool has_children(Manager *m, const char *name)
 
 int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerError *e)
 {
-    Namespace *ns = manager_find(m, name);
+    Namespace *ns = manager_find_live(m, name);
     if (!ns)
-        return manager_error_set(e, -ENOENT, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", name);
+        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", name);
     size_t leases = manager_namespace_lease_count(m, ns);
     if (leases > 0 && !force)
-        return manager_error_set(e, -EBUSY, BUS_ERROR_NAMESPACE_BUSY,
+        return manager_error_set(e, -EBUSY, ERROR_NAMESPACE_BUSY,
                          "Namespace '%s' has %zu CID lease(s); release them or delete with force.", name, leases);
 
     char path[PATH_MAX];
+    NetnsId id = { .dev = ns->dev, .ino = ns->inode };
     pin_path(m, name, path, sizeof(path));
-    int r = netns_unpin(path);
-    if (r < 0 && r != -ENOENT)
-        return manager_error_set(e, r, BUS_ERROR_KERNEL, "Cannot remove %s: %s.", path, strerror(-r));
+    int r = m->netns->unpin_verified(m->netns_userdata, path, &id);
+    if (r == -ESTALE)
+        log_notice("%s no longer pins namespace '%s'; leaving it alone", path, name);
+    else if (r < 0 && r != -ENOENT)
+        return manager_error_set(e, r, ERROR_KERNEL, "Cannot remove %s: %s.", path, strerror(-r));
 
     log_info("Deleting namespace '%s'%s", name,
              has_children(m, name) ? " (its nested namespaces stay pinned and managed)" : "");
@@ -669,15 +759,9 @@ int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerEr
 bool manager_handle_pin_removed(Manager *m, const char *name)
 {
     Namespace *ns = manager_find(m, name);
-    if (!ns)
+    if (!ns || ns->pending)
         return false;
-    char path[PATH_MAX];
-    uint64_t ino;
-    pin_path(m, name, path, sizeof(path));
-    if (netns_pin_inode(path, &ino) == 0 && ino == ns->inode)
-        return false;
-
-    log_notice("Namespace '%s' was removed behind vsockns's back (%s is gone)", name, path);
-    namespace_forget(m, name, "its namespace was removed behind vsockns's back");
-    return true;
+    size_t before = m->n_namespaces;
+    manager_find_live(m, name);
+    return m->n_namespaces != before;
 }

@@ -11,8 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "errors.h"
 #include "lease.h"
 #include "namespace.h"
+#include "netns.h"
 
 #define MANAGER_NAMESPACES_MAX 4096
 
@@ -22,7 +24,7 @@ typedef enum KernelSupport {
 } KernelSupport;
 
 typedef struct ManagerError {
-    const char *name;   /* org.vsockns1.Error.*, NULL: not one a caller expects */
+    ErrorKind kind;     /* ERROR_NONE: not one a caller expects */
     char message[512];
 } ManagerError;
 
@@ -40,16 +42,32 @@ typedef struct Parent {
     char problem[256];   /* for the error a caller gets when status != 0 */
 } Parent;
 
+typedef struct ReleasingCid {
+    char ns[NS_NAME_MAX + 1];
+    uint32_t cid;
+    uint64_t seq;
+    bool retake;        /* a persistent lease waiting for its CID to be free again */
+} ReleasingCid;
+
 typedef struct Manager Manager;
 typedef void (*manager_ns_callback)(Manager *m, const Namespace *ns, void *userdata);
 typedef void (*manager_lease_callback)(Manager *m, Lease *l, const char *why, void *userdata);
 
+/* What happens to a lease's own fd without the lease ending. */
+typedef enum LeaseFdEvent {
+    LEASE_FD_CLOSING,   /* about to be closed: drop it from the fd store, stop watching */
+    LEASE_FD_RETAKEN,   /* a fresh device holds the CID again: store it, announce it */
+    LEASE_FD_LOST,      /* the CID could not be taken again: the lease ends next */
+} LeaseFdEvent;
+typedef void (*manager_lease_fd_callback)(Manager *m, Lease *l, LeaseFdEvent event, const char *why,
+                                          void *userdata);
+
 /* The kernel calls leases need, behind a table so unit tests can run the
  * lease logic against a fake kernel. */
 typedef struct LeaseKernelOps {
-    /* Opens vhost-vsock in the namespace pinned at pin_path (NULL: the host)
-     * and sets the guest CID: the fd, or -EADDRINUSE, -EINVAL, ... */
-    int (*reserve_cid)(void *userdata, const char *pin_path, uint32_t cid);
+    /* Opens vhost-vsock in the namespace netns_fd (ns NULL and netns_fd -1:
+     * the host) and sets the guest CID: the fd, or -EADDRINUSE, -EINVAL, ... */
+    int (*reserve_cid)(void *userdata, const char *ns, int netns_fd, uint32_t cid);
 } LeaseKernelOps;
 
 extern const LeaseKernelOps lease_kernel_ops_real;
@@ -82,10 +100,17 @@ struct Manager {
     size_t leases_max;
     const LeaseKernelOps *kernel;
     void *kernel_userdata;
+    const NetnsOps *netns;       /* what is done to managed namespaces */
+    void *netns_userdata;
     manager_lease_callback on_lease_added, on_lease_removed;
-    /* Set while many leases end at once; on_leases_flushed follows. */
-    bool dropping_many;
-    void (*on_leases_flushed)(Manager *m, void *userdata);
+    manager_lease_fd_callback on_lease_fd;
+    /* Ended leases whose fd copy the fd store may still hold, in order of
+     * release_seq: their CIDs are marked CID_RELEASING until the daemon
+     * learns that systemd has processed the FDSTOREREMOVEs. */
+    ReleasingCid *releasing;
+    size_t n_releasing;
+    uint64_t release_seq;        /* of the newest entry */
+    uint64_t check_round;        /* manager_check_leases() in bounded steps */
     StoredFd *stored_fds;        /* from the fd store, consumed at startup */
     size_t n_stored_fds;
     bool have_fd_store;
@@ -101,6 +126,9 @@ typedef struct LeaseRequest {
     pid_t pid;
     pid_t bind_pid;              /* 0: none */
     int bind_pidfd;              /* -1: none (not owned: duplicated if used) */
+    bool persist;                /* re-take the CID when the bound process exits */
+    bool hand_out;               /* the caller gets a copy of the device (then it is
+                                  * bound: to the caller unless bind_pid/pidfd) */
 } LeaseRequest;
 
 /* What CreateNamespace asked for, already parsed from the bus. */
@@ -112,7 +140,7 @@ typedef struct CreateRequest {
 } CreateRequest;
 
 /* Fills e (if not NULL) and returns r: "return manager_error_set(e, -EINVAL, ...)". */
-int manager_error_set(ManagerError *e, int r, const char *name, const char *format, ...)
+int manager_error_set(ManagerError *e, int r, ErrorKind kind, const char *format, ...)
     __attribute__((format(printf, 4, 5)));
 
 void manager_config_default(ManagerConfig *c);
@@ -124,8 +152,17 @@ Manager *manager_free(Manager *m);
  * shown later; only what makes the daemon useless is returned. */
 int manager_startup(Manager *m);
 
+/* The part of startup that re-adopts the namespaces and leases of an
+ * earlier run from the state files (also run alone by the unit tests). */
+int manager_reconcile(Manager *m);
+
 const char *kernel_support_to_string(KernelSupport s);
 Namespace *manager_find(Manager *m, const char *name);
+/* manager_find(), and a check that /run/netns/NAME still pins the namespace
+ * we hold: if it was removed or replaced behind our back (and the inotify
+ * event is not handled yet), it is forgotten now (its leases end) and NULL
+ * is returned. For every request that acts on a namespace. */
+Namespace *manager_find_live(Manager *m, const char *name);
 
 /* Checks a request without touching anything; on success *ret_parent_path
  * is the namespace to create the child from (NULL: the host). */
@@ -142,8 +179,40 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
 Lease *manager_find_lease(Manager *m, const char *ns, uint32_t cid);
 /* Releasing someone else's lease needs root (polkit: a later step). */
 int manager_release_lease(Manager *m, const char *ns, uint32_t cid, uid_t caller, ManagerError *e);
-/* Ends a lease for a reason of ours (its process exited, its namespace went). */
+/* Ends a lease, whatever the reason (released, its process exited, its
+ * namespace went, ...): the one teardown path. It tells the daemon first
+ * (on_lease_removed, which removes the fd from the fd store and emits the
+ * signal), then closes our fds and removes the state file. If the fd store
+ * may still hold a copy, the CID stays marked CID_RELEASING until
+ * manager_releases_settled() covers it (m->release_seq tells). */
 void manager_drop_lease(Manager *m, Lease *l, const char *why);
+/* systemd has processed every FDSTOREREMOVE up to release seq upto: those
+ * CIDs are free, and persistent leases waiting for theirs take them again. */
+void manager_releases_settled(Manager *m, uint64_t upto);
+
+/*
+ * The process a lease is bound to has exited. A reserved lease is bound to
+ * keep a dead VM's memory from being pinned: the device it used must go,
+ * every copy of it. So the lease ends, or, if it persists, every copy of
+ * ours is closed and the CID is taken again on a fresh device once the fd
+ * store has let go (LEASE_FD_RETAKEN, or LEASE_FD_LOST if someone else got
+ * the CID in between).
+ */
+void manager_bound_process_exited(Manager *m, Lease *l);
+
+/*
+ * Checks that the reserved CIDs of ns (NULL or "": all) are still held, at
+ * most max leases from where the last call stopped (0: all). Whoever holds
+ * a copy of a lease's fd can move its device to another CID with
+ * VHOST_VSOCK_SET_GUEST_CID; a CID found free is taken again at once
+ * (LEASE_FD_RETAKEN). Counts go to the ret_ pointers (may be NULL).
+ */
+void manager_check_leases(Manager *m, const char *ns, size_t max, size_t *ret_checked, size_t *ret_retaken);
+/* Binds a reserved lease to another process (bind->bind_pid or
+ * bind->bind_pidfd), e.g. the VM its caller has just started with the fd:
+ * when that process exits, the lease ends (or is re-taken if it persists).
+ * The caller (bind->uid) must be root or the lease's user. */
+int manager_bind_lease(Manager *m, const char *ns, uint32_t cid, const LeaseRequest *bind, ManagerError *e);
 /* Calls fn for the leases of ns (NULL or "": all, the host's first, then
  * each namespace's), in CID order per namespace. Costs O(k log k) for the k
  * leases visited, whatever else exists; fn may drop the lease it is given. */
@@ -152,8 +221,9 @@ int manager_foreach_lease(Manager *m, const char *ns, int (*fn)(Lease *l, void *
 void manager_drop_namespace_leases(Manager *m, const char *ns, const char *why);
 /* Adopts the leases of an earlier run (state + fd store + kernel). */
 int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n);
-/* Asks the kernel again about every CID marked held outside vsockns and
- * forgets those it has let go. Returns how many were freed. */
+/* Asks the kernel again about CIDs marked held outside vsockns (at most
+ * LEASE_RECHECK_BATCH per space and call, going round) and forgets those it
+ * has let go. Returns how many were freed. */
 size_t manager_recheck_held_outside(Manager *m);
 /* The FDNAME of a lease's fd in the systemd fd store. */
 void lease_fd_name(const Lease *l, char *buf, size_t size);

@@ -27,7 +27,13 @@ typedef struct Namespace {
     char parent[NS_NAME_MAX + 1]; /* "" unless nested in a managed namespace */
     int g2h_fallback;             /* -1 unknown (pre-7.2 kernel), 0, 1 */
     uint64_t inode;               /* of the netns, to recognise it after restarts */
+    uint64_t dev;                 /* its nsfs device (0: not recorded) */
     uint64_t created_usec;        /* CLOCK_REALTIME */
+    /* While pending: the placeholder file it is being pinned onto (0: not
+     * made yet), so that a restart only ever removes its own placeholder. */
+    uint64_t placeholder_dev, placeholder_ino;
+    int fd;                       /* the namespace, held while managed (-1:
+                                   * none); how vsockns finds it, never by path */
     CidSpace *space;              /* local namespaces: their own CID space */
     LeaseSet leases;              /* its leases, whatever their CID space */
     bool pending;                 /* recorded, creation not finished (see manager.c) */
@@ -44,4 +50,6 @@ typedef struct LeaseRecord {
     bool reserved;                /* held in the kernel by our vhost fd */
     pid_t bind_pid;               /* released when this process exits; 0: none */
     uint64_t bind_start_time;     /* its start time (clock ticks), against pid reuse */
+    bool persist;                 /* when that process exits, re-take the CID on a
+                                   * fresh device instead of ending the lease */
 } LeaseRecord;

@@ -2,6 +2,9 @@
 #include "netns.h"
 
 #include <fcntl.h>
+#include <linux/nsfs.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <linux/magic.h>
 #include <net/if.h>
@@ -12,10 +15,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "shared/macro.h"
 
@@ -26,22 +32,55 @@
 typedef struct HelperReply {
     int result;
     char out[256];
+    uint64_t dev, ino;           /* create: the new namespace */
 } HelperReply;
 
-static ssize_t loop_read(int fd, void *buf, size_t size)
+static uint64_t now_ms(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int netns_helper_timeout_ms = NETNS_HELPER_TIMEOUT_MS_DEFAULT;
+
+/* Reads one reply from a helper, waiting at most netns_helper_timeout_ms:
+ * the size read, or -ETIMEDOUT. A helper that died reads short. */
+static ssize_t read_reply(int fd, HelperReply *reply)
+{
+    uint64_t deadline = now_ms() + netns_helper_timeout_ms;
     size_t done = 0;
-    while (done < size) {
-        ssize_t n = read(fd, (char *) buf + done, size - done);
+    while (done < sizeof(*reply)) {
+        uint64_t now = now_ms();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int n = poll(&p, 1, (int) (deadline - now));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return -errno;
         if (n == 0)
+            return -ETIMEDOUT;
+        ssize_t got = read(fd, (char *) reply + done, sizeof(*reply) - done);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (got < 0)
+            return -errno;
+        if (got == 0)
             break;
-        done += n;
+        done += got;
     }
     return done;
+}
+
+/* Reaps a helper; one that is stuck (we gave up waiting) is killed first. */
+static void reap_helper(pid_t pid, bool kill_it)
+{
+    if (kill_it)
+        kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
 }
 
 /* The helper's side: join the namespace, run fn, send one HelperReply. */
@@ -80,12 +119,11 @@ int netns_helper_run(int netns_fd, netns_helper_fn fn, void *userdata, char *out
 
     close(pipefd[1]);
     HelperReply reply;
-    ssize_t n = loop_read(pipefd[0], &reply, sizeof(reply));
+    ssize_t n = read_reply(pipefd[0], &reply);
     close(pipefd[0]);
-
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    reap_helper(pid, n == -ETIMEDOUT);
+    if (n < 0)
+        return (int) n;
     if (n != (ssize_t) sizeof(reply))
         return -EPROTO; /* the helper died before answering */
     if (out && out_size > 0)
@@ -143,9 +181,16 @@ int netns_dir_prepare(const char *dir)
     _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    /* Serialises us against ip netns add doing the same setup. */
-    if (flock(fd, LOCK_EX) < 0)
-        return -errno;
+    /* Serialises us against ip netns add doing the same setup; a holder
+     * that never lets go must not stall the daemon. */
+    uint64_t deadline = now_ms() + netns_helper_timeout_ms;
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -errno;
+        if (now_ms() >= deadline)
+            return -ETIMEDOUT;
+        usleep(10000);
+    }
 
     /*
      * Bind mounts made under a shared mount propagate to every mount
@@ -171,11 +216,10 @@ int netns_dir_prepare(const char *dir)
     return r;
 }
 
-/* Runs in the helper, already inside the parent namespace. */
-static int create_in_helper(void *userdata, char *out, size_t out_size)
+/* Runs in the helper, already inside the parent namespace: makes the
+ * namespace and sets it up, but does not pin it. out: its ns_mode. */
+static int create_in_helper(const NetnsSetup *setup, char *out, size_t out_size)
 {
-    const NetnsSetup *setup = userdata;
-
     if (unshare(CLONE_NEWNET) < 0)
         return -errno;
 
@@ -217,37 +261,206 @@ static int create_in_helper(void *userdata, char *out, size_t out_size)
         snprintf(out, out_size, "global");
     else if (r < 0)
         return r;
-
-    if (mount("/proc/self/ns/net", setup->pin_path, "none", MS_BIND, NULL) < 0)
-        return -errno;
     return 0;
 }
 
-int netns_create_pinned(int parent_fd, const NetnsSetup *setup, NetnsCreated *ret)
+/*
+ * The creating helper, in two steps so that the daemon can record the new
+ * namespace's identity before it is pinned: it makes the namespace and
+ * reports (result, mode, dev/ino); then it waits for one byte, 'y' to pin
+ * it, anything else (or the daemon going away) to exit without pinning.
+ */
+static _Noreturn void create_child(int parent_fd, const NetnsSetup *setup, int reply_fd, int go_fd)
 {
-    /* The placeholder: O_EXCL makes a second creator of the name fail. */
-    int fd = open(setup->pin_path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    close(fd);
+    HelperReply reply = { .result = 0 };
+    struct stat st;
+    if (parent_fd >= 0 && setns(parent_fd, CLONE_NEWNET) < 0)
+        reply.result = -errno;
+    else
+        reply.result = create_in_helper(setup, reply.out, sizeof(reply.out));
+    if (reply.result == 0 && stat("/proc/self/ns/net", &st) < 0)
+        reply.result = -errno;
+    if (reply.result == 0) {
+        reply.dev = st.st_dev;
+        reply.ino = st.st_ino;
+    }
+    if (write(reply_fd, &reply, sizeof(reply)) != sizeof(reply) || reply.result < 0)
+        _exit(0);
+    char go = 0;
+    if (read(go_fd, &go, 1) != 1 || go != 'y')
+        _exit(0);
+    reply = (HelperReply) { .result = 0 };
+    if (mount("/proc/self/ns/net", setup->pin_path, "none", MS_BIND, NULL) < 0)
+        reply.result = -errno;
+    (void) !write(reply_fd, &reply, sizeof(reply));
+    _exit(0);
+}
 
-    char mode[sizeof(ret->ns_mode)] = "";
-    int r = netns_helper_run(parent_fd, create_in_helper, (void *) setup, mode, sizeof(mode));
-    if (r == 0)
-        r = netns_pin_inode(setup->pin_path, &ret->inode);
-    if (r < 0) {
-        netns_unpin(setup->pin_path);
+static int fd_id(int fd, NetnsId *ret)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    *ret = (NetnsId) { .dev = st.st_dev, .ino = st.st_ino };
+    return 0;
+}
+
+static bool id_matches(const NetnsId *want, const NetnsId *got)
+{
+    return got->ino == want->ino && (want->dev == 0 || got->dev == want->dev);
+}
+
+/* Steps 2 and 3 of netns_create_pinned, with the helper. */
+static int create_and_pin(int parent_fd, const NetnsSetup *setup, netns_record_fn record, void *userdata,
+                          NetnsCreated *c)
+{
+    int reply[2], go[2];
+    if (pipe2(reply, O_CLOEXEC) < 0)
+        return -errno;
+    if (pipe2(go, O_CLOEXEC) < 0) {
+        int r = -errno;
+        close(reply[0]);
+        close(reply[1]);
         return r;
     }
-    snprintf(ret->ns_mode, sizeof(ret->ns_mode), "%s", mode);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(reply[0]);
+        close(go[1]);
+        signal(SIGPIPE, SIG_IGN);
+        create_child(parent_fd, setup, reply[1], go[0]);
+    }
+    close(reply[1]);
+    close(go[0]);
+    if (pid < 0) {
+        int r = -errno;
+        close(reply[0]);
+        close(go[1]);
+        return r;
+    }
+
+    HelperReply made, pinned;
+    ssize_t n = read_reply(reply[0], &made);
+    int r = n < 0 ? (int) n : n != sizeof(made) ? -EPROTO : made.result;
+    if (r == 0) {
+        snprintf(c->ns_mode, sizeof(c->ns_mode), "%.15s", made.out);
+        c->id = (NetnsId) { .dev = made.dev, .ino = made.ino };
+        r = record ? record(userdata, NETNS_STAGE_MADE, c) : 0;
+    }
+    (void) !write(go[1], r == 0 ? "y" : "n", 1);
+    close(go[1]);
+    if (r == 0) {
+        n = read_reply(reply[0], &pinned);
+        r = n < 0 ? (int) n : n != sizeof(pinned) ? -EPROTO : pinned.result;
+    }
+    close(reply[0]);
+    reap_helper(pid, r == -ETIMEDOUT);
+    return r;
+}
+
+int netns_create_pinned(int parent_fd, const NetnsSetup *setup, netns_record_fn record, void *userdata,
+                        int *ret_fd, NetnsCreated *ret)
+{
+    NetnsCreated c = {};
+    /* The placeholder: O_EXCL makes a second creator of the name fail. */
+    int fd = open(setup->pin_path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int r = fd_id(fd, &c.placeholder);
+    close(fd);
+    if (r == 0 && record)
+        r = record(userdata, NETNS_STAGE_PLACEHOLDER, &c);
+    if (r == 0)
+        r = create_and_pin(parent_fd, setup, record, userdata, &c);
+    if (r < 0) {
+        /* Only what is still ours: the namespace (if the bind got that
+         * far), else the bare placeholder. */
+        if (c.id.ino == 0 || netns_unpin_verified(setup->pin_path, &c.id) == -ESTALE)
+            netns_remove_placeholder(setup->pin_path, &c.placeholder);
+        return r;
+    }
+    /* Hold the namespace that is pinned there now, if it is still ours. */
+    fd = netns_open_verified(setup->pin_path, &c.id, NULL);
+    if (fd < 0)
+        return fd;
+    *ret_fd = fd;
+    *ret = c;
     return 0;
+}
+
+int netns_open_verified(const char *path, const NetnsId *want, NetnsId *ret)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ELOOP ? -ENOTCONN : -errno;
+    struct statfs sfs;
+    NetnsId got;
+    int r = 0;
+    if (fstatfs(fd, &sfs) < 0 || fd_id(fd, &got) < 0)
+        r = -errno;
+    else if (sfs.f_type != NSFS_MAGIC)
+        r = -ENOTCONN;
+    else if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET)
+        r = -ENOTCONN;
+    else if (want && !id_matches(want, &got))
+        r = -ESTALE;
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    if (ret)
+        *ret = got;
+    return fd;
+}
+
+int netns_path_id(const char *path, NetnsId *ret, bool *ret_is_ns)
+{
+    struct stat st;
+    struct statfs sfs;
+    if (lstat(path, &st) < 0)
+        return -errno;
+    *ret = (NetnsId) { .dev = st.st_dev, .ino = st.st_ino };
+    /* statfs follows a symlink: a symlink is never a pin of ours. */
+    *ret_is_ns = S_ISREG(st.st_mode) && statfs(path, &sfs) == 0 && sfs.f_type == NSFS_MAGIC;
+    return 0;
+}
+
+int netns_unpin_verified(const char *path, const NetnsId *id)
+{
+    NetnsId now;
+    bool is_ns;
+    int r = netns_path_id(path, &now, &is_ns);
+    if (r < 0)
+        return r;
+    if (!is_ns || !id_matches(id, &now))
+        return -ESTALE;
+    /*
+     * A window remains between the check and the unmount (someone with
+     * root could swap the pin in between); UMOUNT_NOFOLLOW at least keeps a
+     * symlink from leading the unmount elsewhere. MNT_DETACH: processes
+     * still inside keep the namespace alive; the name is gone at once, as
+     * with ip netns del.
+     */
+    if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+        return -errno;
+    return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int netns_remove_placeholder(const char *path, const NetnsId *id)
+{
+    NetnsId now;
+    bool is_ns;
+    int r = netns_path_id(path, &now, &is_ns);
+    if (r < 0)
+        return r;
+    if (is_ns || now.dev != id->dev || now.ino != id->ino)
+        return -ESTALE;
+    return unlink(path) < 0 ? -errno : 0;
 }
 
 int netns_unpin(const char *path)
 {
-    /* MNT_DETACH: processes still inside keep the namespace alive; the name
-     * is gone at once, as with ip netns del. */
-    if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+    if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
         return -errno;
     if (unlink(path) < 0)
         return -errno;
@@ -256,20 +469,59 @@ int netns_unpin(const char *path)
 
 int netns_pin_inode(const char *path, uint64_t *ret_inode)
 {
-    struct statfs sfs;
-    struct stat st;
-
-    if (statfs(path, &sfs) < 0 || stat(path, &st) < 0)
-        return -errno;
-    if (sfs.f_type != NSFS_MAGIC)
+    NetnsId id;
+    bool is_ns;
+    int r = netns_path_id(path, &id, &is_ns);
+    if (r < 0)
+        return r;
+    if (!is_ns)
         return -ENOTCONN;
     if (ret_inode)
-        *ret_inode = st.st_ino;
+        *ret_inode = id.ino;
     return 0;
 }
 
 int netns_open(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
+    return netns_open_verified(path, NULL, NULL);
 }
+
+static int real_create_pinned(void *userdata, int parent_fd, const NetnsSetup *setup, netns_record_fn record,
+                              void *record_userdata, int *ret_fd, NetnsCreated *ret)
+{
+    return netns_create_pinned(parent_fd, setup, record, record_userdata, ret_fd, ret);
+}
+
+static int real_open_verified(void *userdata, const char *path, const NetnsId *want, NetnsId *ret)
+{
+    return netns_open_verified(path, want, ret);
+}
+
+static int real_path_id(void *userdata, const char *path, NetnsId *ret, bool *ret_is_ns)
+{
+    return netns_path_id(path, ret, ret_is_ns);
+}
+
+static int real_unpin_verified(void *userdata, const char *path, const NetnsId *id)
+{
+    return netns_unpin_verified(path, id);
+}
+
+static int real_remove_placeholder(void *userdata, const char *path, const NetnsId *id)
+{
+    return netns_remove_placeholder(path, id);
+}
+
+static int real_sysctl_read(void *userdata, int netns_fd, const char *key, char *buf, size_t size)
+{
+    return vsock_sysctl_read(netns_fd, key, buf, size);
+}
+
+const NetnsOps netns_ops_real = {
+    .create_pinned = real_create_pinned,
+    .open_verified = real_open_verified,
+    .path_id = real_path_id,
+    .unpin_verified = real_unpin_verified,
+    .remove_placeholder = real_remove_placeholder,
+    .sysctl_read = real_sysctl_read,
+};

@@ -4,9 +4,17 @@
  * chosen parent namespace, pinned by a bind mount of the nsfs file onto a
  * placeholder in a shared-mount directory, removed with a lazy unmount.
  *
- * setns()/unshare() change only the calling thread. The daemon never calls
- * them itself: every namespace switch happens in a short-lived forked helper
- * (netns_helper_run), so the daemon's own thread never leaves the host netns.
+ * Running code inside a namespace. setns()/unshare() change only the
+ * calling thread, and the daemon's own thread never leaves the host netns.
+ * There is one way to do anything in a namespace: netns_helper_run(), a
+ * short-lived forked helper that joins the namespace, runs one function and
+ * sends back one answer; the daemon waits for it at most
+ * netns_helper_timeout_ms (10 s), then kills it and reports -ETIMEDOUT. Creation
+ * (netns_create_pinned) is that helper in two steps. The single exception
+ * is opening a file that must belong to the namespace and come back as an
+ * fd (vhost.h: netns_open_file), done on a thread that joins the namespace
+ * and returns (or aborts the daemon): an open of /dev/vhost-vsock cannot
+ * stall, and forking per AcquireLease would cost more than the lease.
  */
 #pragma once
 
@@ -30,6 +38,11 @@ int vsock_sysctl_read(int netns_fd, const char *key, char *buf, size_t size);
 /* Writes it: 0, or the kernel's -EBUSY/-EPERM/... for child_ns_mode. */
 int vsock_sysctl_write(int netns_fd, const char *key, const char *value);
 
+/* What identifies a namespace (its nsfs file) or a placeholder file. */
+typedef struct NetnsId {
+    uint64_t dev, ino;
+} NetnsId;
+
 typedef struct NetnsSetup {
     const char *pin_path;        /* where to bind-mount the new namespace */
     const char *child_ns_mode;   /* NULL, or write (and so lock) this */
@@ -38,23 +51,86 @@ typedef struct NetnsSetup {
 
 typedef struct NetnsCreated {
     char ns_mode[16];            /* what the kernel gave the new namespace */
-    uint64_t inode;
+    NetnsId id;                  /* the namespace (known from NETNS_STAGE_MADE on) */
+    NetnsId placeholder;         /* the file it is pinned onto */
 } NetnsCreated;
+
+typedef enum NetnsStage {
+    NETNS_STAGE_PLACEHOLDER,     /* the placeholder exists, nothing else */
+    NETNS_STAGE_MADE,            /* the namespace exists, not pinned yet */
+} NetnsStage;
+
+/* Told what exists at each stage, before the next step: the moment to
+ * record how to recognise it after a crash. A negative return aborts the
+ * creation (nothing is left behind) and is returned. */
+typedef int (*netns_record_fn)(void *userdata, NetnsStage stage, const NetnsCreated *so_far);
+
+/* Helpers and locks give up after this long (-ETIMEDOUT). A variable only
+ * so that the unit tests can shorten it. */
+#define NETNS_HELPER_TIMEOUT_MS_DEFAULT 10000
+extern int netns_helper_timeout_ms;
 
 /* Makes dir a shared mount point (once) so pins propagate everywhere, holding
  * flock() on it while doing so, as ip netns does against parallel setup. */
 int netns_dir_prepare(const char *dir);
 
-/* Creates a namespace from inside parent_fd (< 0: the host) and pins it.
- * The pin path must not exist (-EEXIST). On failure nothing is left. */
-int netns_create_pinned(int parent_fd, const NetnsSetup *setup, NetnsCreated *ret);
+/*
+ * Creates a namespace from inside parent_fd (< 0: the host) and pins it:
+ * placeholder (O_EXCL: -EEXIST if the path exists), namespace, bind mount.
+ * record (may be NULL) is called after the first two steps. On success
+ * *ret_fd holds the new namespace, verified to be the one pinned. On
+ * failure nothing is left, but for a pin that someone replaced while we
+ * made it (-ESTALE), which is not ours to remove.
+ */
+int netns_create_pinned(int parent_fd, const NetnsSetup *setup, netns_record_fn record, void *userdata,
+                        int *ret_fd, NetnsCreated *ret);
 
-/* Lazy unmount and unlink; -ENOENT if there was nothing. */
+/*
+ * Opens the namespace pinned at path, to hold on to: never through a
+ * symlink, never blocking on a FIFO planted there. It must be an nsfs file
+ * of a network namespace (-ENOTCONN if not, e.g. a bare placeholder) and, if
+ * want is not NULL, that namespace (-ESTALE otherwise; want->dev 0 matches
+ * any device). *ret (may be NULL) gets its identity.
+ */
+int netns_open_verified(const char *path, const NetnsId *want, NetnsId *ret);
+
+/* The identity of what is at path now, without following a symlink and
+ * without opening it; is_ns tells whether it is a namespace pin. */
+int netns_path_id(const char *path, NetnsId *ret, bool *ret_is_ns);
+
+/* Unpins path only while it still pins namespace id: lazy unmount
+ * (UMOUNT_NOFOLLOW) and unlink. -ESTALE, touching nothing, if it pins
+ * another namespace or none; -ENOENT if there is nothing. */
+int netns_unpin_verified(const char *path, const NetnsId *id);
+
+/* Removes path only if it is still the bare placeholder id (not a pin). */
+int netns_remove_placeholder(const char *path, const NetnsId *id);
+
+/* Lazy unmount and unlink, whatever is there; -ENOENT if there was nothing.
+ * Only for vsockns's own parents under /run/vsockns. */
 int netns_unpin(const char *path);
 
 /* 0 and the namespace inode if path is a pinned namespace; -ENOENT if it
  * does not exist, -ENOTCONN if it is a file but no namespace is mounted. */
 int netns_pin_inode(const char *path, uint64_t *ret_inode);
 
-/* Opens a pinned namespace for setns(). */
+/* Opens a pinned namespace for setns() (see netns_open_verified()). */
 int netns_open(const char *path);
+
+/*
+ * What the manager does to namespaces, behind a table (as the lease kernel
+ * ops) so its create, delete and reconcile logic runs in unit tests against
+ * a fake (tests/unit/test-namespaces.c). Each is the function above of the
+ * same name; userdata is the table's.
+ */
+typedef struct NetnsOps {
+    int (*create_pinned)(void *userdata, int parent_fd, const NetnsSetup *setup, netns_record_fn record,
+                         void *record_userdata, int *ret_fd, NetnsCreated *ret);
+    int (*open_verified)(void *userdata, const char *path, const NetnsId *want, NetnsId *ret);
+    int (*path_id)(void *userdata, const char *path, NetnsId *ret, bool *ret_is_ns);
+    int (*unpin_verified)(void *userdata, const char *path, const NetnsId *id);
+    int (*remove_placeholder)(void *userdata, const char *path, const NetnsId *id);
+    int (*sysctl_read)(void *userdata, int netns_fd, const char *key, char *buf, size_t size);
+} NetnsOps;
+
+extern const NetnsOps netns_ops_real;

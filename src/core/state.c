@@ -30,6 +30,12 @@ static json_object *namespace_to_json(const Namespace *ns)
     if (ns->g2h_fallback >= 0)
         json_object_object_add(o, "g2h_fallback", json_object_new_boolean(ns->g2h_fallback));
     json_object_object_add(o, "inode", json_object_new_uint64(ns->inode));
+    if (ns->dev)
+        json_object_object_add(o, "dev", json_object_new_uint64(ns->dev));
+    if (ns->placeholder_ino) {
+        json_object_object_add(o, "placeholder_dev", json_object_new_uint64(ns->placeholder_dev));
+        json_object_object_add(o, "placeholder_inode", json_object_new_uint64(ns->placeholder_ino));
+    }
     json_object_object_add(o, "created_usec", json_object_new_uint64(ns->created_usec));
     if (ns->pending)
         json_object_object_add(o, "pending", json_object_new_boolean(true));
@@ -46,6 +52,8 @@ static json_object *lease_to_json(const LeaseRecord *l)
     json_object_object_add(o, "pid", json_object_new_int64(l->pid));
     json_object_object_add(o, "acquired_usec", json_object_new_uint64(l->acquired_usec));
     json_object_object_add(o, "reserved", json_object_new_boolean(l->reserved));
+    if (l->persist)
+        json_object_object_add(o, "persist", json_object_new_boolean(true));
     if (l->bind_pid > 0) {
         json_object_object_add(o, "bind_pid", json_object_new_int64(l->bind_pid));
         json_object_object_add(o, "bind_start_time", json_object_new_uint64(l->bind_start_time));
@@ -120,7 +128,7 @@ static int namespace_from_json(json_object *o, Namespace *ns)
 {
     const char *str;
     bool b = false;
-    *ns = (Namespace) { .g2h_fallback = -1 };
+    *ns = (Namespace) { .g2h_fallback = -1, .fd = -1 };
 
     if (!get_string(o, "name", &str) || !ns_name_is_valid(str))
         return -EINVAL;
@@ -141,7 +149,10 @@ static int namespace_from_json(json_object *o, Namespace *ns)
         return -EINVAL;
     if (!get_uint(o, "inode", UINT64_MAX, &ns->inode) && !ns->pending)
         return -EINVAL;
-    if (get_opt_uint(o, "created_usec", UINT64_MAX, &ns->created_usec) < 0)
+    if (get_opt_uint(o, "created_usec", UINT64_MAX, &ns->created_usec) < 0 ||
+        get_opt_uint(o, "dev", UINT64_MAX, &ns->dev) < 0 ||
+        get_opt_uint(o, "placeholder_dev", UINT64_MAX, &ns->placeholder_dev) < 0 ||
+        get_opt_uint(o, "placeholder_inode", UINT64_MAX, &ns->placeholder_ino) < 0)
         return -EINVAL;
     return 0;
 }
@@ -176,6 +187,8 @@ static int lease_from_json(json_object *o, LeaseRecord *l)
     if (!json_object_object_get_ex(o, "reserved", &v) || !json_object_is_type(v, json_type_boolean))
         return -EINVAL;
     l->reserved = json_object_get_boolean(v);
+    if (get_opt_bool(o, "persist", &l->persist) < 0)
+        return -EINVAL;
     int r = get_opt_uint(o, "bind_pid", INT32_MAX, &u);
     if (r < 0 || (r > 0 && u == 0))
         return -EINVAL;

@@ -19,6 +19,7 @@ extern const char *arg_cid;      /* NULL or "auto": pick */
 extern const char *arg_owner;
 extern const char *arg_strategy;
 extern bool arg_no_reserve;
+extern bool arg_persist;
 
 /* Prints the error and maps it to an exit status. */
 int report_bus_error(const sd_bus_error *error, int r);
@@ -32,3 +33,5 @@ int verb_leases(sd_bus *bus, int argc, char **argv);
 int verb_acquire(sd_bus *bus, int argc, char **argv);
 int verb_release(sd_bus *bus, int argc, char **argv);
 int verb_exec(sd_bus *bus, int argc, char **argv);
+int verb_check_leases(sd_bus *bus, int argc, char **argv);
+int verb_bind(sd_bus *bus, int argc, char **argv);

@@ -74,7 +74,8 @@ static int parse_cid(uint32_t *ret)
 }
 
 /* Calls AcquireLease; *ret_fd is our own copy of the vhost-vsock fd. */
-static int acquire(sd_bus *bus, const char *ns, const char *owner, int bind_pidfd, uint32_t *ret_cid, int *ret_fd)
+static int acquire(sd_bus *bus, const char *ns, const char *owner, int bind_pidfd, bool persist, uint32_t *ret_cid,
+                   int *ret_fd)
 {
     sd_bus_error error = SD_BUS_ERROR_NULL;
     sd_bus_message *m = NULL, *reply = NULL;
@@ -94,6 +95,11 @@ static int acquire(sd_bus *bus, const char *ns, const char *owner, int bind_pidf
         r = sd_bus_message_append(m, "{sv}", "Reserve", "b", 0);
     if (r >= 0 && bind_pidfd >= 0)
         r = sd_bus_message_append(m, "{sv}", "BindPIDFD", "h", bind_pidfd);
+    if (r >= 0 && persist && !arg_no_reserve)
+        r = sd_bus_message_append(m, "{sv}", "Persist", "b", 1);
+    /* acquire needs no copy of the device: vsocknsd keeps the only one. */
+    if (r >= 0 && !ret_fd)
+        r = sd_bus_message_append(m, "{sv}", "HandOut", "b", 0);
     if (r >= 0)
         r = sd_bus_message_close_container(m);
     if (r >= 0)
@@ -117,7 +123,9 @@ int verb_acquire(sd_bus *bus, int argc, char **argv)
     struct passwd *pw = getpwuid(getuid());
     snprintf(label, sizeof(label), "user:%s", pw ? pw->pw_name : "?");
     uint32_t cid;
-    int r = acquire(bus, argv[1], arg_owner ? arg_owner : label, -1, &cid, NULL);
+    /* No copy of the device for us (we would only close it): vsocknsd holds
+     * the CID alone, bound to no process, until it is released. */
+    int r = acquire(bus, argv[1], arg_owner ? arg_owner : label, -1, false, &cid, NULL);
     if (r != 0)
         return r;
     if (arg_json) {
@@ -194,7 +202,7 @@ int verb_exec(sd_bus *bus, int argc, char **argv)
 
     uint32_t cid;
     int fd = -1;
-    int r = acquire(bus, ns, arg_owner ? arg_owner : label, pidfd, &cid, &fd);
+    int r = acquire(bus, ns, arg_owner ? arg_owner : label, pidfd, arg_persist, &cid, &fd);
     if (r != 0)
         return r;
     if (fd < 0) {
@@ -236,4 +244,57 @@ int verb_exec(sd_bus *bus, int argc, char **argv)
     execvp(args[0], args);
     fprintf(stderr, "Cannot run %s: %s\n", args[0], strerror(errno));
     return 127;
+}
+
+int verb_check_leases(sd_bus *bus, int argc, char **argv)
+{
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    sd_bus_message *reply = NULL;
+    uint32_t checked, retaken;
+    const char *ns = argc > 1 ? argv[1] : "";
+    int r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "CheckLeases", &error, &reply, "s", ns);
+    if (r < 0) {
+        r = report_bus_error(&error, r);
+        sd_bus_error_free(&error);
+        return r;
+    }
+    r = sd_bus_message_read(reply, "uu", &checked, &retaken);
+    sd_bus_message_unref(reply);
+    if (r < 0)
+        return EXIT_FAILED;
+    if (arg_json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "checked", json_object_new_int64(checked));
+        json_object_object_add(o, "retaken", json_object_new_int64(retaken));
+        print_json(o);
+    } else
+        printf("%" PRIu32 " reserved CIDs checked, %" PRIu32 " taken back after being moved away.\n", checked,
+               retaken);
+    return 0;
+}
+
+int verb_bind(sd_bus *bus, int argc, char **argv)
+{
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    char *end;
+    unsigned long cid = strtoul(argv[2], &end, 10);
+    if (*end || end == argv[2] || cid > UINT32_MAX) {
+        fprintf(stderr, "'%s' is not a CID.\n", argv[2]);
+        return EXIT_USAGE;
+    }
+    long pid = strtol(argv[3], &end, 10);
+    if (*end || end == argv[3] || pid <= 0 || pid > INT32_MAX) {
+        fprintf(stderr, "'%s' is not a process ID.\n", argv[3]);
+        return EXIT_USAGE;
+    }
+    int r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "BindLease", &error, NULL, "sua{sv}",
+                               argv[1], (uint32_t) cid, 1, "BindPID", "u", (uint32_t) pid);
+    if (r < 0) {
+        r = report_bus_error(&error, r);
+        sd_bus_error_free(&error);
+        return r;
+    }
+    if (!arg_json)
+        printf("CID %lu in %s is now bound to process %ld.\n", cid, argv[1], pid);
+    return 0;
 }

@@ -14,7 +14,7 @@
 #include <systemd/sd-bus.h>
 #include <time.h>
 
-#include "core/errors.h"
+#include "daemon/bus-errors.h"
 #include "ctl/ctl.h"
 #include "shared/macro.h"
 
@@ -23,6 +23,7 @@ const char *arg_cid;
 const char *arg_owner;
 const char *arg_strategy;
 bool arg_no_reserve;
+bool arg_persist;
 static const char *arg_mode = "local";
 static const char *arg_parent;
 static bool arg_no_g2h_fallback;
@@ -339,7 +340,11 @@ static void help(void)
            "  acquire NAME           Lease a CID in a namespace and print it\n"
            "  release NAME CID       End a lease\n"
            "  exec NAME -- CMD...    Run CMD in the namespace with a leased vhost-vsock fd;\n"
-           "                         {cid} and {fd} in its arguments are replaced\n\n"
+           "                         {cid} and {fd} in its arguments are replaced\n"
+           "  bind NAME CID PID      Bind a lease to process PID (e.g. the VM just started\n"
+           "                         with its fd): the lease ends when PID exits\n"
+           "  check-leases [NAME]    Check that every reserved CID is still held; take\n"
+           "                         back the ones a holder of the fd moved away\n\n"
            "Options:\n"
            "  -h --help              Show this help\n"
            "     --version           Show the version\n"
@@ -353,7 +358,9 @@ static void help(void)
            "                         exec: exec:COMMAND)\n"
            "     --strategy=lowest|random|stable\n"
            "                         How auto picks a CID (default: lowest)\n"
-           "     --no-reserve        Record an advisory lease of a CID held elsewhere\n\n"
+           "     --no-reserve        Record an advisory lease of a CID held elsewhere\n"
+           "     --persist           exec: keep the lease when CMD exits (the CID is taken\n"
+           "                         again on a fresh device)\n\n"
            "Exit status: 0 success, 1 failure, 2 invalid usage, 4 no such namespace or lease,\n"
            "5 vsocknsd not reachable. See vsocknsctl(1).\n",
            program_invocation_short_name);
@@ -361,14 +368,14 @@ static void help(void)
 
 static int parse_argv(int argc, char **argv)
 {
-    enum { ARG_VERSION = 0x100, ARG_JSON, ARG_NO_G2H, ARG_CID, ARG_OWNER, ARG_STRATEGY, ARG_NO_RESERVE };
+    enum { ARG_VERSION = 0x100, ARG_JSON, ARG_NO_G2H, ARG_CID, ARG_OWNER, ARG_STRATEGY, ARG_NO_RESERVE, ARG_PERSIST };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, ARG_VERSION },
         { "json", no_argument, NULL, ARG_JSON },  { "mode", required_argument, NULL, 'm' },
         { "parent", required_argument, NULL, 'p' }, { "no-g2h-fallback", no_argument, NULL, ARG_NO_G2H },
         { "force", no_argument, NULL, 'f' },      { "cid", required_argument, NULL, ARG_CID },
         { "owner", required_argument, NULL, ARG_OWNER }, { "strategy", required_argument, NULL, ARG_STRATEGY },
-        { "no-reserve", no_argument, NULL, ARG_NO_RESERVE }, {}
+        { "no-reserve", no_argument, NULL, ARG_NO_RESERVE }, { "persist", no_argument, NULL, ARG_PERSIST }, {}
     };
     int c;
     /* Options may follow the verb; "--" ends them, so exec's COMMAND keeps its own. */
@@ -385,6 +392,7 @@ static int parse_argv(int argc, char **argv)
         case ARG_OWNER: arg_owner = optarg; break;
         case ARG_STRATEGY: arg_strategy = optarg; break;
         case ARG_NO_RESERVE: arg_no_reserve = true; break;
+        case ARG_PERSIST: arg_persist = true; break;
         default: return -EINVAL;
         }
     }
@@ -401,6 +409,7 @@ static const Verb verbs[] = {
     { "status", 0, 0, verb_status },   { "list", 0, 0, verb_list },       { "show", 1, 1, verb_show },
     { "create", 1, 1, verb_create },   { "delete", 1, 1, verb_delete },   { "leases", 0, 1, verb_leases },
     { "acquire", 1, 1, verb_acquire }, { "release", 2, 2, verb_release }, { "exec", 2, -1, verb_exec },
+    { "check-leases", 0, 1, verb_check_leases }, { "bind", 3, 3, verb_bind },
 };
 
 int main(int argc, char **argv)

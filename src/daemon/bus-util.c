@@ -5,13 +5,13 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "core/errors.h"
+#include "daemon/bus-errors.h"
 #include "shared/macro.h"
 
 int bus_reply_manager_error(sd_bus_error *error, int r, const ManagerError *e)
 {
-    if (e && e->name)
-        return sd_bus_error_set(error, e->name, e->message);
+    if (e && e->kind != ERROR_NONE)
+        return sd_bus_error_set(error, bus_error_name(e->kind), e->message);
     if (e && e->message[0])
         return sd_bus_error_set_errnof(error, -r, "%s", e->message);
     return sd_bus_error_set_errno(error, r);

@@ -10,13 +10,12 @@
 #include <systemd/sd-event.h>
 
 #include "bus-util.h"
-#include "core/errors.h"
+#include "fd-store.h"
+#include "daemon/bus-errors.h"
 #include "core/netns.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 
-static sd_bus *signal_bus;
-static Manager *signal_manager;
 
 static int read_create_option(sd_bus_message *m, const char *key, void *userdata)
 {
@@ -86,7 +85,9 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     r = manager_delete_namespace(manager, name, force, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
-    return sd_bus_reply_method_return(m, NULL);
+    /* The reply waits (on the loop) until the fd store has let go. */
+    r = fd_store_settle(sd_bus_get_event(sd_bus_message_get_bus(m)), manager, m);
+    return r < 0 ? r : 1;
 }
 
 static int method_get_namespace(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -140,9 +141,14 @@ static int read_lease_option(sd_bus_message *m, const char *key, void *userdata)
         return sd_bus_message_read(m, "v", "s", &req->strategy);
     if (streq(key, "BindPIDFD"))
         return sd_bus_message_read(m, "v", "h", &req->bind_pidfd);
-    if (streq(key, "Reserve")) {
+    if (streq(key, "Reserve") || streq(key, "Persist") || streq(key, "HandOut")) {
         r = sd_bus_message_read(m, "v", "b", &b);
-        req->reserve = b;
+        if (streq(key, "Reserve"))
+            req->reserve = b;
+        else if (streq(key, "Persist"))
+            req->persist = b;
+        else
+            req->hand_out = b;
         return r;
     }
     r = sd_bus_message_read(m, "v", "u", &pid);
@@ -150,13 +156,16 @@ static int read_lease_option(sd_bus_message *m, const char *key, void *userdata)
     return r;
 }
 
-/* AcquireLease options: Strategy (s), Reserve (b), BindPID (u), BindPIDFD (h). */
+/* AcquireLease options: Strategy (s), Reserve (b), HandOut (b), BindPID (u),
+ * BindPIDFD (h), Persist (b). */
 static int read_lease_options(sd_bus_message *m, LeaseRequest *req, sd_bus_error *error)
 {
     static const BusOption known[] = {
-        { "Strategy", "s" }, { "Reserve", "b" }, { "BindPID", "u" }, { "BindPIDFD", "h" },
+        { "Strategy", "s" }, { "Reserve", "b" },   { "HandOut", "b" },
+        { "BindPID", "u" },  { "BindPIDFD", "h" }, { "Persist", "b" },
     };
-    return bus_read_options(m, known, ELEMENTSOF(known), "Strategy (s), Reserve (b), BindPID (u) and BindPIDFD (h)",
+    return bus_read_options(m, known, ELEMENTSOF(known),
+                            "Strategy (s), Reserve (b), HandOut (b), BindPID (u), BindPIDFD (h) and Persist (b)",
                             read_lease_option, req, error);
 }
 
@@ -175,7 +184,7 @@ static int caller_identity(sd_bus_message *m, uid_t *ret_uid, pid_t *ret_pid)
 static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
     Manager *manager = userdata;
-    LeaseRequest req = { .reserve = true, .bind_pidfd = -1 };
+    LeaseRequest req = { .reserve = true, .hand_out = true, .bind_pidfd = -1 };
     ManagerError e = {};
 
     int r = sd_bus_message_read(m, "sus", &req.ns, &req.cid, &req.owner);
@@ -198,9 +207,18 @@ static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error 
     r = manager_acquire_lease(manager, &req, &l, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
-    /* Advisory leases hold nothing: the caller gets /dev/null. */
-    _cleanup_close_ int null_fd = l->fd < 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
-    return sd_bus_reply_method_return(m, "uh", l->rec.cid, l->fd >= 0 ? l->fd : null_fd);
+    /* Advisory leases hold nothing, and a device not handed out stays ours
+     * alone: the caller gets /dev/null. */
+    bool give = l->fd >= 0 && req.hand_out;
+    _cleanup_close_ int null_fd = give ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    r = sd_bus_reply_method_return(m, "uh", l->rec.cid, give ? l->fd : null_fd);
+    if (r < 0) {
+        /* Nobody got the fd: a lease nobody holds must not stay. */
+        log_warning_errno(r, "Cannot send the lease of CID %u in %s to its caller: %m", l->rec.cid, l->rec.ns);
+        manager_drop_lease(manager, l, "its reply could not be sent");
+        fd_store_settle(sd_bus_get_event(sd_bus_message_get_bus(m)), manager, NULL);
+    }
+    return r;
 }
 
 static int method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -221,7 +239,64 @@ static int method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error 
     r = manager_release_lease(manager, ns, cid, uid, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
+    /* The reply waits (on the loop) until the fd store has let go, so the
+     * CID is free when the caller hears back. */
+    r = fd_store_settle(sd_bus_get_event(sd_bus_message_get_bus(m)), manager, m);
+    return r < 0 ? r : 1;
+}
+
+static void watch_bound_process(sd_bus *bus, Lease *l);
+
+static int method_bind_lease(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    static const BusOption known[] = { { "BindPID", "u" }, { "BindPIDFD", "h" } };
+    Manager *manager = userdata;
+    LeaseRequest bind = { .bind_pidfd = -1 };
+    ManagerError e = {};
+    const char *ns;
+    uint32_t cid;
+    pid_t pid;
+
+    int r = sd_bus_message_read(m, "su", &ns, &cid);
+    if (r < 0)
+        return r;
+    r = bus_read_options(m, known, ELEMENTSOF(known), "BindPID (u) and BindPIDFD (h)", read_lease_option, &bind,
+                         error);
+    if (r < 0 || sd_bus_error_is_set(error))
+        return r;
+    if (bind.bind_pid < 0)
+        return sd_bus_error_set(error, BUS_ERROR_INVALID_OPTION, "BindPID must be a process ID.");
+    r = caller_identity(m, &bind.uid, &pid);
+    if (r < 0)
+        return r;
+    Lease *l = manager_find_lease(manager, ns, cid);
+    void *old_watch = l ? l->watch : NULL;
+    r = manager_bind_lease(manager, ns, cid, &bind, &e);
+    if (r < 0)
+        return bus_reply_manager_error(error, r, &e);
+    /* The old watch's pidfd is closed: watch the new one. */
+    sd_event_source_disable_unref(old_watch);
+    l->watch = NULL;
+    watch_bound_process(sd_bus_message_get_bus(m), l);
     return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_check_leases(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    Manager *manager = userdata;
+    const char *ns;
+    size_t checked, retaken;
+
+    int r = sd_bus_message_read(m, "s", &ns);
+    if (r < 0)
+        return r;
+    if (ns[0] && !streq(ns, NS_NAME_HOST) && !manager_find(manager, ns))
+        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
+    r = bus_check_caller_is_root(m, "check CID leases", error);
+    if (r < 0)
+        return r;
+    manager_check_leases(manager, ns, 0, &checked, &retaken);
+    return sd_bus_reply_method_return(m, "uu", (uint32_t) checked, (uint32_t) retaken);
 }
 
 static int append_lease(Lease *l, void *userdata)
@@ -329,97 +404,105 @@ static const sd_bus_vtable manager_vtable[] = {
                             SD_BUS_ARGS("s", namespace),
                             SD_BUS_RESULT("a(susbt)", leases),
                             method_list_leases, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("BindLease",
+                            SD_BUS_ARGS("s", namespace, "u", cid, "a{sv}", options),
+                            SD_BUS_NO_RESULT,
+                            method_bind_lease, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("CheckLeases",
+                            SD_BUS_ARGS("s", namespace),
+                            SD_BUS_RESULT("u", checked, "u", retaken),
+                            method_check_leases, SD_BUS_VTABLE_UNPRIVILEGED),
 
     SD_BUS_SIGNAL_WITH_ARGS("NamespaceCreated", SD_BUS_ARGS("s", name, "o", object), 0),
     SD_BUS_SIGNAL_WITH_ARGS("NamespaceRemoved", SD_BUS_ARGS("s", name, "o", object), 0),
     SD_BUS_SIGNAL_WITH_ARGS("LeaseAcquired", SD_BUS_ARGS("s", namespace, "u", cid, "s", owner), 0),
     SD_BUS_SIGNAL_WITH_ARGS("LeaseReleased", SD_BUS_ARGS("s", namespace, "u", cid, "s", owner), 0),
+    SD_BUS_SIGNAL_WITH_ARGS("LeaseRetaken", SD_BUS_ARGS("s", namespace, "u", cid, "s", owner, "s", reason), 0),
+    SD_BUS_SIGNAL_WITH_ARGS("LeaseLost", SD_BUS_ARGS("s", namespace, "u", cid, "s", owner, "s", reason), 0),
     SD_BUS_VTABLE_END,
 };
 
-static void emit_namespace_signal(const char *member, const Namespace *ns)
+/* The manager's callbacks get the bus as userdata (manager_dbus_connect_signals). */
+static void emit_namespace_signal(sd_bus *bus, const char *member, const Namespace *ns)
 {
     _cleanup_free_ char *path = namespace_object_path(ns->name);
-    if (!signal_bus || !path)
+    if (!path)
         return;
-    int r = sd_bus_emit_signal(signal_bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, member, "so", ns->name, path);
+    int r = sd_bus_emit_signal(bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, member, "so", ns->name, path);
     if (r < 0)
         log_warning_errno(r, "Cannot emit %s for '%s': %m", member, ns->name);
     if (streq(member, "NamespaceCreated"))
-        r = sd_bus_emit_object_added(signal_bus, path);
+        r = sd_bus_emit_object_added(bus, path);
     else
         /* The object can no longer be found (the manager has let go of
          * it), so name its interfaces ourselves: the same set that
          * GetManagedObjects listed for it. */
-        r = sd_bus_emit_interfaces_removed(signal_bus, path, "org.freedesktop.DBus.Peer",
+        r = sd_bus_emit_interfaces_removed(bus, path, "org.freedesktop.DBus.Peer",
                                            "org.freedesktop.DBus.Introspectable", "org.freedesktop.DBus.Properties",
                                            VSOCKNS_NAMESPACE_IFACE, NULL);
     if (r < 0)
         log_warning_errno(r, "Cannot emit the ObjectManager signal for '%s': %m", ns->name);
-    sd_bus_emit_properties_changed(signal_bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "NamespaceCount", NULL);
+    sd_bus_emit_properties_changed(bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "NamespaceCount", NULL);
 }
 
 static void on_namespace_added(Manager *m, const Namespace *ns, void *userdata)
 {
-    emit_namespace_signal("NamespaceCreated", ns);
+    emit_namespace_signal(userdata, "NamespaceCreated", ns);
 }
 
 static void on_namespace_removed(Manager *m, const Namespace *ns, void *userdata)
 {
-    emit_namespace_signal("NamespaceRemoved", ns);
+    emit_namespace_signal(userdata, "NamespaceRemoved", ns);
 }
 
 static int on_bound_process_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-    manager_drop_lease(signal_manager, userdata, "the process it was bound to exited");
-    return 0;
+    Lease *l = userdata;
+    Manager *m = l->manager;
+    sd_event *event = sd_event_source_get_event(s);
+    /* This source watches the pidfd the manager is about to close. */
+    sd_event_source_disable_unref(l->watch);
+    l->watch = NULL;
+    manager_bound_process_exited(m, l);
+    return fd_store_settle(event, m, NULL);
 }
 
-/* Returns once systemd has processed our earlier fd store messages. */
-static void fd_store_barrier(void)
+static void on_lease_fd(Manager *m, Lease *l, LeaseFdEvent event, const char *why, void *userdata)
 {
-    int r = sd_notify_barrier(false, 5 * 1000000ULL);
-    if (r < 0)
-        log_warning_errno(r, "systemd did not confirm changes to the fd store: %m");
-}
-
-static void fd_store(const Lease *l, bool add, bool wait)
-{
-    char name[256], msg[512];
-    lease_fd_name(l, name, sizeof(name));
-    if (add) {
-        snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-        int r = sd_pid_notify_with_fds(0, false, msg, &l->fd, 1);
-        if (r < 0)
-            log_warning_errno(r, "Cannot put the fd of CID %u in %s into the fd store: %m", l->rec.cid, l->rec.ns);
-    } else {
-        /*
-         * The store's copy shares the open device with ours: the kernel
-         * frees the CID only once systemd has closed it too. Wait until
-         * systemd has processed the removal, so a released CID is free when
-         * ReleaseLease returns (and is not mistaken for one held outside).
-         */
-        snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-        sd_notify(false, msg);
-        if (wait)
-            fd_store_barrier();
+    const char *member = event == LEASE_FD_RETAKEN ? "LeaseRetaken" : "LeaseLost";
+    if (event == LEASE_FD_CLOSING) {
+        if (m->have_fd_store)
+            fd_store_remove(l);
+        return;
     }
+    if (event == LEASE_FD_RETAKEN && m->have_fd_store)
+        fd_store_add(l);
+    int r = sd_bus_emit_signal(userdata, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, member, "suss", l->rec.ns, l->rec.cid,
+                               l->rec.owner, why);
+    if (r < 0)
+        log_warning_errno(r, "Cannot emit %s: %m", member);
+}
+
+/* A pidfd becomes readable when its process exits. */
+static void watch_bound_process(sd_bus *bus, Lease *l)
+{
+    if (l->bind_pidfd < 0)
+        return;
+    sd_event_source *s = NULL;
+    int r = sd_event_add_io(sd_bus_get_event(bus), &s, l->bind_pidfd, EPOLLIN, on_bound_process_exit, l);
+    if (r < 0)
+        log_warning_errno(r, "Cannot watch the process of lease %u in %s: %m", l->rec.cid, l->rec.ns);
+    l->watch = s;
 }
 
 static void on_lease_added(Manager *m, Lease *l, const char *why, void *userdata)
 {
     if (l->fd >= 0 && m->have_fd_store)
-        fd_store(l, true, false);
-    if (l->bind_pidfd >= 0) {
-        sd_event_source *s = NULL;
-        int r = sd_event_add_io(sd_bus_get_event(signal_bus), &s, l->bind_pidfd, EPOLLIN, on_bound_process_exit, l);
-        if (r < 0)
-            log_warning_errno(r, "Cannot watch the process of lease %u in %s: %m", l->rec.cid, l->rec.ns);
-        l->watch = s;
-    }
+        fd_store_add(l);
+    watch_bound_process(userdata, l);
     if (why) /* re-adopted at startup: nothing new to announce */
         return;
-    int r = sd_bus_emit_signal(signal_bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseAcquired", "sus", l->rec.ns,
+    int r = sd_bus_emit_signal(userdata, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseAcquired", "sus", l->rec.ns,
                                l->rec.cid, l->rec.owner);
     if (r < 0)
         log_warning_errno(r, "Cannot emit LeaseAcquired: %m");
@@ -428,30 +511,23 @@ static void on_lease_added(Manager *m, Lease *l, const char *why, void *userdata
 static void on_lease_removed(Manager *m, Lease *l, const char *why, void *userdata)
 {
     if (l->fd >= 0 && m->have_fd_store)
-        fd_store(l, false, !m->dropping_many);
+        fd_store_remove(l);
     sd_event_source_disable_unref(l->watch);
     l->watch = NULL;
-    int r = sd_bus_emit_signal(signal_bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseReleased", "sus", l->rec.ns,
+    int r = sd_bus_emit_signal(userdata, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseReleased", "sus", l->rec.ns,
                                l->rec.cid, l->rec.owner);
     if (r < 0)
         log_warning_errno(r, "Cannot emit LeaseReleased: %m");
 }
 
-static void on_leases_flushed(Manager *m, void *userdata)
-{
-    if (m->have_fd_store)
-        fd_store_barrier();
-}
-
 void manager_dbus_connect_signals(sd_bus *bus, Manager *m)
 {
-    m->on_leases_flushed = on_leases_flushed;
-    signal_bus = bus;
-    signal_manager = m;
+    m->userdata = bus;
     m->on_added = on_namespace_added;
     m->on_removed = on_namespace_removed;
     m->on_lease_added = on_lease_added;
     m->on_lease_removed = on_lease_removed;
+    m->on_lease_fd = on_lease_fd;
 }
 
 int manager_dbus_register(sd_bus *bus, Manager *m)

@@ -34,21 +34,20 @@ static int property_get_g2h_fallback(sd_bus *bus, const char *path, const char *
     return sd_bus_message_append(reply, "b", ns->g2h_fallback != 0);
 }
 
-static Manager *namespace_manager;
-
-static int append_lease(Lease *l, void *userdata)
-{
-    return sd_bus_message_append(userdata, "(usbt)", l->rec.cid, l->rec.owner, (int) l->rec.reserved,
-                                 l->rec.acquired_usec);
-}
-
 static int property_get_leases(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
     const Namespace *ns = userdata;
-    int r = sd_bus_message_open_container(reply, 'a', "(usbt)");
+    Lease **sorted;
+    size_t n;
+    /* From the namespace's own set: costs what it returns, whatever else exists. */
+    int r = lease_set_sorted(&ns->leases, &sorted, &n);
     if (r >= 0)
-        r = manager_foreach_lease(namespace_manager, ns->name, append_lease, reply);
+        r = sd_bus_message_open_container(reply, 'a', "(usbt)");
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        r = sd_bus_message_append(reply, "(usbt)", sorted[i]->rec.cid, sorted[i]->rec.owner,
+                                  (int) sorted[i]->rec.reserved, sorted[i]->rec.acquired_usec);
+    free(sorted);
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
     return r;
@@ -106,7 +105,6 @@ static int namespace_node_enumerator(sd_bus *bus, const char *path, void *userda
 
 int namespace_dbus_register(sd_bus *bus, Manager *m)
 {
-    namespace_manager = m;
     int r = sd_bus_add_fallback_vtable(bus, NULL, VSOCKNS_NAMESPACE_PREFIX, VSOCKNS_NAMESPACE_IFACE,
                                        namespace_vtable, namespace_object_find, m);
     if (r < 0)

@@ -16,6 +16,7 @@
 
 #include "core/manager.h"
 #include "daemon/bus-util.h"
+#include "daemon/fd-store.h"
 #include "daemon/manager-dbus.h"
 #include "daemon/namespace-dbus.h"
 #include "shared/log.h"
@@ -86,8 +87,8 @@ static int parse_argv(int argc, char **argv)
 static int on_netns_dir_event(sd_event_source *s, const struct inotify_event *ev, void *userdata)
 {
     Manager *m = userdata;
-    if (ev->len > 0 && (ev->mask & (IN_DELETE | IN_MOVED_FROM)))
-        manager_handle_pin_removed(m, ev->name);
+    if (ev->len > 0 && (ev->mask & (IN_DELETE | IN_MOVED_FROM)) && manager_handle_pin_removed(m, ev->name))
+        return fd_store_settle(sd_event_source_get_event(s), m, NULL);
     return 0;
 }
 
@@ -137,8 +138,14 @@ static int take_fd_store(Manager *m)
 }
 
 /* Stored fds no lease claimed: out of the store, closed. */
+/* Removes from the fd store every fd no adopted lease took: leases dropped
+ * at adoption (their process exited, their namespace went, ...) must not
+ * stay held by systemd's copy. Before the bus name is taken, it waits (at
+ * most 5 s) for systemd to have closed them, so their CIDs are free when
+ * the first caller is served; nothing is being served yet. */
 static void release_unclaimed_fds(Manager *m)
 {
+    size_t released = 0;
     for (size_t i = 0; i < m->n_stored_fds; i++) {
         StoredFd *s = &m->stored_fds[i];
         if (s->fd < 0)
@@ -149,6 +156,12 @@ static void release_unclaimed_fds(Manager *m)
         sd_notify(false, msg);
         close(s->fd);
         s->fd = -1;
+        released++;
+    }
+    if (released > 0) {
+        int r = sd_notify_barrier(false, 5 * 1000000ULL);
+        if (r < 0)
+            log_warning_errno(r, "systemd did not confirm the removal of %zu fds from the fd store: %m", released);
     }
 }
 
@@ -158,6 +171,9 @@ static void release_unclaimed_fds(Manager *m)
 static int on_recheck_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
     manager_recheck_held_outside(userdata);
+    /* And whether reserved CIDs are still held, a bounded number per tick
+     * (opening a device costs ~8 ms under TCG: never a long stall). */
+    manager_check_leases(userdata, NULL, LEASE_RECHECK_BATCH, NULL, NULL);
     sd_event_source_set_time_relative(s, RECHECK_USEC);
     return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }

@@ -143,27 +143,38 @@ expect_error NamespaceBusy DeleteNamespace hr-keep false
 $ctl release hr-keep 40 >/dev/null
 expect_eq "released" 0 "$($ctl leases --json | grep -c '"cid"')"
 
-# A creation that a crash interrupted (kill -9 between recording the intent
-# and finishing): a namespace that made it to its pin is adopted, a bare
-# placeholder is removed, a record with nothing behind it is dropped.
+# Creations that a crash interrupted. The record names what vsockns made
+# (placeholder first, then the namespace before it is pinned): that is
+# finished or undone; anything it cannot prove is its own is left alone.
 stop_daemon
-ip netns add pend-pinned
-touch /run/netns/pend-placeholder
+ip netns add pend-ours          # stands for our namespace, pinned just before the crash
+ip netns add pend-foreign       # an `ip netns add` of the name after the crash
+touch /run/netns/pend-placeholder /run/netns/pend-old
+defer "ip netns del pend-foreign; rm -f /run/netns/pend-old"
+id_of() { stat -c '"dev": %d, "inode": %i' "$1"; }
+placeholder_of() { stat -c '"placeholder_dev": %d, "placeholder_inode": %i' "$1"; }
 cat >/run/vsockns/namespaces.json <<JSON
 { "version": 1, "namespaces": [
   { "name": "hr-keep", "mode": "global", "inode": $keep_ino },
-  { "name": "pend-pinned", "mode": "global", "pending": true },
-  { "name": "pend-placeholder", "mode": "global", "pending": true },
-  { "name": "pend-nothing", "mode": "global", "pending": true } ] }
+  { "name": "pend-ours", "mode": "global", "pending": true, $(id_of /run/netns/pend-ours),
+    "placeholder_dev": 1, "placeholder_inode": 1 },
+  { "name": "pend-placeholder", "mode": "global", "pending": true, $(placeholder_of /run/netns/pend-placeholder) },
+  { "name": "pend-foreign", "mode": "global", "pending": true, "placeholder_dev": 1, "placeholder_inode": 2 },
+  { "name": "pend-nothing", "mode": "global", "pending": true, "placeholder_dev": 1, "placeholder_inode": 3 },
+  { "name": "pend-old", "mode": "global", "pending": true } ] }
 JSON
 start_daemon
-expect_eq "after interrupted creations" "hr-keep pend-pinned" "$($ctl list --json | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | xargs)"
-expect_eq "adopted pin keeps its namespace" "$(stat -c %i /run/netns/pend-pinned)" \
-    "$($ctl show --json pend-pinned | grep -o '"inode":[0-9]*' | cut -d: -f2)"
-expect_eq "placeholder removed" gone "$([[ -e /run/netns/pend-placeholder ]] && echo present || echo gone)"
-expect_eq "log: finished" yes "$(grep -q "Finished the creation of namespace 'pend-pinned'" "$bus/daemon.log" && echo yes)"
+expect_eq "after interrupted creations" "hr-keep pend-ours" "$($ctl list --json | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | xargs)"
+expect_eq "adopted pin keeps its namespace" "$(stat -c %i /run/netns/pend-ours)" \
+    "$($ctl show --json pend-ours | grep -o '"inode":[0-9]*' | cut -d: -f2)"
+expect_eq "our placeholder removed" gone "$([[ -e /run/netns/pend-placeholder ]] && echo present || echo gone)"
+expect_eq "foreign namespace of the same name left alone" yes "$([[ -e /run/netns/pend-foreign ]] && echo yes)"
+expect_eq "file of an unprovable record left alone" yes "$([[ -e /run/netns/pend-old ]] && echo yes)"
+expect_eq "log: finished" yes "$(grep -q "Finished the creation of namespace 'pend-ours'" "$bus/daemon.log" && echo yes)"
+expect_eq "log: foreign left alone" yes \
+    "$(grep -q "pend-foreign is not what vsockns made, leaving it alone" "$bus/daemon.log" && echo yes)"
 expect_eq "state has no pending record left" no "$(grep -q pending /run/vsockns/namespaces.json && echo yes || echo no)"
-$ctl delete pend-pinned >/dev/null
+$ctl delete pend-ours >/dev/null
 
 # A corrupt state file: the daemon starts empty and says so.
 stop_daemon

@@ -13,30 +13,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/errors.h"
+#include "daemon/bus-errors.h"
 #include "core/manager.h"
 #include "core/state.h"
+#include "fake-netns.h"
 
 /* The fake kernel: CIDs "held outside" per pin path, and a switch that makes
  * every CID busy. Returned fds are eventfds, so closing them is real. */
 typedef struct FakeKernel {
-    const char *outside_pin; /* NULL: the host */
+    const char *outside_ns; /* NULL: the host */
     uint32_t outside[8];
     size_t n_outside;
     bool all_busy;
     unsigned calls;
 } FakeKernel;
 
-static int fake_reserve(void *userdata, const char *pin, uint32_t cid)
+static int fake_reserve(void *userdata, const char *ns, int netns_fd, uint32_t cid)
 {
     FakeKernel *k = userdata;
     k->calls++;
     if (k->all_busy)
         return -EADDRINUSE;
-    bool same_ns = (!pin && !k->outside_pin) || (pin && k->outside_pin && strcmp(pin, k->outside_pin) == 0);
+    bool same_ns = (!ns && !k->outside_ns) || (ns && k->outside_ns && strcmp(ns, k->outside_ns) == 0);
     for (size_t i = 0; same_ns && i < k->n_outside; i++)
         if (k->outside[i] == cid)
             return -EADDRINUSE;
@@ -47,12 +51,20 @@ static const LeaseKernelOps fake_ops = { .reserve_cid = fake_reserve };
 static char state_dir[] = "/tmp/vsockns-test-lease.XXXXXX";
 static FakeKernel kernel;
 
+static FakeNetns fake_netns;
+
+/* A managed namespace, pinned (in the fake) where the manager looks. */
 static void add_ns(Manager *m, const char *name, VsockMode mode)
 {
     m->namespaces = realloc(m->namespaces, (m->n_namespaces + 1) * sizeof(Namespace));
     Namespace *ns = &m->namespaces[m->n_namespaces++];
-    *ns = (Namespace) { .mode = mode, .g2h_fallback = -1 };
+    *ns = (Namespace) { .mode = mode, .g2h_fallback = -1, .fd = -1 };
     snprintf(ns->name, sizeof(ns->name), "%s", name);
+    char pin[512];
+    snprintf(pin, sizeof(pin), "%s/%s", m->config.netns_dir, name);
+    NetnsId id = fake_netns_plant(&fake_netns, pin, true);
+    ns->dev = id.dev;
+    ns->inode = id.ino;
 }
 
 static Manager *make_manager(void)
@@ -67,6 +79,9 @@ static Manager *make_manager(void)
     m->kernel = &fake_ops;
     memset(&kernel, 0, sizeof(kernel));
     m->kernel_userdata = &kernel;
+    fake_netns_init(&fake_netns, state_dir);
+    m->netns = &fake_netns_ops;
+    m->netns_userdata = &fake_netns;
     add_ns(m, "a", VSOCK_MODE_LOCAL);
     add_ns(m, "b", VSOCK_MODE_LOCAL);
     add_ns(m, "g1", VSOCK_MODE_GLOBAL);
@@ -93,9 +108,9 @@ static uint32_t acquire(Manager *m, const char *ns, uint32_t cid, const char *ow
     memset(&e, 0, sizeof(e));
     int r = manager_acquire_lease(m, &req, &l, &e);
     if (err)
-        *err = r < 0 ? e.name : NULL;
+        *err = r < 0 ? bus_error_name(e.kind) : NULL;
     if (r < 0) {
-        assert_non_null(e.name);
+        assert_non_null(bus_error_name(e.kind));
         return 0;
     }
     assert_true(reserve ? l->fd >= 0 : l->fd < 0);
@@ -166,11 +181,176 @@ static void test_per_namespace_sets(void **state)
     teardown_manager(m);
 }
 
+/* With an fd store, an ended lease's CID stays marked until systemd is known
+ * to have closed its copy: picks skip it, an explicit request says why. */
+static void test_releasing_marks(void **state)
+{
+    Manager *m = make_manager();
+    m->have_fd_store = true;
+    const char *err;
+    assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), CID_MIN);
+    CidMap *map = &manager_find(m, "a")->space->map; /* made by the first lease */
+    assert_int_equal(manager_release_lease(m, "a", CID_MIN, 0, NULL), 0);
+    assert_int_equal(m->n_releasing, 1);
+    assert_true(cid_map_get(map, CID_MIN) == CID_RELEASING);
+    assert_null(manager_find_lease(m, "a", CID_MIN));
+    assert_int_equal(acquire(m, "a", 0, "y", NULL, true, &err), CID_MIN + 1); /* skipped */
+
+    /* The store still holds it: the kernel says busy, the error says why. */
+    kernel.outside_ns = "a";
+    kernel.outside[kernel.n_outside++] = CID_MIN;
+    LeaseRequest req = { .ns = "a", .cid = CID_MIN, .owner = "z", .reserve = true, .bind_pidfd = -1 };
+    ManagerError e = {};
+    assert_int_equal(manager_acquire_lease(m, &req, NULL, &e), -EADDRINUSE);
+    assert_string_equal(bus_error_name(e.kind), BUS_ERROR_CID_IN_USE);
+    assert_non_null(strstr(e.message, "released a moment ago"));
+    assert_true(cid_map_get(map, CID_MIN) == CID_RELEASING); /* not "held outside" */
+    kernel.n_outside = 0;
+
+    /* Advisory leases hold no fd: nothing to wait for. */
+    assert_int_equal(acquire(m, "a", 50, "adv", NULL, false, &err), 50);
+    assert_int_equal(manager_release_lease(m, "a", 50, 0, NULL), 0);
+    assert_int_equal(m->n_releasing, 1);
+    assert_null(cid_map_get(map, 50));
+
+    manager_releases_settled(m, m->release_seq);
+    assert_int_equal(m->n_releasing, 0);
+    assert_null(cid_map_get(map, CID_MIN));
+    assert_int_equal(acquire(m, "a", 0, "z", NULL, true, &err), CID_MIN);
+
+    /* Settling after the namespace (and its space) went is harmless. */
+    assert_int_equal(acquire(m, "g1", 0, "g", NULL, true, &err), CID_MIN);
+    manager_drop_namespace_leases(m, "b", "test"); /* nothing there */
+    assert_int_equal(manager_release_lease(m, "g1", CID_MIN, 0, NULL), 0);
+    assert_int_equal(m->n_releasing, 1);
+    manager_releases_settled(m, m->release_seq - 1); /* not yet covered */
+    assert_int_equal(m->n_releasing, 1);
+    manager_releases_settled(m, m->release_seq);
+    assert_null(cid_map_get(&m->global_space->map, CID_MIN));
+    teardown_manager(m);
+}
+
+static int fd_events[3];
+
+static void count_fd_event(Manager *m, Lease *l, LeaseFdEvent event, const char *why, void *userdata)
+{
+    fd_events[event]++;
+}
+
+/* A bound process exits: the lease ends, or, persistent, lets go of every
+ * copy and takes the CID again once the fd store has let go. */
+static void test_bound_exit(void **state)
+{
+    Manager *m = make_manager();
+    m->have_fd_store = true;
+    m->on_lease_fd = count_fd_event;
+    memset(fd_events, 0, sizeof(fd_events));
+    pid_t child = fork();
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    LeaseRequest req = { .ns = "a", .cid = 90, .owner = "vm", .reserve = true, .hand_out = true, .pid = child,
+                         .bind_pidfd = -1, .persist = true };
+    Lease *l;
+    assert_int_equal(manager_acquire_lease(m, &req, &l, NULL), 0);
+    assert_int_equal(l->rec.bind_pid, child); /* the caller, by default */
+    assert_true(l->rec.persist);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    manager_bound_process_exited(m, l);
+    assert_int_equal(l->fd, -1);              /* every copy of ours let go */
+    assert_int_equal(fd_events[LEASE_FD_CLOSING], 1);
+    assert_int_equal(l->rec.bind_pid, 0);
+    assert_int_equal(m->n_releasing, 1);      /* waiting for the fd store */
+    manager_releases_settled(m, m->release_seq);
+    assert_true(l->fd >= 0);                  /* taken again, fresh device */
+    assert_int_equal(fd_events[LEASE_FD_RETAKEN], 1);
+    assert_non_null(manager_find_lease(m, "a", 90));
+
+    /* Someone else took the CID in between: the lease is lost and ends. */
+    manager_bound_process_exited(m, l);
+    kernel.outside_ns = "a";
+    kernel.outside[kernel.n_outside++] = 90;
+    manager_releases_settled(m, m->release_seq);
+    assert_int_equal(fd_events[LEASE_FD_LOST], 1);
+    assert_null(manager_find_lease(m, "a", 90));
+    kernel.n_outside = 0;
+
+    /* Not persistent: it just ends. Advisory or not handed out: not bound. */
+    req = (LeaseRequest) { .ns = "a", .cid = 91, .owner = "vm", .reserve = true, .hand_out = true, .pid = getpid(),
+                           .bind_pidfd = -1 };
+    assert_int_equal(manager_acquire_lease(m, &req, &l, NULL), 0);
+    manager_bound_process_exited(m, l);
+    assert_null(manager_find_lease(m, "a", 91));
+    req.hand_out = false;
+    req.cid = 92;
+    assert_int_equal(manager_acquire_lease(m, &req, &l, NULL), 0);
+    assert_int_equal(l->rec.bind_pid, 0);
+    req.reserve = false;
+    req.hand_out = true;
+    req.cid = 93;
+    assert_int_equal(manager_acquire_lease(m, &req, &l, NULL), 0);
+    assert_int_equal(l->rec.bind_pid, 0);
+    teardown_manager(m);
+}
+
+/* CheckLeases: a CID the kernel reports free was moved away by a holder of
+ * the fd; the probe's fresh device becomes the lease's. */
+static void test_check_leases(void **state)
+{
+    Manager *m = make_manager();
+    m->on_lease_fd = count_fd_event;
+    memset(fd_events, 0, sizeof(fd_events));
+    for (uint32_t cid = 100; cid < 105; cid++)
+        assert_int_equal(acquire(m, "a", cid, "x", NULL, true, NULL), cid);
+    acquire(m, "a", 110, "adv", NULL, false, NULL); /* advisory: not checked */
+    size_t checked, retaken;
+    kernel.all_busy = true; /* all still held */
+    manager_check_leases(m, "a", 0, &checked, &retaken);
+    assert_int_equal(checked, 5);
+    assert_int_equal(retaken, 0);
+    kernel.all_busy = false; /* every one found free: moved */
+    int old_fd = manager_find_lease(m, "a", 102)->fd;
+    manager_check_leases(m, "a", 2, &checked, &retaken); /* bounded: 2 per call */
+    assert_int_equal(checked, 2);
+    assert_int_equal(retaken, 2);
+    manager_check_leases(m, "a", 2, &checked, &retaken);
+    assert_int_equal(checked, 2);
+    manager_check_leases(m, "a", 2, &checked, &retaken); /* the last one of the round */
+    assert_int_equal(checked, 1);
+    assert_int_equal(fd_events[LEASE_FD_RETAKEN], 5);
+    assert_int_equal(fd_events[LEASE_FD_CLOSING], 5);
+    assert_true(manager_find_lease(m, "a", 102)->fd != old_fd || fcntl(old_fd, F_GETFD) >= 0);
+    teardown_manager(m);
+}
+
+/* The set of CIDs held outside vsockns is bounded per space. */
+static void test_held_outside_bound(void **state)
+{
+    Manager *m = make_manager();
+    const char *err;
+    kernel.all_busy = true;
+    assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), 0); /* gives up after LEASE_BUSY_SKIP_MAX */
+    assert_string_equal(err, BUS_ERROR_NO_FREE_CID);
+    CidSpace *space = manager_find(m, "a")->space;
+    assert_int_equal(space->n_held_outside, LEASE_HELD_OUTSIDE_MAX);
+    assert_int_equal(acquire(m, "a", 0, "x", "random", true, &err), 0);
+    assert_int_equal(space->n_held_outside, LEASE_HELD_OUTSIDE_MAX); /* no more */
+    /* A recheck asks about at most LEASE_RECHECK_BATCH per call. */
+    kernel.all_busy = false;
+    kernel.calls = 0;
+    assert_int_equal(manager_recheck_held_outside(m), LEASE_RECHECK_BATCH);
+    assert_int_equal(kernel.calls, LEASE_RECHECK_BATCH);
+    assert_int_equal(space->n_held_outside, LEASE_HELD_OUTSIDE_MAX - LEASE_RECHECK_BATCH);
+    teardown_manager(m);
+}
+
 static void test_auto_and_outside(void **state)
 {
     Manager *m = make_manager();
     const char *err;
-    kernel.outside_pin = NULL; /* the host: the global space */
+    kernel.outside_ns = NULL; /* the host: the global space */
     kernel.outside[kernel.n_outside++] = 4;
     kernel.outside[kernel.n_outside++] = 5;
     assert_int_equal(acquire(m, ".host", 0, "p", NULL, true, &err), 3);
@@ -279,10 +459,10 @@ static void test_release(void **state)
     ManagerError e = {};
     acquire(m, "a", 42, "x", NULL, true, NULL);
     assert_int_equal(manager_release_lease(m, "a", 42, 1001, &e), -EPERM); /* another user */
-    assert_string_equal(e.name, BUS_ERROR_ACCESS_DENIED);
+    assert_string_equal(bus_error_name(e.kind), BUS_ERROR_ACCESS_DENIED);
     assert_int_equal(manager_release_lease(m, "a", 42, 1000, &e), 0);      /* the owner */
     assert_int_equal(manager_release_lease(m, "a", 42, 0, &e), -ENOENT);
-    assert_string_equal(e.name, BUS_ERROR_NO_SUCH_LEASE);
+    assert_string_equal(bus_error_name(e.kind), BUS_ERROR_NO_SUCH_LEASE);
     acquire(m, "a", 43, "x", NULL, true, NULL);
     assert_int_equal(manager_release_lease(m, "a", 43, 0, &e), 0);         /* root */
 
@@ -313,16 +493,25 @@ static void test_reconcile(void **state)
     m = make_manager();
     m->namespaces[1].name[0] = 'z'; /* "b" is gone */
     m->have_fd_store = true;
-    m->stored_fds = calloc(2, sizeof(StoredFd));
-    m->n_stored_fds = 2;
+    m->stored_fds = calloc(3, sizeof(StoredFd));
+    m->n_stored_fds = 3;
     snprintf(m->stored_fds[0].name, sizeof(m->stored_fds[0].name), "lease-60-a");
     m->stored_fds[0].fd = eventfd(0, EFD_CLOEXEC);
     snprintf(m->stored_fds[1].name, sizeof(m->stored_fds[1].name), "lease-99-a");
     m->stored_fds[1].fd = eventfd(0, EFD_CLOEXEC);
-    kernel.outside_pin = NULL;
-    char pin[600];
-    snprintf(pin, sizeof(pin), "%s/a", state_dir);
-    kernel.outside_pin = strdup(pin);
+    /* 63 was bound to a process that has exited since; the store kept its fd. */
+    snprintf(m->stored_fds[2].name, sizeof(m->stored_fds[2].name), "lease-63-a");
+    m->stored_fds[2].fd = eventfd(0, EFD_CLOEXEC);
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    waitpid(child, NULL, 0);
+    for (size_t i = 0; i < n; i++)
+        if (records[i].cid == 63) {
+            records[i].bind_pid = child;
+            records[i].bind_start_time = 1;
+        }
+    kernel.outside_ns = "a";
     kernel.outside[kernel.n_outside++] = 62; /* the client still holds it */
 
     assert_int_equal(manager_reconcile_leases(m, records, n), 0);
@@ -336,13 +525,17 @@ static void test_reconcile(void **state)
     assert_int_equal(l->fd, -1);                     /* only the client's copy */
     assert_null(manager_find_lease(m, "a", 63));     /* nobody holds it: dropped */
     assert_true(m->stored_fds[1].fd >= 0);           /* unclaimed: left to the daemon */
-    close(m->stored_fds[1].fd);
-    m->stored_fds[1].fd = -1;
+    /* A dropped lease's stored fd is not closed here but left to the daemon,
+     * which removes it from the store (else systemd's copy keeps the CID). */
+    assert_true(m->stored_fds[2].fd >= 0);
+    for (size_t i = 1; i < 3; i++) {
+        close(m->stored_fds[i].fd);
+        m->stored_fds[i].fd = -1;
+    }
     free(records);
     assert_int_equal(lease_records_load(state_dir, &records, &n, &dropped), 0);
     assert_int_equal(n, 3);
     free(records);
-    free((char *) kernel.outside_pin);
     teardown_manager(m);
 }
 
@@ -353,6 +546,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spaces),     cmocka_unit_test(test_auto_and_outside),
         cmocka_unit_test(test_per_namespace_sets),
+        cmocka_unit_test(test_releasing_marks),
+        cmocka_unit_test(test_bound_exit),
+        cmocka_unit_test(test_check_leases),
+        cmocka_unit_test(test_held_outside_bound),
         cmocka_unit_test(test_strategies), cmocka_unit_test(test_validation),
         cmocka_unit_test(test_release),    cmocka_unit_test(test_reconcile),
     };

@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/errors.h"
+#include "daemon/bus-errors.h"
 #include "core/manager.h"
 
 static char netns_dir[] = "/tmp/vsockns-test-netns.XXXXXX";
@@ -24,7 +24,7 @@ static void add_ns(Manager *m, const char *name, VsockMode mode)
 {
     m->namespaces = realloc(m->namespaces, (m->n_namespaces + 1) * sizeof(Namespace));
     Namespace *ns = &m->namespaces[m->n_namespaces++];
-    *ns = (Namespace) { .mode = mode, .g2h_fallback = -1 };
+    *ns = (Namespace) { .mode = mode, .g2h_fallback = -1, .fd = -1 };
     snprintf(ns->name, sizeof(ns->name), "%s", name);
 }
 
@@ -58,9 +58,9 @@ static const char *check(Manager *m, const char *name, const char *mode, const c
     if (r == 0)
         return NULL;
     assert_true(r < 0);
-    assert_non_null(e.name);
+    assert_non_null(bus_error_name(e.kind));
     assert_true(strlen(e.message) > 10);
-    return e.name;
+    return bus_error_name(e.kind);
 }
 
 static void test_parent_selection(void **state)
@@ -130,6 +130,8 @@ static void test_limit(void **state)
     m->n_namespaces = MANAGER_NAMESPACES_MAX; /* only the count is looked at */
     m->namespaces = realloc(m->namespaces, MANAGER_NAMESPACES_MAX * sizeof(Namespace));
     memset(m->namespaces + 2, 0, (MANAGER_NAMESPACES_MAX - 2) * sizeof(Namespace));
+    for (size_t i = 2; i < MANAGER_NAMESPACES_MAX; i++)
+        m->namespaces[i].fd = -1;
     assert_string_equal(check(m, "x", "global", NULL, -1, NULL), BUS_ERROR_LIMIT_REACHED);
     manager_free(m);
 }

@@ -16,7 +16,8 @@
 
 static Namespace make_ns(const char *name, VsockMode mode, const char *parent, int g2h, uint64_t inode)
 {
-    Namespace ns = { .mode = mode, .g2h_fallback = g2h, .inode = inode, .created_usec = 1700000000000000ULL };
+    Namespace ns = { .mode = mode, .g2h_fallback = g2h, .inode = inode, .created_usec = 1700000000000000ULL,
+                     .fd = -1 };
     snprintf(ns.name, sizeof(ns.name), "%s", name);
     snprintf(ns.parent, sizeof(ns.parent), "%s", parent);
     return ns;

@@ -139,3 +139,45 @@ qemu_hold() {
 
 # cid_probe NS CID: OK if the CID is free in NS's CID space, else the errno.
 cid_probe() { in_ns "$1" "$tools/vhost-cid" "$2"; }
+
+# mem_available: MemAvailable in MiB.
+mem_available() { awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo; }
+
+# wait_mem_below BASELINE MIB SECONDS: waits until MemAvailable is at least
+# MIB below BASELINE; prints how far below it got.
+wait_mem_below() {
+    local base=$1 want=$2 secs=$3 i now
+    for ((i = 0; i < secs * 10; i++)); do
+        now=$(mem_available)
+        (( base - now >= want )) && break
+        sleep 0.1
+    done
+    echo $((base - $(mem_available)))
+}
+
+# wait_mem_recovered BASELINE MIB SECONDS: waits until MemAvailable is at
+# most MIB below BASELINE; prints how far below it still is.
+wait_mem_recovered() {
+    local base=$1 want=$2 secs=$3 i
+    for ((i = 0; i < secs * 10; i++)); do
+        (( base - $(mem_available) <= want )) && break
+        sleep 0.1
+    done
+    echo $((base - $(mem_available)))
+}
+
+# wait_gone PID: until PID has exited (or is a zombie: its memory is gone).
+wait_gone() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [[ ! -e /proc/$1 || $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) == Z ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# The QEMU of the memory tests: 512 MiB, all of it allocated up front, a
+# vhost-vsock device on an fd it is given ({cid} and {fd} filled in by the
+# caller). -S: no guest needs to run for QEMU to own the device.
+QEMU_512=(qemu-system-x86_64 -S -display none -nodefaults -accel tcg -m 512 -mem-prealloc
+          -device 'vhost-vsock-pci,guest-cid={cid},vhostfd={fd}')

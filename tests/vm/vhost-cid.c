@@ -2,6 +2,7 @@
 /*
  * vhost-cid CID [--hold]
  * vhost-cid CID CID...
+ * vhost-cid --move-fd FD CID
  *
  * Opens /dev/vhost-vsock in the caller's network namespace and asks the
  * kernel for guest CID CID with VHOST_VSOCK_SET_GUEST_CID. Prints "OK" or
@@ -9,6 +10,10 @@
  * each at once. With --hold, keeps the CID until stdin reaches end of file or
  * a signal ends the process, printing "HELD" once it is held. Exit status 0
  * if all were OK, 1 on a kernel error, 2 on usage errors.
+ *
+ * --move-fd sets the CID of an already open vhost-vsock fd FD (e.g. one a
+ * lease handed out) to CID, as any holder of a copy can, prints "MOVED" or
+ * the errno name, then keeps FD open until stdin reaches end of file.
  *
  * This is the independent check of what vsockns claims a CID space holds.
  */
@@ -53,8 +58,28 @@ static int take_cid(unsigned long long cid)
     return fd;
 }
 
+static int move_fd(const char *prog, const char *fd_arg, const char *cid_arg)
+{
+    unsigned long long fd, cid;
+    if (parse_cid(prog, fd_arg, &fd) < 0 || parse_cid(prog, cid_arg, &cid) < 0)
+        return 2;
+    uint64_t guest_cid = cid;
+    if (ioctl((int) fd, VHOST_VSOCK_SET_GUEST_CID, &guest_cid) < 0) {
+        printf("%s\n", strerrorname_np(errno));
+        return 1;
+    }
+    printf("MOVED\n");
+    fflush(stdout);
+    char buf[64];
+    while (read(STDIN_FILENO, buf, sizeof(buf)) > 0)
+        ;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--move-fd") == 0)
+        return move_fd(argv[0], argv[2], argv[3]);
     bool hold = argc == 3 && strcmp(argv[2], "--hold") == 0;
     if (argc < 2) {
         fprintf(stderr, "usage: %s CID [--hold] | CID CID...\n", argv[0]);

@@ -34,6 +34,22 @@ for _ in $(seq 50); do $ctl leases lr-a | grep -q bound || break; sleep 0.1; don
 expect_eq "bound lease ended with its process" "" "$($ctl leases lr-a | grep bound)"
 expect_eq "kernel: 62 free" OK "$(cid_probe lr-a 62)"
 
+# A VM that exits while vsocknsd is down (kill -9): at the restart its
+# exec-bound lease is dropped and the fd store's copy is removed before the
+# daemon serves again, so the CID is free at once.
+$ctl exec lr-a --cid 64 --owner dies-while-down -- sleep 1000 &
+vm=$!
+defer "kill $vm"
+for _ in $(seq 50); do $ctl leases lr-a | grep -q dies-while-down && break; sleep 0.1; done
+expect_eq "kernel: 64 held while the VM runs" EADDRINUSE "$(cid_probe lr-a 64)"
+kill -STOP "$(systemctl show -P MainPID vsocknsd)"
+kill "$vm"; wait "$vm" 2>/dev/null
+expect_eq "restarted after kill -9 (the VM exited meanwhile)" yes "$(kill9_and_wait_restart && echo yes)"
+expect_eq "kernel: 64 free at once" OK "$(cid_probe lr-a 64)"
+expect_eq "lease of the dead VM gone" "" "$($ctl leases lr-a | grep dies-while-down)"
+expect_eq "journal: dropped at adoption" yes \
+    "$(journalctl -u vsocknsd -b | grep -q "Dropping lease of CID 64 in lr-a ('dies-while-down'): the process it was bound to has exited" && echo yes)"
+
 # Without systemd: no fd store.
 $ctl exec lr-a --cid 63 --owner client -- sleep 1000 &
 client=$!

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Creating, deleting and re-adopting namespaces against a fake of the
+ * namespace operations (fake-netns.c): what is recorded before each step,
+ * identity by the fd we hold (a pin swapped behind our back is never acted
+ * on), and crash recovery that only touches what it proves is its own.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "daemon/bus-errors.h"
+#include "core/manager.h"
+#include "core/state.h"
+#include "fake-netns.h"
+
+static char state_dir[] = "/tmp/vsockns-test-namespaces.XXXXXX";
+static FakeNetns fake;
+static unsigned reserve_calls;
+
+static int count_reserve(void *userdata, const char *ns, int netns_fd, uint32_t cid)
+{
+    reserve_calls++;
+    return eventfd(0, EFD_CLOEXEC);
+}
+
+static const LeaseKernelOps counting_kernel = { .reserve_cid = count_reserve };
+
+static Manager *make_manager(void)
+{
+    ManagerConfig c;
+    manager_config_default(&c);
+    snprintf(c.state_dir, sizeof(c.state_dir), "%s", state_dir);
+    snprintf(c.netns_dir, sizeof(c.netns_dir), "%s/netns", state_dir);
+    Manager *m;
+    assert_int_equal(manager_new(&c, &m), 0);
+    m->kernel_support = KERNEL_SUPPORT_NAMESPACES;
+    m->netns = &fake_netns_ops;
+    m->netns_userdata = &fake;
+    m->kernel = &counting_kernel;
+    for (int i = 0; i < 2; i++)
+        m->parents[i].status = 0;
+    snprintf(m->parents[VSOCK_MODE_LOCAL].path, sizeof(m->parents[0].path), "%s/parents/local", state_dir);
+    snprintf(m->parents[VSOCK_MODE_GLOBAL].path, sizeof(m->parents[0].path), "%s/parents/global", state_dir);
+    fake_netns_plant(&fake, m->parents[VSOCK_MODE_LOCAL].path, true);
+    fake_netns_plant(&fake, m->parents[VSOCK_MODE_GLOBAL].path, true);
+    reserve_calls = 0;
+    return m;
+}
+
+static void setup_test(void)
+{
+    fake_netns_init(&fake, state_dir);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/namespaces.json %s/leases", state_dir, state_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static const char *create(Manager *m, const char *name, const char *mode, const char *parent)
+{
+    static ManagerError e;
+    memset(&e, 0, sizeof(e));
+    CreateRequest req = { .name = name, .mode = mode, .parent = parent, .g2h_fallback = -1 };
+    int r = manager_create_namespace(m, &req, NULL, &e);
+    return r < 0 ? bus_error_name(e.kind) : NULL;
+}
+
+static void pin_of(const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/netns/%s", state_dir, name);
+}
+
+static void test_create_records_each_step(void **state)
+{
+    setup_test();
+    Manager *m = make_manager();
+    assert_null(create(m, "t1", "local", NULL));
+    Namespace *ns = manager_find(m, "t1");
+    assert_non_null(ns);
+    assert_true(ns->fd >= 0);
+    assert_false(ns->pending);
+    char pin[512];
+    pin_of("t1", pin, sizeof(pin));
+    FakePin *p = fake_netns_find(&fake, pin);
+    assert_true(p && p->is_ns && p->id.ino == ns->inode && p->id.dev == ns->dev);
+    /* Had we died just before the pin: a pending record naming both the
+     * placeholder and the namespace. */
+    assert_non_null(strstr(fake.state_at_made, "\"pending\":true"));
+    assert_non_null(strstr(fake.state_at_made, "\"placeholder_inode\""));
+    char want[64];
+    snprintf(want, sizeof(want), "\"inode\":%llu", (unsigned long long) ns->inode);
+    assert_non_null(strstr(fake.state_at_made, want));
+
+    /* Nested: created from the parent's fd; the name must be live. */
+    assert_null(create(m, "t1.child", "local", "t1"));
+    manager_free(m);
+}
+
+static void test_create_refusals(void **state)
+{
+    setup_test();
+    Manager *m = make_manager();
+    char pin[512];
+    pin_of("foreign", pin, sizeof(pin));
+    NetnsId foreign = fake_netns_plant(&fake, pin, true);
+    /* The check sees the real directory only; the fake pin is met at create. */
+    assert_string_equal(create(m, "foreign", "local", NULL), BUS_ERROR_NAMESPACE_EXISTS);
+    assert_true(fake_netns_find(&fake, pin)->id.ino == foreign.ino); /* untouched */
+    assert_null(manager_find(m, "foreign"));
+
+    /* The kernel makes it global although local was asked: never pinned. */
+    fake.made_mode = "global";
+    assert_string_equal(create(m, "wrong", "local", NULL), BUS_ERROR_MODE_MISMATCH);
+    pin_of("wrong", pin, sizeof(pin));
+    assert_null(fake_netns_find(&fake, pin));
+    assert_null(manager_find(m, "wrong"));
+    manager_free(m);
+}
+
+/* ip netns del X; ip netns add X behind our back: nothing is done to ip's X. */
+static void test_swapped_pin(void **state)
+{
+    setup_test();
+    Manager *m = make_manager();
+    assert_null(create(m, "x", "local", NULL));
+    assert_null(create(m, "y", "local", NULL));
+    char pin[512];
+    pin_of("x", pin, sizeof(pin));
+    NetnsId ips = fake_netns_plant(&fake, pin, true); /* replaces ours */
+
+    LeaseRequest req = { .ns = "x", .owner = "vm", .reserve = true, .bind_pidfd = -1 };
+    ManagerError e = {};
+    assert_int_equal(manager_acquire_lease(m, &req, NULL, &e), -ENOENT);
+    assert_string_equal(bus_error_name(e.kind), BUS_ERROR_NO_SUCH_NAMESPACE);
+    assert_int_equal(reserve_calls, 0); /* nothing reserved anywhere */
+    assert_null(manager_find(m, "x"));   /* forgotten, as the inotify event would */
+    assert_true(fake_netns_find(&fake, pin)->id.ino == ips.ino);
+
+    /* Delete and nesting under a swapped name: named errors, ip's X stays. */
+    pin_of("y", pin, sizeof(pin));
+    NetnsId ips_y = fake_netns_plant(&fake, pin, true);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(manager_delete_namespace(m, "y", true, &e), -ENOENT);
+    assert_string_equal(bus_error_name(e.kind), BUS_ERROR_NO_SUCH_NAMESPACE);
+    assert_int_equal(fake.unpins, 0);
+    assert_true(fake_netns_find(&fake, pin)->id.ino == ips_y.ino);
+    assert_string_equal(create(m, "z", "local", "y"), BUS_ERROR_NO_SUCH_NAMESPACE);
+    manager_free(m);
+}
+
+static void test_delete(void **state)
+{
+    setup_test();
+    Manager *m = make_manager();
+    fake.made_mode = "global";
+    assert_null(create(m, "d", "global", NULL));
+    ManagerError e = {};
+    assert_int_equal(manager_delete_namespace(m, "d", false, &e), 0);
+    char pin[512];
+    pin_of("d", pin, sizeof(pin));
+    assert_null(fake_netns_find(&fake, pin));
+    assert_int_equal(fake.unpins, 1);
+    assert_null(manager_find(m, "d"));
+    manager_free(m);
+}
+
+/* write_state TEXT: namespaces.json as an earlier run (or a crash) left it. */
+static void write_state(const char *text)
+{
+    assert_int_equal(write_file_atomic(state_dir, STATE_FILE, text), 0);
+}
+
+static void test_reconcile(void **state)
+{
+    setup_test();
+    char pin[6][512], text[4096];
+    const char *names[6] = { "kept", "replaced", "pend-pinned", "pend-placeholder", "pend-foreign", "pend-old" };
+    for (int i = 0; i < 6; i++)
+        pin_of(names[i], pin[i], sizeof(pin[i]));
+    NetnsId kept = fake_netns_plant(&fake, pin[0], true);
+    fake_netns_plant(&fake, pin[1], true); /* recorded below with another inode */
+    NetnsId pend = fake_netns_plant(&fake, pin[2], true);
+    NetnsId placeholder = fake_netns_plant(&fake, pin[3], false);
+    NetnsId foreign = fake_netns_plant(&fake, pin[4], true); /* ip netns add after our crash */
+    NetnsId old_foreign = fake_netns_plant(&fake, pin[5], true);
+    snprintf(text, sizeof(text),
+             "{\"version\":1,\"namespaces\":["
+             "{\"name\":\"kept\",\"mode\":\"local\",\"inode\":%llu,\"dev\":42},"
+             "{\"name\":\"replaced\",\"mode\":\"local\",\"inode\":7},"
+             "{\"name\":\"pend-pinned\",\"mode\":\"local\",\"pending\":true,\"inode\":%llu,"
+             "\"placeholder_dev\":42,\"placeholder_inode\":1},"
+             "{\"name\":\"pend-placeholder\",\"mode\":\"local\",\"pending\":true,\"inode\":0,"
+             "\"placeholder_dev\":42,\"placeholder_inode\":%llu},"
+             "{\"name\":\"pend-foreign\",\"mode\":\"local\",\"pending\":true,\"inode\":0,"
+             "\"placeholder_dev\":42,\"placeholder_inode\":5},"
+             "{\"name\":\"pend-old\",\"mode\":\"local\",\"pending\":true}]}",
+             (unsigned long long) kept.ino, (unsigned long long) pend.ino, (unsigned long long) placeholder.ino);
+    write_state(text);
+
+    Manager *m = make_manager();
+    assert_int_equal(manager_reconcile(m), 0);
+    assert_int_equal(m->n_namespaces, 2);
+    assert_true(manager_find(m, "kept") && manager_find(m, "kept")->fd >= 0);
+    assert_true(manager_find(m, "pend-pinned") && !manager_find(m, "pend-pinned")->pending);
+    assert_true(manager_find(m, "pend-pinned")->fd >= 0);
+    assert_null(manager_find(m, "replaced"));
+    assert_non_null(fake_netns_find(&fake, pin[1]));           /* the new one left alone */
+    assert_null(fake_netns_find(&fake, pin[3]));               /* our placeholder removed */
+    assert_true(fake_netns_find(&fake, pin[4])->id.ino == foreign.ino);     /* not ours */
+    assert_true(fake_netns_find(&fake, pin[5])->id.ino == old_foreign.ino); /* unprovable */
+    assert_int_equal(fake.unpins, 0);
+    manager_free(m);
+}
+
+static int sleep_in_helper(void *userdata, char *out, size_t out_size)
+{
+    sleep(30);
+    return 0;
+}
+
+static int answer_in_helper(void *userdata, char *out, size_t out_size)
+{
+    snprintf(out, out_size, "answer");
+    return 7;
+}
+
+/* A helper that never answers does not stall the daemon: it is killed. */
+static void test_helper_timeout(void **state)
+{
+    char out[32] = "";
+    assert_int_equal(netns_helper_run(-1, answer_in_helper, NULL, out, sizeof(out)), 7);
+    assert_string_equal(out, "answer");
+    netns_helper_timeout_ms = 300;
+    assert_int_equal(netns_helper_run(-1, sleep_in_helper, NULL, out, sizeof(out)), -ETIMEDOUT);
+    netns_helper_timeout_ms = NETNS_HELPER_TIMEOUT_MS_DEFAULT;
+}
+
+int main(void)
+{
+    if (!mkdtemp(state_dir))
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_records_each_step),
+        cmocka_unit_test(test_create_refusals),
+        cmocka_unit_test(test_swapped_pin),
+        cmocka_unit_test(test_delete),
+        cmocka_unit_test(test_reconcile),
+        cmocka_unit_test(test_helper_timeout),
+    };
+    int failed = cmocka_run_group_tests_name("namespaces", tests, NULL, NULL);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
+    if (system(cmd) != 0)
+        return 1;
+    return failed;
+}

@@ -1,0 +1,40 @@
+#!/bin/bash
+# Whoever holds a copy of a lease's fd can move the device to another CID
+# (VHOST_VSOCK_SET_GUEST_CID again). vsockns finds out (CheckLeases, also
+# run every minute in bounded steps), takes the CID back on a fresh device
+# and says so: journal and a LeaseRetaken signal.
+. "$(dirname "$0")/../daemon-lib.sh"
+
+create lmv local
+log=$(mktemp)
+busctl monitor --match "type='signal',sender='org.vsockns1',member='LeaseRetaken'" >"$log" 2>&1 &
+defer "kill $!"
+fifo=$(mktemp -u)
+mkfifo "$fifo"
+out=$(mktemp)
+$ctl exec lmv --cid 70 -- "$tools/vhost-cid" --move-fd 3 71 <"$fifo" >"$out" &
+mover=$!
+exec 6>"$fifo"
+defer "exec 6>&-"
+for _ in $(seq 100); do grep -q MOVED "$out" && break; sleep 0.1; done
+expect_eq "the holder moved the device to CID 71" MOVED "$(cat "$out")"
+expect_eq "CID 71 now held (by the moved device)" EADDRINUSE "$(cid_probe lmv 71)"
+
+expect_eq "check-leases" "1 reserved CIDs checked, 1 taken back after being moved away." "$($ctl check-leases lmv)"
+expect_eq "CID 70 held again" EADDRINUSE "$(cid_probe lmv 70)"
+expect_eq "lease of 70 still listed" yes "$($ctl leases lmv | grep -q ' 70 ' && echo yes)"
+for _ in $(seq 50); do grep -q 'STRING "lmv"' "$log" && break; sleep 0.1; done
+expect_eq "LeaseRetaken signal" yes "$(grep -A6 'Member=LeaseRetaken' "$log" | grep -q 'UINT32 70' && echo yes)"
+expect_eq "journal names the move" yes \
+    "$(journalctl -u vsocknsd -b | grep -q 'CID 70 in lmv .* was no longer held: its device was moved' && echo yes)"
+expect_eq "a second check finds nothing to take back" "1 reserved CIDs checked, 0 taken back after being moved away." \
+    "$($ctl check-leases lmv)"
+
+# The holder goes: its lease ends, both CIDs are free.
+exec 6>&-
+wait "$mover"
+for _ in $(seq 50); do $ctl leases lmv | grep -q ' 70 ' || break; sleep 0.1; done
+expect_eq "lease ended with its process" "" "$($ctl leases lmv | grep ' 70 ')"
+expect_eq "CID 70 free" OK "$(cid_probe lmv 70)"
+expect_eq "CID 71 free" OK "$(cid_probe lmv 71)"
+finish

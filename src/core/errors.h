@@ -23,5 +23,6 @@ typedef enum ErrorKind {
     ERROR_CID_IN_USE,
     ERROR_NO_FREE_CID,
     ERROR_NO_SUCH_LEASE,
+    ERROR_QUOTA_EXCEEDED,
     _ERROR_KIND_MAX,
 } ErrorKind;

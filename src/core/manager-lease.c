@@ -13,6 +13,7 @@
 #include "netns.h"
 #include "state.h"
 #include "vhost.h"
+#include "shared/events.h"
 #include "shared/log.h"
 #include "shared/process.h"
 #include "shared/macro.h"
@@ -82,6 +83,12 @@ Lease *manager_find_lease(Manager *m, const char *ns, uint32_t cid)
     return l && streq(l->rec.ns, ns) ? l : NULL;
 }
 
+static EventFields lease_fields(const Lease *l)
+{
+    return (EventFields) { .ns = l->rec.ns, .cid = l->rec.cid, .owner = l->rec.owner, .has_uid = true,
+                           .uid = l->rec.uid };
+}
+
 static const char *describe_holder(const Lease *l, char *buf, size_t size)
 {
     snprintf(buf, size, "leased to '%s' (uid %u) in %s", l->rec.owner, (unsigned) l->rec.uid, l->rec.ns);
@@ -140,6 +147,12 @@ static int bind_process(const LeaseRequest *req, Lease *l, ManagerError *e)
     } else
         return 0;
 
+    uid_t owner;
+    if (req->uid != 0 && (process_uid(pid, &owner) < 0 || owner != req->uid)) {
+        close(fd);
+        return manager_error_set(e, -EPERM, ERROR_ACCESS_DENIED,
+                           "Process %d is not yours: a lease can only be bound to a process of its user.", (int) pid);
+    }
     l->bind_pidfd = fd;
     l->rec.bind_pid = pid;
     l->rec.bind_start_time = process_start_time(pid);
@@ -287,7 +300,8 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
         if (l->bind_pidfd >= 0)
             close(l->bind_pidfd);
         free(l);
-        return e && e->message[0] ? r : manager_error_set(e, r, ERROR_NONE, "Cannot record the lease: %s.", strerror(-r));
+        return e && e->message[0] ? r
+                                  : manager_error_set(e, r, ERROR_NONE, "Cannot record the lease: %s.", strerror(-r));
     }
 
     snprintf(l->rec.ns, sizeof(l->rec.ns), "%s", req->ns);
@@ -302,8 +316,10 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
     if (r < 0)
         log_warning_errno(r, "Cannot record lease %u in %s on disk, it will not survive a restart: %m",
                           l->rec.cid, l->rec.ns);
-    log_info("Leased CID %u in %s to '%s'%s", l->rec.cid, l->rec.ns, l->rec.owner,
-             l->rec.reserved ? "" : " (advisory)");
+    log_event(LOG_INFO, EVENT_LEASE_ACQUIRED,
+              lease_fields(l),
+              "Leased CID %u in %s to '%s'%s", l->rec.cid, l->rec.ns, l->rec.owner,
+              l->rec.reserved ? "" : " (advisory)");
     if (m->on_lease_added)
         m->on_lease_added(m, l, NULL, m->userdata);
     if (ret)
@@ -366,13 +382,17 @@ static void retake(Manager *m, Lease *l, const char *why)
     int fd = reserve(m, &probe, l->rec.cid);
     if (fd >= 0) {
         l->fd = fd;
-        log_info("Took CID %u in %s ('%s') again on a fresh device: %s", l->rec.cid, l->rec.ns, l->rec.owner, why);
+        log_event(LOG_NOTICE, EVENT_LEASE_MOVED,
+                  lease_fields(l),
+                  "Took CID %u in %s ('%s') again on a fresh device: %s", l->rec.cid, l->rec.ns, l->rec.owner, why);
         if (m->on_lease_fd)
             m->on_lease_fd(m, l, LEASE_FD_RETAKEN, why, m->userdata);
         return;
     }
-    log_warning("Lost CID %u in %s ('%s'): it could not be taken again (%s) after %s", l->rec.cid, l->rec.ns,
-                l->rec.owner, strerror(-fd), why);
+    log_event(LOG_WARNING, EVENT_LEASE_LOST,
+              lease_fields(l),
+              "Lost CID %u in %s ('%s'): it could not be taken again (%s) after %s", l->rec.cid, l->rec.ns,
+              l->rec.owner, strerror(-fd), why);
     if (m->on_lease_fd)
         m->on_lease_fd(m, l, LEASE_FD_LOST, why, m->userdata);
     manager_drop_lease(m, l, "lost: its CID could not be taken again");
@@ -441,7 +461,9 @@ static int check_one(Lease *l, void *userdata)
     /* Our device no longer holds the CID: someone with a copy moved it. The
      * probe holds it now; that fresh device becomes the lease's. */
     const char *why = "its device was moved to another CID by a holder of the fd";
-    log_warning("CID %u in %s ('%s') was no longer held: %s; taken again", l->rec.cid, l->rec.ns, l->rec.owner, why);
+    log_event(LOG_WARNING, EVENT_LEASE_MOVED,
+              lease_fields(l),
+              "CID %u in %s ('%s') was no longer held: %s; taken again", l->rec.cid, l->rec.ns, l->rec.owner, why);
     close_lease_fd(c->manager, l, why);
     l->fd = fd;
     if (c->manager->on_lease_fd)
@@ -467,7 +489,9 @@ void manager_drop_lease(Manager *m, Lease *l, const char *why)
     mark_releasing(m, l);
     lease_set_remove(lease_set_of(m, l->rec.ns), l);
     m->n_leases--;
-    log_info("Released CID %u in %s ('%s'): %s", l->rec.cid, l->rec.ns, l->rec.owner, why);
+    log_event(LOG_INFO, EVENT_LEASE_RELEASED,
+              lease_fields(l),
+              "Released CID %u in %s ('%s'): %s", l->rec.cid, l->rec.ns, l->rec.owner, why);
     /* The callback still sees the fds: it removes them from the fd store. */
     if (m->on_lease_removed)
         m->on_lease_removed(m, l, why, m->userdata);

@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "netns.h"
 #include "state.h"
+#include "shared/events.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 
@@ -34,6 +35,8 @@ void manager_config_default(ManagerConfig *c)
     snprintf(c->netns_dir, sizeof(c->netns_dir), "%s", NETNS_RUN_DIR);
     snprintf(c->state_dir, sizeof(c->state_dir), "/run/vsockns");
     snprintf(c->config_file, sizeof(c->config_file), "/etc/vsockns/vsocknsd.conf");
+    snprintf(c->unit_dir, sizeof(c->unit_dir), "/etc/systemd/system");
+    snprintf(c->runtime_unit_dir, sizeof(c->runtime_unit_dir), "/run/systemd/system");
 }
 
 int manager_new(const ManagerConfig *config, Manager **ret)
@@ -46,6 +49,8 @@ int manager_new(const ManagerConfig *config, Manager **ret)
     m->kernel = &lease_kernel_ops_real;
     m->netns = &netns_ops_real;
     m->check_round = 1; /* leases start at round 0: not checked yet */
+    m->namespaces_per_user = MANAGER_NAMESPACES_PER_USER_DEFAULT;
+    m->leases_per_user = MANAGER_LEASES_PER_USER_DEFAULT;
     m->leases_max = LEASES_MAX;
     m->global_space = cid_space_new("");
     if (!m->global_space) {
@@ -145,7 +150,8 @@ Namespace *manager_find_live(Manager *m, const char *name)
     NetnsId now, ours = { .dev = ns->dev, .ino = ns->inode };
     bool is_ns;
     pin_path(m, name, path, sizeof(path));
-    if (m->netns->path_id(m->netns_userdata, path, &now, &is_ns) == 0 && is_ns && now.ino == ours.ino && (!ours.dev || now.dev == ours.dev))
+    if (m->netns->path_id(m->netns_userdata, path, &now, &is_ns) == 0 && is_ns && now.ino == ours.ino &&
+        (!ours.dev || now.dev == ours.dev))
         return ns;
     /* The inotify event may not have been handled yet: act on it now. */
     log_notice("Namespace '%s' is no longer what %s pins: it was removed or replaced behind vsockns's back",
@@ -188,6 +194,18 @@ static void detect_kernel(Manager *m)
 }
 
 /* /etc/vsockns/vsocknsd.conf: "HostChildMode=local|global", '#' comments. */
+static void parse_quota(Manager *m, const char *key, const char *v, size_t *ret)
+{
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || *end || end == v || n > 1000000)
+        log_warning("%s: %s='%s' is not a number from 0 to 1000000, keeping %zu", m->config.config_file, key, v,
+                    *ret);
+    else
+        *ret = n;
+}
+
 static void load_config(Manager *m)
 {
     _cleanup_fclose_ FILE *f = fopen(m->config.config_file, "re");
@@ -205,7 +223,11 @@ static void load_config(Manager *m)
             if (m->configured_host_child_mode == VSOCK_MODE_INVALID)
                 log_warning("%s: HostChildMode='%s' is neither 'local' nor 'global', ignoring",
                             m->config.config_file, v);
-        } else
+        } else if (strncmp(p, "NamespacesPerUser=", STRLEN("NamespacesPerUser=")) == 0)
+            parse_quota(m, "NamespacesPerUser", p + STRLEN("NamespacesPerUser="), &m->namespaces_per_user);
+        else if (strncmp(p, "LeasesPerUser=", STRLEN("LeasesPerUser=")) == 0)
+            parse_quota(m, "LeasesPerUser", p + STRLEN("LeasesPerUser="), &m->leases_per_user);
+        else
             log_warning("%s: unknown setting '%s', ignoring", m->config.config_file, p);
     }
 }
@@ -235,8 +257,8 @@ static int parent_fail(Parent *p, int r, const char *format, ...)
     va_start(ap, format);
     vsnprintf(p->problem, sizeof(p->problem), format, ap);
     va_end(ap);
-    log_error("Parent for %s namespaces (%s) is not usable: %s", vsock_mode_to_string(p->mode), p->path,
-              p->problem);
+    log_event(LOG_ERR, EVENT_PARENT_REFUSED, (EventFields) { .ns = p->path },
+              "Parent for %s namespaces (%s) is not usable: %s", vsock_mode_to_string(p->mode), p->path, p->problem);
     return r;
 }
 
@@ -266,7 +288,8 @@ static int parent_adopt(Parent *p)
         return parent_fail(p, -EBUSY, "it is itself '%s'", own);
     p->status = 0;
     p->problem[0] = '\0';
-    log_info("Adopted parent for %s namespaces at %s", want, p->path);
+    log_event(LOG_INFO, EVENT_PARENT_ADOPTED, (EventFields) { .ns = p->path }, "Adopted parent for %s namespaces at %s",
+              want, p->path);
     return 0;
 }
 
@@ -300,7 +323,8 @@ static int parent_setup(Manager *m, Parent *p)
     }
     p->status = 0;
     p->problem[0] = '\0';
-    log_info("Created parent for %s namespaces at %s", want, p->path);
+    log_event(LOG_INFO, EVENT_PARENT_ADOPTED, (EventFields) { .ns = p->path }, "Created parent for %s namespaces at %s",
+              want, p->path);
     return 0;
 }
 
@@ -672,6 +696,7 @@ int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **r
         .pending = true,
         .fd = -1,
     };
+    ns.uid = req->uid;
     snprintf(ns.name, sizeof(ns.name), "%s", req->name);
     snprintf(ns.parent, sizeof(ns.parent), "%s", req->parent ? req->parent : "");
     r = namespace_add(m, &ns);
@@ -700,7 +725,8 @@ int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **r
         namespace_discard(m, req->name);
         return manager_error_set(e, r, ERROR_NONE, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
     }
-    log_info("Created %s namespace '%s'%s%s", req->mode, req->name, ns.parent[0] ? " in " : "", ns.parent);
+    log_event(LOG_INFO, EVENT_NAMESPACE_CREATED, (EventFields) { .ns = req->name, .has_uid = true, .uid = req->uid },
+              "Created %s namespace '%s'%s%s", req->mode, req->name, ns.parent[0] ? " in " : "", ns.parent);
     if (m->on_added)
         m->on_added(m, added, m->userdata);
     if (ret)
@@ -719,6 +745,8 @@ static void namespace_forget(Manager *m, const char *name, const char *why)
     Namespace gone = *ns;
     namespace_remove(m, ns);
     manager_save(m);
+    log_event(LOG_INFO, EVENT_NAMESPACE_REMOVED, (EventFields) { .ns = gone.name, .has_uid = true, .uid = gone.uid },
+              "Namespace '%s' is no longer managed: %s", gone.name, why);
     if (m->on_removed)
         m->on_removed(m, &gone, m->userdata);
 }
@@ -764,4 +792,26 @@ bool manager_handle_pin_removed(Manager *m, const char *name)
     size_t before = m->n_namespaces;
     manager_find_live(m, name);
     return m->n_namespaces != before;
+}
+
+int manager_check_quota(Manager *m, uid_t uid, bool lease, ManagerError *e)
+{
+    if (uid == 0)
+        return 0;
+    size_t n = 0, max = lease ? m->leases_per_user : m->namespaces_per_user;
+    if (lease) {
+        for (size_t i = 0; i < m->host_leases.n; i++)
+            n += m->host_leases.items[i]->rec.uid == uid;
+        for (size_t i = 0; i < m->n_namespaces; i++)
+            for (size_t j = 0; j < m->namespaces[i].leases.n; j++)
+                n += m->namespaces[i].leases.items[j]->rec.uid == uid;
+    } else
+        for (size_t i = 0; i < m->n_namespaces; i++)
+            n += m->namespaces[i].uid == uid;
+    if (n < max)
+        return 0;
+    return manager_error_set(e, -EDQUOT, ERROR_QUOTA_EXCEEDED,
+                             "uid %u already has %zu %s, its quota (%s= in %s); %s some first.", (unsigned) uid, n,
+                             lease ? "leases" : "namespaces", lease ? "LeasesPerUser" : "NamespacesPerUser",
+                             m->config.config_file, lease ? "release" : "delete");
 }

@@ -17,6 +17,9 @@
 #include "netns.h"
 
 #define MANAGER_NAMESPACES_MAX 4096
+/* What a user other than root may hold, unless vsocknsd.conf says otherwise. */
+#define MANAGER_NAMESPACES_PER_USER_DEFAULT 16
+#define MANAGER_LEASES_PER_USER_DEFAULT 64
 
 typedef enum KernelSupport {
     KERNEL_SUPPORT_NONE,       /* no vsock namespaces (< 7.0), or no vsock */
@@ -32,6 +35,8 @@ typedef struct ManagerConfig {
     char netns_dir[256];       /* /run/netns */
     char state_dir[256];       /* /run/vsockns */
     char config_file[256];     /* /etc/vsockns/vsocknsd.conf */
+    char unit_dir[256];        /* /etc/systemd/system: attach drop-ins */
+    char runtime_unit_dir[256]; /* /run/systemd/system: attach --runtime */
 } ManagerConfig;
 
 /* A parent namespace the daemon created and whose child_ns_mode it locked. */
@@ -111,6 +116,7 @@ struct Manager {
     size_t n_releasing;
     uint64_t release_seq;        /* of the newest entry */
     uint64_t check_round;        /* manager_check_leases() in bounded steps */
+    size_t namespaces_per_user, leases_per_user; /* quotas for uids other than 0 */
     StoredFd *stored_fds;        /* from the fd store, consumed at startup */
     size_t n_stored_fds;
     bool have_fd_store;
@@ -137,6 +143,7 @@ typedef struct CreateRequest {
     const char *mode;
     const char *parent;  /* NULL or "" */
     int g2h_fallback;    /* -1: not given */
+    uid_t uid;           /* the caller, for quotas */
 } CreateRequest;
 
 /* Fills e (if not NULL) and returns r: "return manager_error_set(e, -EINVAL, ...)". */
@@ -233,3 +240,7 @@ void lease_fd_name(const Lease *l, char *buf, size_t size);
 bool manager_handle_pin_removed(Manager *m, const char *name);
 
 int manager_save(Manager *m);
+
+/* Whether uid (not root) may have one more namespace (lease false) or lease
+ * (lease true): QuotaExceeded, naming the setting, if not. */
+int manager_check_quota(Manager *m, uid_t uid, bool lease, ManagerError *e);

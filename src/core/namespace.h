@@ -37,6 +37,7 @@ typedef struct Namespace {
     CidSpace *space;              /* local namespaces: their own CID space */
     LeaseSet leases;              /* its leases, whatever their CID space */
     bool pending;                 /* recorded, creation not finished (see manager.c) */
+    uid_t uid;                    /* who created it (quotas) */
 } Namespace;
 
 /* What is kept of a lease across restarts (the fd goes to the fd store). */

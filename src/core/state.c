@@ -37,6 +37,8 @@ static json_object *namespace_to_json(const Namespace *ns)
         json_object_object_add(o, "placeholder_inode", json_object_new_uint64(ns->placeholder_ino));
     }
     json_object_object_add(o, "created_usec", json_object_new_uint64(ns->created_usec));
+    if (ns->uid)
+        json_object_object_add(o, "uid", json_object_new_uint64(ns->uid));
     if (ns->pending)
         json_object_object_add(o, "pending", json_object_new_boolean(true));
     return o;
@@ -154,6 +156,10 @@ static int namespace_from_json(json_object *o, Namespace *ns)
         get_opt_uint(o, "placeholder_dev", UINT64_MAX, &ns->placeholder_dev) < 0 ||
         get_opt_uint(o, "placeholder_inode", UINT64_MAX, &ns->placeholder_ino) < 0)
         return -EINVAL;
+    uint64_t uid = 0;
+    if (get_opt_uint(o, "uid", UINT32_MAX - 1, &uid) < 0)
+        return -EINVAL;
+    ns->uid = (uid_t) uid;
     return 0;
 }
 
@@ -275,6 +281,11 @@ int state_from_json(const char *text, State *ret, size_t *ret_dropped)
 
 int write_file_atomic(const char *dir, const char *name, const char *content)
 {
+    return write_file_atomic_mode(dir, name, content, 0600);
+}
+
+int write_file_atomic_mode(const char *dir, const char *name, const char *content, mode_t mode)
+{
     char tmp[PATH_MAX], final[PATH_MAX];
     snprintf(final, sizeof(final), "%s/%s", dir, name);
     snprintf(tmp, sizeof(tmp), "%s/.#%s.XXXXXX", dir, name);
@@ -291,8 +302,8 @@ int write_file_atomic(const char *dir, const char *name, const char *content)
             goto fail;
         done += n;
     }
-    /* 0600: the files name uids and pids of callers; nobody else reads them. */
-    if (fchmod(fd, 0600) < 0 || fsync(fd) < 0 || rename(tmp, final) < 0)
+    /* State: 0600, the files name uids and pids of callers. */
+    if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, final) < 0)
         goto fail;
 
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

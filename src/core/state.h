@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "namespace.h"
 
@@ -32,6 +33,8 @@ int state_from_json(const char *text, State *ret, size_t *ret_dropped);
 /* Temp file, fsync, rename, fsync of the directory: a crash leaves the old
  * file or the new one, never a torn one. */
 int write_file_atomic(const char *dir, const char *name, const char *content);
+/* The same with another mode than 0600 (unit drop-ins: 0644). */
+int write_file_atomic_mode(const char *dir, const char *name, const char *content, mode_t mode);
 /* Creates dir (0700) or checks that it is a real directory of ours, mode
  * 0700: the state names callers' uids and pids and decides what we adopt,
  * so nobody else may write or plant anything there. On failure problem

@@ -29,6 +29,10 @@ void format_timestamp(uint64_t usec, char *buf, size_t size);
  * listed."); r < 0 reports a parse error. Takes arr. */
 int finish_list(json_object *arr, int r, size_t n, const char *what);
 
+/* polkit-agent.c: a password prompt on a terminal (pkttyagent). */
+void polkit_agent_open_if_tty(sd_bus *bus);
+void polkit_agent_close(void);
+
 int verb_leases(sd_bus *bus, int argc, char **argv);
 int verb_acquire(sd_bus *bus, int argc, char **argv);
 int verb_release(sd_bus *bus, int argc, char **argv);

@@ -241,6 +241,7 @@ int verb_exec(sd_bus *bus, int argc, char **argv)
     if (!args)
         return EXIT_FAILED;
     fflush(stdout);
+    polkit_agent_close(); /* our pid becomes COMMAND's: no agent for it */
     execvp(args[0], args);
     fprintf(stderr, "Cannot run %s: %s\n", args[0], strerror(errno));
     return 127;

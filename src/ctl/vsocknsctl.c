@@ -24,6 +24,8 @@ const char *arg_owner;
 const char *arg_strategy;
 bool arg_no_reserve;
 bool arg_persist;
+static bool arg_exist_ok;
+static bool arg_runtime;
 static const char *arg_mode = "local";
 static const char *arg_parent;
 static bool arg_no_g2h_fallback;
@@ -214,6 +216,35 @@ static int verb_show(sd_bus *bus, int argc, char **argv)
     return show_namespace(bus, object);
 }
 
+/* attach UNIT NAMESPACE / detach UNIT: vsocknsd writes the drop-in. */
+static int verb_attach(sd_bus *bus, int argc, char **argv)
+{
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    bool attach = argc == 3;
+    int r = attach ? sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "AttachUnit", &error, NULL,
+                                        "ssb", argv[1], argv[2], (int) arg_runtime)
+                   : sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "DetachUnit", &error, NULL,
+                                        "sb", argv[1], (int) arg_runtime);
+    if (r < 0) {
+        r = report_bus_error(&error, r);
+        sd_bus_error_free(&error);
+        return r;
+    }
+    if (!arg_json) {
+        if (attach)
+            printf("%s joins namespace '%s' from its next start (drop-in %s/%s.d/50-vsockns.conf).\n", argv[1],
+                   argv[2], arg_runtime ? "/run/systemd/system" : "/etc/systemd/system", argv[1]);
+        else
+            printf("%s no longer joins a vsock namespace from its next start.\n", argv[1]);
+    }
+    return 0;
+}
+
+static int verb_detach(sd_bus *bus, int argc, char **argv)
+{
+    return verb_attach(bus, argc, argv);
+}
+
 static int verb_create(sd_bus *bus, int argc, char **argv)
 {
     sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -238,6 +269,13 @@ static int verb_create(sd_bus *bus, int argc, char **argv)
     }
     r = sd_bus_call(bus, m, 0, &error, &reply);
     sd_bus_message_unref(m);
+    if (r < 0 && arg_exist_ok && sd_bus_error_has_name(&error, BUS_ERROR_NAMESPACE_EXISTS)) {
+        /* vsockns-namespace@.service: make sure it exists, whoever made it. */
+        sd_bus_error_free(&error);
+        if (!arg_json)
+            printf("Namespace '%s' exists already.\n", argv[1]);
+        return 0;
+    }
     if (r < 0) {
         r = report_bus_error(&error, r);
         sd_bus_error_free(&error);
@@ -343,6 +381,9 @@ static void help(void)
            "                         {cid} and {fd} in its arguments are replaced\n"
            "  bind NAME CID PID      Bind a lease to process PID (e.g. the VM just started\n"
            "                         with its fd): the lease ends when PID exits\n"
+           "  attach UNIT NAME       Make UNIT join namespace NAME (a drop-in written by\n"
+           "                         vsocknsd; --runtime: until reboot)\n"
+           "  detach UNIT            Undo attach\n"
            "  check-leases [NAME]    Check that every reserved CID is still held; take\n"
            "                         back the ones a holder of the fd moved away\n\n"
            "Options:\n"
@@ -353,6 +394,8 @@ static void help(void)
            "  -p --parent=NAME       Nest the new namespace in a managed local one\n"
            "     --no-g2h-fallback   Write g2h_fallback=0 in the new namespace (Linux >= 7.2)\n"
            "  -f --force             Delete even if the namespace holds CID leases\n"
+           "     --exist-ok          create: success if the namespace exists already\n"
+           "     --runtime           attach/detach: in /run, gone at reboot\n"
            "     --cid=N|auto        CID to lease (default: auto)\n"
            "     --owner=LABEL       Who the lease is for (default: acquire: the user,\n"
            "                         exec: exec:COMMAND)\n"
@@ -368,14 +411,18 @@ static void help(void)
 
 static int parse_argv(int argc, char **argv)
 {
-    enum { ARG_VERSION = 0x100, ARG_JSON, ARG_NO_G2H, ARG_CID, ARG_OWNER, ARG_STRATEGY, ARG_NO_RESERVE, ARG_PERSIST };
+    enum {
+        ARG_VERSION = 0x100, ARG_JSON, ARG_NO_G2H, ARG_CID, ARG_OWNER, ARG_STRATEGY, ARG_NO_RESERVE, ARG_PERSIST,
+        ARG_EXIST_OK, ARG_RUNTIME,
+    };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, ARG_VERSION },
         { "json", no_argument, NULL, ARG_JSON },  { "mode", required_argument, NULL, 'm' },
         { "parent", required_argument, NULL, 'p' }, { "no-g2h-fallback", no_argument, NULL, ARG_NO_G2H },
         { "force", no_argument, NULL, 'f' },      { "cid", required_argument, NULL, ARG_CID },
         { "owner", required_argument, NULL, ARG_OWNER }, { "strategy", required_argument, NULL, ARG_STRATEGY },
-        { "no-reserve", no_argument, NULL, ARG_NO_RESERVE }, { "persist", no_argument, NULL, ARG_PERSIST }, {}
+        { "no-reserve", no_argument, NULL, ARG_NO_RESERVE }, { "persist", no_argument, NULL, ARG_PERSIST },
+        { "exist-ok", no_argument, NULL, ARG_EXIST_OK }, { "runtime", no_argument, NULL, ARG_RUNTIME }, {}
     };
     int c;
     /* Options may follow the verb; "--" ends them, so exec's COMMAND keeps its own. */
@@ -393,6 +440,8 @@ static int parse_argv(int argc, char **argv)
         case ARG_STRATEGY: arg_strategy = optarg; break;
         case ARG_NO_RESERVE: arg_no_reserve = true; break;
         case ARG_PERSIST: arg_persist = true; break;
+        case ARG_EXIST_OK: arg_exist_ok = true; break;
+        case ARG_RUNTIME: arg_runtime = true; break;
         default: return -EINVAL;
         }
     }
@@ -410,6 +459,7 @@ static const Verb verbs[] = {
     { "create", 1, 1, verb_create },   { "delete", 1, 1, verb_delete },   { "leases", 0, 1, verb_leases },
     { "acquire", 1, 1, verb_acquire }, { "release", 2, 2, verb_release }, { "exec", 2, -1, verb_exec },
     { "check-leases", 0, 1, verb_check_leases }, { "bind", 3, 3, verb_bind },
+    { "attach", 2, 2, verb_attach },   { "detach", 1, 1, verb_detach },
 };
 
 int main(int argc, char **argv)
@@ -440,7 +490,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "Cannot connect to the system bus: %s\n", strerror(-r));
         return EXIT_UNAVAILABLE;
     }
+    polkit_agent_open_if_tty(bus);
     r = verb->run(bus, operands + 1, argv + (optind < argc ? optind : argc - 1));
+    polkit_agent_close();
     sd_bus_flush_close_unref(bus);
     return r;
 }

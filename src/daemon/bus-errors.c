@@ -24,6 +24,7 @@ const char *bus_error_name(ErrorKind kind)
         [ERROR_CID_IN_USE] = BUS_ERROR_CID_IN_USE,
         [ERROR_NO_FREE_CID] = BUS_ERROR_NO_FREE_CID,
         [ERROR_NO_SUCH_LEASE] = BUS_ERROR_NO_SUCH_LEASE,
+        [ERROR_QUOTA_EXCEEDED] = BUS_ERROR_QUOTA_EXCEEDED,
     };
     return kind > ERROR_NONE && kind < _ERROR_KIND_MAX ? names[kind] : NULL;
 }

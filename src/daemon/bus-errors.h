@@ -25,6 +25,7 @@
 #define BUS_ERROR_CID_IN_USE VSOCKNS_ERROR("CidInUse")
 #define BUS_ERROR_NO_FREE_CID VSOCKNS_ERROR("NoFreeCid")
 #define BUS_ERROR_NO_SUCH_LEASE VSOCKNS_ERROR("NoSuchLease")
+#define BUS_ERROR_QUOTA_EXCEEDED VSOCKNS_ERROR("QuotaExceeded")
 
 /* The D-Bus error name of an error kind; NULL for ERROR_NONE. */
 const char *bus_error_name(ErrorKind kind);

@@ -11,11 +11,27 @@
 
 #include "bus-util.h"
 #include "fd-store.h"
+#include "polkit.h"
 #include "daemon/bus-errors.h"
+#include "core/attach.h"
 #include "core/netns.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 
+
+/* What the bus layer keeps, as the manager's userdata: the bus its
+ * callbacks emit signals on, and the polkit questions that are out. */
+typedef struct BusContext {
+    sd_bus *bus;
+    PolkitRegistry *polkit;
+} BusContext;
+
+static int caller_identity(sd_bus_message *m, uid_t *ret_uid, pid_t *ret_pid);
+
+static PolkitRegistry *polkit_of(Manager *m)
+{
+    return ((BusContext *) m->userdata)->polkit;
+}
 
 static int read_create_option(sd_bus_message *m, const char *key, void *userdata)
 {
@@ -53,9 +69,17 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     r = manager_check_create(manager, &req, &parent_path, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
-    r = bus_check_caller_is_root(m, "create namespaces", error);
+    const char *details[] = { "verb", "create", "namespace", req.name, "mode", req.mode,
+                              "parent", req.parent ? req.parent : "", NULL };
+    r = polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
+    if (r <= 0)
+        return r < 0 ? r : 1; /* denied, or asked: we run again with the answer */
+    pid_t pid;
+    r = caller_identity(m, &req.uid, &pid);
+    if (r >= 0)
+        r = manager_check_quota(manager, req.uid, false, &e);
     if (r < 0)
-        return r;
+        return bus_reply_manager_error(error, r, &e);
 
     Namespace *ns;
     r = manager_create_namespace(manager, &req, &ns, &e);
@@ -77,11 +101,14 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     int r = sd_bus_message_read(m, "sb", &name, &force);
     if (r < 0)
         return r;
-    if (!manager_find(manager, name))
+    Namespace *ns = manager_find(manager, name);
+    if (!ns)
         return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", name);
-    r = bus_check_caller_is_root(m, "delete namespaces", error);
-    if (r < 0)
-        return r;
+    const char *details[] = { "verb", "delete", "namespace", name, "mode", vsock_mode_to_string(ns->mode),
+                              "parent", ns->parent, NULL };
+    r = polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
+    if (r <= 0)
+        return r < 0 ? r : 1;
     r = manager_delete_namespace(manager, name, force, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
@@ -199,9 +226,15 @@ static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error 
     r = manager_check_lease_request(manager, &req, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
-    r = bus_check_caller_is_root(m, "acquire CID leases", error);
+    char cid[16];
+    snprintf(cid, sizeof(cid), "%u", req.cid);
+    const char *details[] = { "verb", "acquire", "namespace", req.ns, "cid", cid, "owner", req.owner, NULL };
+    r = polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_LEASES, details, error);
+    if (r <= 0)
+        return r < 0 ? r : 1;
+    r = manager_check_quota(manager, req.uid, true, &e);
     if (r < 0)
-        return r;
+        return bus_reply_manager_error(error, r, &e);
 
     Lease *l;
     r = manager_acquire_lease(manager, &req, &l, &e);
@@ -221,6 +254,21 @@ static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error 
     return r;
 }
 
+/* For a verb on a lease: 1 if the caller may (its own lease, or polkit's
+ * manage-foreign-leases says yes), 0 if polkit was asked, < 0 if denied.
+ * An unknown lease passes: the manager answers NoSuchLease. */
+static int foreign_lease_check(Manager *manager, sd_bus_message *m, const char *verb, const char *ns, uint32_t cid,
+                               uid_t uid, sd_bus_error *error)
+{
+    Lease *l = manager_find_lease(manager, ns, cid);
+    if (!l || l->rec.uid == uid)
+        return 1;
+    char cid_str[16];
+    snprintf(cid_str, sizeof(cid_str), "%u", cid);
+    const char *details[] = { "verb", verb, "namespace", ns, "cid", cid_str, "owner", l->rec.owner, NULL };
+    return polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_FOREIGN_LEASES, details, error);
+}
+
 static int method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
     Manager *manager = userdata;
@@ -236,7 +284,11 @@ static int method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error 
     r = caller_identity(m, &uid, &pid);
     if (r < 0)
         return r;
-    r = manager_release_lease(manager, ns, cid, uid, &e);
+    /* One's own lease may always be released; anyone else's needs polkit. */
+    r = foreign_lease_check(manager, m, "release", ns, cid, uid, error);
+    if (r <= 0)
+        return r < 0 ? r : 1;
+    r = manager_release_lease(manager, ns, cid, 0, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
     /* The reply waits (on the loop) until the fd store has let go, so the
@@ -269,6 +321,9 @@ static int method_bind_lease(sd_bus_message *m, void *userdata, sd_bus_error *er
     r = caller_identity(m, &bind.uid, &pid);
     if (r < 0)
         return r;
+    r = foreign_lease_check(manager, m, "bind", ns, cid, bind.uid, error);
+    if (r <= 0)
+        return r < 0 ? r : 1;
     Lease *l = manager_find_lease(manager, ns, cid);
     void *old_watch = l ? l->watch : NULL;
     r = manager_bind_lease(manager, ns, cid, &bind, &e);
@@ -292,11 +347,100 @@ static int method_check_leases(sd_bus_message *m, void *userdata, sd_bus_error *
         return r;
     if (ns[0] && !streq(ns, NS_NAME_HOST) && !manager_find(manager, ns))
         return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
-    r = bus_check_caller_is_root(m, "check CID leases", error);
-    if (r < 0)
-        return r;
+    const char *details[] = { "verb", "check", "namespace", ns, NULL };
+    r = polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_FOREIGN_LEASES, details, error);
+    if (r <= 0)
+        return r < 0 ? r : 1;
     manager_check_leases(manager, ns, 0, &checked, &retaken);
     return sd_bus_reply_method_return(m, "uu", (uint32_t) checked, (uint32_t) retaken);
+}
+
+/* After a drop-in changed: systemd reloads, then the caller hears back. */
+static int on_systemd_reloaded(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    sd_bus_message *request = userdata;
+    const sd_bus_error *e = sd_bus_message_get_error(reply);
+    if (e)
+        sd_bus_reply_method_errorf(request, BUS_ERROR_KERNEL,
+                                   "The drop-in was written, but systemd did not reload: %s",
+                                   e->message ? e->message : e->name);
+    else
+        sd_bus_reply_method_return(request, NULL);
+    sd_bus_message_unref(request);
+    return 0;
+}
+
+static int reload_systemd_then_reply(sd_bus_message *m)
+{
+    int r = sd_bus_call_method_async(sd_bus_message_get_bus(m), NULL, "org.freedesktop.systemd1",
+                                     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "Reload",
+                                     on_systemd_reloaded, sd_bus_message_ref(m), NULL);
+    if (r < 0) {
+        sd_bus_message_unref(m);
+        return sd_bus_reply_method_errorf(m, BUS_ERROR_KERNEL,
+                                          "The drop-in was written, but systemd could not be asked to reload: %s",
+                                          strerror(-r));
+    }
+    return 1;
+}
+
+static int method_attach_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    Manager *manager = userdata;
+    const char *unit, *ns;
+    int runtime;
+
+    int r = sd_bus_message_read(m, "ssb", &unit, &ns, &runtime);
+    if (r < 0)
+        return r;
+    const char *problem = attach_unit_problem(unit);
+    if (problem)
+        return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Unit '%.255s' refused: %s.", unit, problem);
+    if (!manager_find(manager, ns))
+        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
+    const char *details[] = { "verb", "attach", "namespace", ns, "unit", unit, NULL };
+    r = polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
+    if (r <= 0)
+        return r < 0 ? r : 1;
+    const char *dir = runtime ? manager->config.runtime_unit_dir : manager->config.unit_dir;
+    r = attach_write(dir, unit, ns);
+    if (r < 0)
+        return sd_bus_error_setf(error, BUS_ERROR_KERNEL, "Cannot write %s/%s.d/%s: %s.", dir, unit, ATTACH_DROPIN_NAME,
+                                 strerror(-r));
+    log_info("Unit %s now joins namespace '%s' (%s/%s.d/%s)", unit, ns, dir, unit, ATTACH_DROPIN_NAME);
+    return reload_systemd_then_reply(m);
+}
+
+static int method_detach_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    Manager *manager = userdata;
+    const char *unit;
+    int runtime;
+
+    int r = sd_bus_message_read(m, "sb", &unit, &runtime);
+    if (r < 0)
+        return r;
+    const char *problem = attach_unit_problem(unit);
+    if (problem)
+        return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Unit '%.255s' refused: %s.", unit, problem);
+    const char *details[] = { "verb", "detach", "unit", unit, NULL };
+    r = polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
+    if (r <= 0)
+        return r < 0 ? r : 1;
+    const char *dir = runtime ? manager->config.runtime_unit_dir : manager->config.unit_dir;
+    r = attach_remove(dir, unit);
+    if (r == -ENOENT)
+        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE,
+                                 "Unit %s is not attached to a namespace (no %s/%s.d/%s).", unit, dir, unit,
+                                 ATTACH_DROPIN_NAME);
+    if (r == -EPERM)
+        return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s/%s.d/%s was not written by vsockns; left alone.",
+                                 dir, unit, ATTACH_DROPIN_NAME);
+    if (r < 0)
+        return sd_bus_error_setf(error, BUS_ERROR_KERNEL, "Cannot remove %s/%s.d/%s: %s.", dir, unit, ATTACH_DROPIN_NAME,
+                                 strerror(-r));
+    log_info("Unit %s no longer joins a vsock namespace", unit);
+    return reload_systemd_then_reply(m);
 }
 
 static int append_lease(Lease *l, void *userdata)
@@ -408,6 +552,14 @@ static const sd_bus_vtable manager_vtable[] = {
                             SD_BUS_ARGS("s", namespace, "u", cid, "a{sv}", options),
                             SD_BUS_NO_RESULT,
                             method_bind_lease, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("AttachUnit",
+                            SD_BUS_ARGS("s", unit, "s", namespace, "b", runtime),
+                            SD_BUS_NO_RESULT,
+                            method_attach_unit, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("DetachUnit",
+                            SD_BUS_ARGS("s", unit, "b", runtime),
+                            SD_BUS_NO_RESULT,
+                            method_detach_unit, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("CheckLeases",
                             SD_BUS_ARGS("s", namespace),
                             SD_BUS_RESULT("u", checked, "u", retaken),
@@ -422,7 +574,7 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_VTABLE_END,
 };
 
-/* The manager's callbacks get the bus as userdata (manager_dbus_connect_signals). */
+/* The manager's callbacks get the BusContext as userdata. */
 static void emit_namespace_signal(sd_bus *bus, const char *member, const Namespace *ns)
 {
     _cleanup_free_ char *path = namespace_object_path(ns->name);
@@ -447,12 +599,12 @@ static void emit_namespace_signal(sd_bus *bus, const char *member, const Namespa
 
 static void on_namespace_added(Manager *m, const Namespace *ns, void *userdata)
 {
-    emit_namespace_signal(userdata, "NamespaceCreated", ns);
+    emit_namespace_signal(((BusContext *) userdata)->bus, "NamespaceCreated", ns);
 }
 
 static void on_namespace_removed(Manager *m, const Namespace *ns, void *userdata)
 {
-    emit_namespace_signal(userdata, "NamespaceRemoved", ns);
+    emit_namespace_signal(((BusContext *) userdata)->bus, "NamespaceRemoved", ns);
 }
 
 static int on_bound_process_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -477,7 +629,8 @@ static void on_lease_fd(Manager *m, Lease *l, LeaseFdEvent event, const char *wh
     }
     if (event == LEASE_FD_RETAKEN && m->have_fd_store)
         fd_store_add(l);
-    int r = sd_bus_emit_signal(userdata, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, member, "suss", l->rec.ns, l->rec.cid,
+    int r = sd_bus_emit_signal(((BusContext *) userdata)->bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, member, "suss",
+                               l->rec.ns, l->rec.cid,
                                l->rec.owner, why);
     if (r < 0)
         log_warning_errno(r, "Cannot emit %s: %m", member);
@@ -499,10 +652,11 @@ static void on_lease_added(Manager *m, Lease *l, const char *why, void *userdata
 {
     if (l->fd >= 0 && m->have_fd_store)
         fd_store_add(l);
-    watch_bound_process(userdata, l);
+    watch_bound_process(((BusContext *) userdata)->bus, l);
     if (why) /* re-adopted at startup: nothing new to announce */
         return;
-    int r = sd_bus_emit_signal(userdata, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseAcquired", "sus", l->rec.ns,
+    int r = sd_bus_emit_signal(((BusContext *) userdata)->bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseAcquired",
+                               "sus", l->rec.ns,
                                l->rec.cid, l->rec.owner);
     if (r < 0)
         log_warning_errno(r, "Cannot emit LeaseAcquired: %m");
@@ -514,20 +668,38 @@ static void on_lease_removed(Manager *m, Lease *l, const char *why, void *userda
         fd_store_remove(l);
     sd_event_source_disable_unref(l->watch);
     l->watch = NULL;
-    int r = sd_bus_emit_signal(userdata, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseReleased", "sus", l->rec.ns,
+    int r = sd_bus_emit_signal(((BusContext *) userdata)->bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseReleased",
+                               "sus", l->rec.ns,
                                l->rec.cid, l->rec.owner);
     if (r < 0)
         log_warning_errno(r, "Cannot emit LeaseReleased: %m");
 }
 
-void manager_dbus_connect_signals(sd_bus *bus, Manager *m)
+void manager_dbus_disconnect(Manager *m)
 {
-    m->userdata = bus;
+    BusContext *ctx = m->userdata;
+    if (!ctx)
+        return;
+    polkit_registry_free(ctx->polkit);
+    free(ctx);
+    m->userdata = NULL;
+}
+
+int manager_dbus_connect_signals(sd_bus *bus, Manager *m)
+{
+    BusContext *ctx = calloc(1, sizeof(BusContext));
+    if (!ctx || !(ctx->polkit = polkit_registry_new())) {
+        free(ctx);
+        return -ENOMEM;
+    }
+    ctx->bus = bus;
+    m->userdata = ctx;
     m->on_added = on_namespace_added;
     m->on_removed = on_namespace_removed;
     m->on_lease_added = on_lease_added;
     m->on_lease_removed = on_lease_removed;
     m->on_lease_fd = on_lease_fd;
+    return 0;
 }
 
 int manager_dbus_register(sd_bus *bus, Manager *m)

@@ -7,5 +7,8 @@
 #include "core/manager.h"
 
 int manager_dbus_register(sd_bus *bus, Manager *m);
-/* Hooks the manager's added/removed callbacks up to the bus signals. */
-void manager_dbus_connect_signals(sd_bus *bus, Manager *m);
+/* Hooks the manager's callbacks up to the bus (signals, fd store, process
+ * watches) and sets up the polkit registry: the manager's userdata. */
+int manager_dbus_connect_signals(sd_bus *bus, Manager *m);
+/* Undoes that, before the bus goes. */
+void manager_dbus_disconnect(Manager *m);

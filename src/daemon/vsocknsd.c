@@ -29,6 +29,7 @@ static void help(void)
            "  -h --help            Show this help\n"
            "     --version         Show the version\n"
            "     --log-level=LEVEL debug, info, notice, warning or err (default info)\n"
+           "     --config=FILE     Read FILE instead of /etc/vsockns/vsocknsd.conf\n"
            "\nSee vsocknsd(8).\n",
            program_invocation_short_name, VSOCKNS_BUS_NAME);
 }
@@ -45,13 +46,16 @@ static int parse_log_level(const char *s)
     return -EINVAL;
 }
 
+static const char *arg_config;
+
 static int parse_argv(int argc, char **argv)
 {
-    enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL };
+    enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_CONFIG };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, ARG_VERSION },
         { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+        { "config", required_argument, NULL, ARG_CONFIG },
         {}
     };
     int c;
@@ -72,6 +76,9 @@ static int parse_argv(int argc, char **argv)
             log_set_max_level(level);
             break;
         }
+        case ARG_CONFIG:
+            arg_config = optarg;
+            break;
         default:
             return -EINVAL;
         }
@@ -196,6 +203,11 @@ static int run(Manager *m)
     if ((r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL)) < 0 ||
         (r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL)) < 0)
         goto finish;
+    /* WatchdogSec= in the unit: WATCHDOG=1 from the loop itself, so a loop
+     * that stalls gets us restarted. */
+    r = sd_event_set_watchdog(event, true);
+    if (r < 0)
+        log_warning_errno(r, "Cannot set up the watchdog: %m");
 
     r = sd_bus_open_system(&bus);
     if (r < 0) {
@@ -207,7 +219,11 @@ static int run(Manager *m)
         log_error_errno(r, "Cannot set up the bus objects: %m");
         goto finish;
     }
-    manager_dbus_connect_signals(bus, m);
+    r = manager_dbus_connect_signals(bus, m);
+    if (r < 0) {
+        log_error_errno(r, "Cannot set up the bus layer: %m");
+        goto finish;
+    }
 
     raise_fd_limit(m);
     r = take_fd_store(m);
@@ -244,6 +260,7 @@ static int run(Manager *m)
     log_info("vsocknsd stopping");
 
 finish:
+    manager_dbus_disconnect(m);
     sd_bus_flush_close_unref(bus);
     sd_event_unref(event);
     return r;
@@ -258,6 +275,11 @@ int main(int argc, char **argv)
 
     ManagerConfig config;
     manager_config_default(&config);
+    if (arg_config && snprintf(config.config_file, sizeof(config.config_file), "%s", arg_config) >=
+                          (int) sizeof(config.config_file)) {
+        fprintf(stderr, "--config: path too long.\n");
+        return 2;
+    }
     Manager *m = NULL;
     r = manager_new(&config, &m);
     if (r < 0) {

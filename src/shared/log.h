@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <syslog.h>
 
 void log_set_max_level(int level);
@@ -17,3 +18,4 @@ int log_internal(int level, int error, const char *format, ...) __attribute__((f
 #define log_error(...) log_internal(LOG_ERR, 0, __VA_ARGS__)
 #define log_warning_errno(e, ...) log_internal(LOG_WARNING, (e), __VA_ARGS__)
 #define log_error_errno(e, ...) log_internal(LOG_ERR, (e), __VA_ARGS__)
+

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "process.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,4 +42,23 @@ uint64_t process_start_time(pid_t pid)
     for (int field = 3; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
     return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+int process_uid(pid_t pid, uid_t *ret)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -ESRCH;
+    int r = -EIO;
+    unsigned long uid;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "Uid: %lu", &uid) == 1) {
+            *ret = (uid_t) uid;
+            r = 0;
+            break;
+        }
+    fclose(f);
+    return r;
 }

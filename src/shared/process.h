@@ -10,3 +10,5 @@ pid_t pidfd_get_pid(int fd);
 /* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat);
  * 0 if there is no such process. Same pid + same start time = same process. */
 uint64_t process_start_time(pid_t pid);
+/* The real uid of a process (from /proc/PID/status): 0, or -ESRCH. */
+int process_uid(pid_t pid, uid_t *ret);

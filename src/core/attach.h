@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Units joining a namespace: the drop-in that puts a unit into
+ * /run/netns/NAME (NetworkNamespacePath=) and ties it to
+ * vsockns-namespace@NAME.service. Written by vsocknsd for `vsocknsctl
+ * attach` and, for /etc/vsockns/namespaces.d, by vsockns-generator.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ATTACH_DROPIN_NAME "50-vsockns.conf"
+#define ATTACH_DROPIN_MARK "# Written by vsockns"
+
+/* NULL if unit can join a namespace (a .service or .socket unit name of
+ * [A-Za-z0-9:_.@\-], at most 255 bytes, not a template), else why not. */
+const char *attach_unit_problem(const char *unit);
+
+/* The drop-in text for unit joining namespace ns. */
+int attach_dropin_text(const char *unit, const char *ns, char *buf, size_t size);
+
+/* Writes UNIT.d/50-vsockns.conf below unit_dir (e.g. /etc/systemd/system),
+ * atomically. */
+int attach_write(const char *unit_dir, const char *unit, const char *ns);
+/* Removes it, only if it is one of ours; -ENOENT if there is none. */
+int attach_remove(const char *unit_dir, const char *unit);

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "polkit.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/bus-errors.h"
+#include "shared/events.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+
+#define POLKIT_TIMEOUT_USEC (25 * 1000000ULL)
+#define POLKIT_INTERACTIVE_TIMEOUT_USEC (300 * 1000000ULL) /* a person is typing a password */
+#define POLKIT_ANSWER_KEEP_SEC 60 /* an answer nobody picked up is dropped after this */
+#define POLKIT_PENDING_MAX 256    /* questions out at once; more are denied */
+
+typedef struct PolkitQuery {
+    PolkitRegistry *registry;
+    sd_bus_message *request;   /* the method call to dispatch again */
+    sd_bus_slot *slot;         /* the CheckAuthorization call, while out */
+    char action[64];
+    bool answered, allowed;
+    sd_bus_error denial;
+    time_t answered_at;
+    struct PolkitQuery *next;
+} PolkitQuery;
+
+struct PolkitRegistry {
+    PolkitQuery *queries;
+    size_t n;
+};
+
+PolkitRegistry *polkit_registry_new(void)
+{
+    return calloc(1, sizeof(PolkitRegistry));
+}
+
+static void query_free(PolkitQuery *q)
+{
+    sd_bus_slot_unref(q->slot);
+    sd_bus_message_unref(q->request);
+    sd_bus_error_free(&q->denial);
+    free(q);
+}
+
+static void query_unlink(PolkitRegistry *reg, PolkitQuery *q)
+{
+    for (PolkitQuery **p = &reg->queries; *p; p = &(*p)->next)
+        if (*p == q) {
+            *p = q->next;
+            reg->n--;
+            return;
+        }
+}
+
+PolkitRegistry *polkit_registry_free(PolkitRegistry *reg)
+{
+    if (!reg)
+        return NULL;
+    while (reg->queries) {
+        PolkitQuery *q = reg->queries;
+        query_unlink(reg, q);
+        query_free(q);
+    }
+    free(reg);
+    return NULL;
+}
+
+/* Answers whose method call never came back (the caller's request failed
+ * validation the second time, say) must not pile up. */
+static void drop_stale_answers(PolkitRegistry *reg)
+{
+    time_t now = time(NULL);
+    for (PolkitQuery *q = reg->queries, *next; q; q = next) {
+        next = q->next;
+        if (q->answered && now - q->answered_at > POLKIT_ANSWER_KEEP_SEC) {
+            query_unlink(reg, q);
+            query_free(q);
+        }
+    }
+}
+
+static void deny(PolkitQuery *q, const char *name, const char *why)
+{
+    sd_bus_error_setf(&q->denial, name, "Not authorized for %s: %s.", q->action, why);
+}
+
+static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    PolkitQuery *q = userdata;
+    int authorized = 0, challenge = 0;
+
+    q->slot = sd_bus_slot_unref(q->slot);
+    const sd_bus_error *e = sd_bus_message_get_error(reply);
+    char why[512];
+    if (e) {
+        snprintf(why, sizeof(why), "polkit could not be asked (%s)", e->message ? e->message : e->name);
+        deny(q, BUS_ERROR_ACCESS_DENIED, why);
+    } else if (sd_bus_message_enter_container(reply, 'r', "bba{ss}") < 0 ||
+               sd_bus_message_read(reply, "bb", &authorized, &challenge) < 0)
+        deny(q, BUS_ERROR_ACCESS_DENIED, "polkit's answer was not understood");
+    else if (authorized)
+        q->allowed = true;
+    else if (challenge && !sd_bus_message_get_allow_interactive_authorization(q->request))
+        deny(q, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+             "authentication is required; ask again allowing interactive authorization");
+    else
+        deny(q, BUS_ERROR_ACCESS_DENIED, "polkit said no");
+    if (!q->allowed) {
+        uid_t uid = (uid_t) -1;
+        sd_bus_creds *creds = sd_bus_message_get_creds(q->request);
+        if (!creds || sd_bus_creds_get_euid(creds, &uid) < 0)
+            uid = (uid_t) -1;
+        log_event(LOG_NOTICE, EVENT_AUTH_DENIED, (EventFields) { .has_uid = uid != (uid_t) -1, .uid = uid },
+                  "Denied %s to %s: %s", q->action, sd_bus_message_get_sender(q->request), q->denial.message);
+    }
+    q->answered = true;
+    q->answered_at = time(NULL);
+    /* The same method call once more: polkit_check() finds the answer. */
+    int r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->request), q->request);
+    if (r < 0) {
+        log_warning_errno(r, "Cannot dispatch a method call again after polkit answered: %m");
+        query_unlink(q->registry, q);
+        query_free(q);
+    }
+    return 0;
+}
+
+static int caller_uid(sd_bus_message *m, uid_t *ret)
+{
+    sd_bus_creds *creds = NULL;
+    int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+    if (r >= 0)
+        r = sd_bus_creds_get_euid(creds, ret);
+    sd_bus_creds_unref(creds);
+    return r;
+}
+
+static int send_question(PolkitQuery *q, const char *const *details)
+{
+    sd_bus *bus = sd_bus_message_get_bus(q->request);
+    sd_bus_message *call = NULL;
+    bool interactive = sd_bus_message_get_allow_interactive_authorization(q->request);
+    int r = sd_bus_message_new_method_call(bus, &call, "org.freedesktop.PolicyKit1",
+                                           "/org/freedesktop/PolicyKit1/Authority",
+                                           "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
+    if (r >= 0)
+        r = sd_bus_message_append(call, "(sa{sv})s", "system-bus-name", 1, "name", "s",
+                                  sd_bus_message_get_sender(q->request), q->action);
+    if (r >= 0)
+        r = sd_bus_message_open_container(call, 'a', "{ss}");
+    for (size_t i = 0; r >= 0 && details && details[i] && details[i + 1]; i += 2)
+        r = sd_bus_message_append(call, "{ss}", details[i], details[i + 1]);
+    if (r >= 0)
+        r = sd_bus_message_close_container(call);
+    if (r >= 0)
+        r = sd_bus_message_append(call, "us", (uint32_t) (interactive ? 1 : 0), "");
+    if (r >= 0)
+        r = sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q,
+                              interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : POLKIT_TIMEOUT_USEC);
+    sd_bus_message_unref(call);
+    return r;
+}
+
+int polkit_check(PolkitRegistry *reg, sd_bus_message *m, const char *action, const char *const *details,
+                 sd_bus_error *error)
+{
+    uid_t uid;
+    if (caller_uid(m, &uid) >= 0 && uid == 0)
+        return 1;
+
+    /* The second time round: the answer to this very message. */
+    for (PolkitQuery *q = reg->queries; q; q = q->next) {
+        if (q->request != m || !streq(q->action, action))
+            continue;
+        if (!q->answered)
+            return 0;
+        query_unlink(reg, q);
+        int r = q->allowed ? 1 : -EACCES;
+        if (!q->allowed)
+            sd_bus_error_copy(error, &q->denial);
+        query_free(q);
+        return r;
+    }
+
+    drop_stale_answers(reg);
+    if (reg->n >= POLKIT_PENDING_MAX)
+        return sd_bus_error_set(error, BUS_ERROR_ACCESS_DENIED,
+                                "Too many authorization questions are open; try again in a moment.");
+    PolkitQuery *q = calloc(1, sizeof(PolkitQuery));
+    if (!q)
+        return -ENOMEM;
+    *q = (PolkitQuery) { .registry = reg, .request = sd_bus_message_ref(m), .denial = SD_BUS_ERROR_NULL };
+    snprintf(q->action, sizeof(q->action), "%s", action);
+    int r = send_question(q, details);
+    if (r < 0) {
+        query_free(q);
+        return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
+                                 "Not authorized for %s: polkit could not be asked (%s).", action, strerror(-r));
+    }
+    q->next = reg->queries;
+    reg->queries = q;
+    reg->n++;
+    return 0;
+}

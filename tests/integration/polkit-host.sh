@@ -1,0 +1,108 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Who may do what, with the real polkitd on the private bus and the shipped
+# policy: root passes without asking; an unprivileged caller can read
+# everything, is denied changes with a named error and nothing changes;
+# rules can allow it (matching the details vsocknsd passes); the per-uid
+# quota stops it at the limit; its own leases it may always release, other
+# users' not; with polkitd gone, everything is denied.
+. "$(dirname "$0")/private-bus.sh"
+
+polkitd=/usr/lib/polkit-1/polkitd
+[[ -x $polkitd ]] || { echo "polkitd not installed ($polkitd): apt-get install polkitd"; exit 1; }
+# polkitd reads actions and rules from fixed places: private copies here.
+actions=$(mktemp -d) rules=$(mktemp -d)
+chmod 755 "$actions" "$rules"
+cp /usr/share/polkit-1/actions/* "$actions/" 2>/dev/null
+cp "$(dirname "$0")/../../polkit/org.vsockns1.policy" "$actions/"
+mount --bind "$actions" /usr/share/polkit-1/actions
+mount --bind "$rules" /etc/polkit-1/rules.d
+start_polkitd() {
+    "$polkitd" --no-debug >>"$bus/polkitd.log" 2>&1 &
+    polkitd_pid=$!
+    for _ in $(seq 100); do busctl status org.freedesktop.PolicyKit1 >/dev/null 2>&1 && return 0; sleep 0.05; done
+    echo "polkitd did not come up:"; cat "$bus/polkitd.log"; exit 1
+}
+start_polkitd
+defer 'kill $polkitd_pid'
+conf=$(mktemp)
+printf 'NamespacesPerUser=2\nLeasesPerUser=2\n' >"$conf"
+start_daemon --config="$conf"
+
+# as_nobody CMD...: run as uid 65534 with no groups.
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+ncall() { # METHOD ARGS: a Manager call as nobody, no interactive authorization
+    local method=$1
+    shift
+    as_nobody busctl --allow-interactive-authorization=no call org.vsockns1 /org/vsockns1 org.vsockns1.Manager \
+        "$method" "$@" 2>&1
+}
+state() { ls -1 /run/netns 2>/dev/null; cat /run/vsockns/namespaces.json; ls /run/vsockns/leases 2>/dev/null; }
+
+create hp-root global
+$ctl acquire --cid 50 --no-reserve --owner root-lease hp-root >/dev/null
+before=$(state)
+expect_eq "nobody: ListNamespaces" yes "$(ncall ListNamespaces | grep -q '"hp-root"' && echo yes)"
+expect_eq "nobody: ListLeases" yes "$(ncall ListLeases s '' | grep -q 'root-lease' && echo yes)"
+expect_eq "nobody: a property" 's "none"' \
+    "$(as_nobody busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager KernelSupport)"
+out=$(ncall CreateNamespace ssa{sv} hp-x global 0)
+expect_eq "nobody: CreateNamespace needs interactive authorization" yes \
+    "$([[ $out == *"authentication is required"* ]] && echo yes || echo "no: $out")"
+out=$(as_nobody busctl call org.vsockns1 /org/vsockns1 org.vsockns1.Manager CreateNamespace ssa{sv} hp-x global 0 2>&1)
+expect_eq "nobody, interactive but no agent: denied" yes \
+    "$([[ $out == *"Not authorized for org.vsockns1.manage-namespaces: polkit said no"* ]] && echo yes || echo "no: $out")"
+out=$(ncall DeleteNamespace sb hp-root true)
+expect_eq "nobody: DeleteNamespace denied" yes "$([[ $out == *"Not authorized"* ]] && echo yes || echo "no: $out")"
+out=$(ncall AcquireLease susa{sv} hp-root 0 x 1 Reserve b false)
+expect_eq "nobody: AcquireLease denied" yes "$([[ $out == *"Not authorized"* ]] && echo yes || echo "no: $out")"
+out=$(ncall ReleaseLease su hp-root 50)
+expect_eq "nobody: releasing root's lease denied" yes \
+    "$([[ $out == *"Not authorized for org.vsockns1.manage-foreign-leases"* ]] && echo yes || echo "no: $out")"
+expect_eq "denials changed nothing" yes "$([[ $before == "$(state)" ]] && echo yes)"
+expect_eq "journal: denial logged" yes "$(grep -q 'Denied org.vsockns1.manage-namespaces to' "$bus/daemon.log" && echo yes)"
+
+# A rule that matches on the details: nobody may manage namespaces named
+# hp-n*, and lease in hp-n1 only.
+cat >"$rules/50-test.rules" <<'RULES'
+polkit.addRule(function(action, subject) {
+    if (subject.user != "nobody")
+        return polkit.Result.NOT_HANDLED;
+    if (action.id == "org.vsockns1.manage-namespaces" && action.lookup("namespace").indexOf("hp-n") == 0 &&
+        (action.lookup("verb") == "create" || action.lookup("verb") == "delete"))
+        return polkit.Result.YES;
+    if (action.id == "org.vsockns1.manage-leases" && action.lookup("namespace") == "hp-n1" &&
+        action.lookup("verb") == "acquire" && action.lookup("owner") != "")
+        return polkit.Result.YES;
+    return polkit.Result.NOT_HANDLED;
+});
+RULES
+chmod 644 "$rules/50-test.rules"
+for _ in $(seq 50); do [[ $(ncall CreateNamespace ssa{sv} hp-n1 global 0) == o* ]] && break; sleep 0.2; done
+expect_eq "rule: nobody created hp-n1" yes "$([[ -e /run/netns/hp-n1 ]] && echo yes)"
+expect_eq "rule: nobody created hp-n2" yes "$([[ $(ncall CreateNamespace ssa{sv} hp-n2 global 0) == o* ]] && echo yes)"
+out=$(ncall CreateNamespace ssa{sv} hp-n3 global 0)
+expect_eq "quota: a third namespace is refused" yes \
+    "$([[ $out == *"uid 65534 already has 2 namespaces, its quota (NamespacesPerUser="* ]] && echo yes || echo "no: $out")"
+out=$(ncall CreateNamespace ssa{sv} hp-other global 0)
+expect_eq "rule: another name still denied" yes "$([[ $out == *"Not authorized"* ]] && echo yes || echo "no: $out")"
+expect_eq "rule: lease in hp-n1" yes "$([[ $(ncall AcquireLease susa{sv} hp-n1 3 vm-a 1 Reserve b false) == 'uh 3 '* ]] && echo yes)"
+expect_eq "rule: lease in hp-n1 (2)" yes "$([[ $(ncall AcquireLease susa{sv} hp-n1 4 vm-b 1 Reserve b false) == 'uh 4 '* ]] && echo yes)"
+out=$(ncall AcquireLease susa{sv} hp-n1 5 vm-c 1 Reserve b false)
+expect_eq "quota: a third lease is refused" yes \
+    "$([[ $out == *"already has 2 leases, its quota (LeasesPerUser="* ]] && echo yes || echo "no: $out")"
+out=$(ncall AcquireLease susa{sv} hp-n2 0 vm 1 Reserve b false)
+expect_eq "rule: no lease in hp-n2" yes "$([[ $out == *"Not authorized"* ]] && echo yes || echo "no: $out")"
+expect_eq "own lease released without asking" "" "$(ncall ReleaseLease su hp-n1 4)"
+expect_eq "root's lease still not releasable" yes "$([[ $(ncall ReleaseLease su hp-root 50) == *"Not authorized"* ]] && echo yes)"
+expect_eq "root releases nobody's lease" "" "$(busctl call org.vsockns1 /org/vsockns1 org.vsockns1.Manager ReleaseLease su hp-n1 3 2>&1)"
+
+# polkitd gone: deny, never allow, whatever the rules say.
+kill "$polkitd_pid"; wait "$polkitd_pid" 2>/dev/null
+before=$(state)
+out=$(ncall DeleteNamespace sb hp-n2 false)
+expect_eq "polkitd gone: denied" yes "$([[ $out == *"polkit could not be asked"* ]] && echo yes || echo "no: $out")"
+expect_eq "polkitd gone: nothing changed" yes "$([[ $before == "$(state)" ]] && echo yes)"
+expect_eq "root still passes without polkit" "" "$(busctl call org.vsockns1 /org/vsockns1 org.vsockns1.Manager DeleteNamespace sb hp-n2 false 2>&1)"
+finish

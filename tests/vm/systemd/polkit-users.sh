@@ -1,0 +1,77 @@
+#!/bin/bash
+# Non-root callers under polkit (the real polkitd, activated on the system
+# bus), with the shipped example rules: anyone may read; a plain user is
+# denied every change with a named error and nothing changes; a member of
+# "vsockns" may do everything; a member of "vsockns-tenant1" may lease in
+# tenant1 only; the per-uid quota stops a user at the limit; users release
+# their own leases, not root's; with polkitd stopped and masked, deny.
+. "$(dirname "$0")/../daemon-lib.sh"
+
+for g in vsockns vsockns-tenant1; do groupadd -f "$g"; done
+useradd -M -N pk-plain; useradd -M -N -G vsockns pk-ops; useradd -M -N -G vsockns-tenant1 pk-tenant
+install -m 0644 /usr/share/doc/vsockns/examples/50-vsockns-example.rules /etc/polkit-1/rules.d/
+mkdir -p /etc/vsockns
+printf 'NamespacesPerUser=2\nLeasesPerUser=3\n' >/etc/vsockns/vsocknsd.conf
+defer "rm -f /etc/vsockns/vsocknsd.conf /etc/polkit-1/rules.d/50-vsockns-example.rules"
+systemctl restart vsocknsd polkit
+
+# as USER METHOD SIGNATURE ARGS...: a Manager call as USER, no interaction.
+as() {
+    local user=$1
+    shift
+    runuser -u "$user" -- busctl --allow-interactive-authorization=no call org.vsockns1 /org/vsockns1 \
+        org.vsockns1.Manager "$@" 2>&1
+}
+denied() { [[ $1 == *"Not authorized"* || $1 == *"authentication is required"* ]] && echo yes || echo "no: $1"; }
+state() { ls -1 /run/netns; cat /run/vsockns/namespaces.json; ls /run/vsockns/leases 2>/dev/null; $ctl leases --json; }
+
+create tenant1 local
+create tenant2 local
+root_cid=$($ctl acquire tenant1)
+before=$(state)
+for u in pk-plain pk-tenant; do
+    expect_eq "$u reads ListNamespaces" yes "$(as "$u" ListNamespaces | grep -q '"tenant1"' && echo yes)"
+    expect_eq "$u reads ListLeases" yes "$(as "$u" ListLeases s '' | grep -q '"tenant1"' && echo yes)"
+    expect_eq "$u reads the Leases property" yes \
+        "$(runuser -u "$u" -- busctl get-property org.vsockns1 /org/vsockns1/namespace/tenant1 org.vsockns1.Namespace Leases | grep -q "$root_cid" && echo yes)"
+done
+expect_eq "pk-plain: CreateNamespace denied" yes "$(denied "$(as pk-plain CreateNamespace ssa{sv} pk-x local 0)")"
+expect_eq "pk-plain: DeleteNamespace denied" yes "$(denied "$(as pk-plain DeleteNamespace sb tenant2 false)")"
+expect_eq "pk-plain: AcquireLease denied" yes "$(denied "$(as pk-plain AcquireLease susa{sv} tenant1 0 vm 0)")"
+expect_eq "pk-tenant: lease in tenant2 denied" yes "$(denied "$(as pk-tenant AcquireLease susa{sv} tenant2 0 vm 0)")"
+expect_eq "pk-tenant: CreateNamespace denied" yes "$(denied "$(as pk-tenant CreateNamespace ssa{sv} pk-x local 0)")"
+expect_eq "pk-tenant: releasing root's lease denied" yes "$(denied "$(as pk-tenant ReleaseLease su tenant1 "$root_cid")")"
+expect_eq "denials changed nothing" yes "$([[ $before == "$(state)" ]] && echo yes)"
+expect_eq "journal: denials logged" yes "$(journalctl -u vsocknsd -b | grep -q 'Denied org.vsockns1.manage-namespaces' && echo yes)"
+
+# The tenant leases in tenant1 (HandOut false: nothing to bind), up to its quota.
+for i in 1 2 3; do
+    out=$(as pk-tenant AcquireLease susa{sv} tenant1 0 "vm$i" 1 HandOut b false)
+    expect_eq "pk-tenant: lease $i in tenant1" yes "$([[ $out == 'uh '* ]] && echo yes || echo "no: $out")"
+done
+out=$(as pk-tenant AcquireLease susa{sv} tenant1 0 vm4 1 HandOut b false)
+expect_eq "pk-tenant: quota" yes "$([[ $out == *"already has 3 leases, its quota (LeasesPerUser="* ]] && echo yes || echo "no: $out")"
+cid=$($ctl leases --json tenant1 | tr -d ' \n' | grep -o '"cid":[0-9]*,"owner":"vm1"' | grep -o '[0-9]*' | head -1)
+expect_eq "pk-tenant releases its own lease" "" "$(as pk-tenant ReleaseLease su tenant1 "$cid")"
+# A handed-out device is bound to a process of the caller's only.
+out=$(as pk-tenant AcquireLease susa{sv} tenant1 0 vm 1 BindPID u 1)
+expect_eq "pk-tenant cannot bind a lease to PID 1" yes \
+    "$([[ $out == *"is not yours"* ]] && echo yes || echo "no: $out")"
+
+# The vsockns group may do everything, within its quota.
+expect_eq "pk-ops creates ops1" yes "$([[ $(as pk-ops CreateNamespace ssa{sv} ops1 local 0) == o* ]] && echo yes)"
+expect_eq "pk-ops creates ops2" yes "$([[ $(as pk-ops CreateNamespace ssa{sv} ops2 global 0) == o* ]] && echo yes)"
+out=$(as pk-ops CreateNamespace ssa{sv} ops3 local 0)
+expect_eq "pk-ops: namespace quota" yes "$([[ $out == *"already has 2 namespaces"* ]] && echo yes || echo "no: $out")"
+expect_eq "pk-ops releases root's lease (manage-foreign-leases)" "" "$(as pk-ops ReleaseLease su tenant1 "$root_cid")"
+expect_eq "pk-ops deletes ops1" "" "$(as pk-ops DeleteNamespace sb ops1 false)"
+
+# polkitd stopped and masked: deny, never allow.
+systemctl mask --runtime polkit.service >/dev/null 2>&1
+systemctl stop polkit
+defer "systemctl unmask --runtime polkit.service; systemctl start polkit"
+before=$(state)
+expect_eq "polkitd gone: pk-ops denied" yes "$(denied "$(as pk-ops DeleteNamespace sb ops2 false)")"
+expect_eq "polkitd gone: nothing changed" yes "$([[ $before == "$(state)" ]] && echo yes)"
+expect_eq "polkitd gone: root still passes" "" "$(busctl call org.vsockns1 /org/vsockns1 org.vsockns1.Manager DeleteNamespace sb ops2 false 2>&1)"
+finish

@@ -5,7 +5,7 @@
 # (no fd store), to tell vsocknsd's own costs from the fd store's. Fails only
 # if the benchmark cannot run, never on a number.
 #
-# Short by default (1,000 leases, 60 samples per figure: what CI runs);
+# Short by default (1,000 leases, 40 samples per figure: what CI runs);
 # VSOCKNS_BENCH_FULL=1 (tools/test --suite bench --full) fills 10,000 leases
 # with 300 samples per figure.
 step_start=$SECONDS
@@ -18,7 +18,7 @@ if [[ -n ${VSOCKNS_BENCH_FULL:-} ]]; then
     export LEASE_BENCH_FILL=10000 LEASE_BENCH_SAMPLES=300
     echo "full mode: $LEASE_BENCH_FILL leases, $LEASE_BENCH_SAMPLES samples per figure"
 else
-    export LEASE_BENCH_FILL=1000 LEASE_BENCH_SAMPLES=60
+    export LEASE_BENCH_FILL=1000 LEASE_BENCH_SAMPLES=40
     echo "short mode: $LEASE_BENCH_FILL leases, $LEASE_BENCH_SAMPLES samples per figure" \
          "(tools/test --suite bench --full for 10,000)"
 fi

@@ -16,9 +16,9 @@
  * vsocknsd on the system bus.
  */
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
 #include <linux/vhost.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,22 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #define SAMPLES_MAX 1000
 static int FILL = 10000;
 static int SAMPLES = 300;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-    return x < y ? -1 : x > y;
-}
 
 typedef struct Stats {
     double p50_us, p99_us;
@@ -51,7 +40,7 @@ typedef struct Stats {
 
 static Stats stats(uint64_t *ns, size_t n)
 {
-    qsort(ns, n, sizeof(uint64_t), cmp_u64);
+    qsort(ns, n, sizeof(uint64_t), bench_cmp_u64);
     return (Stats) { ns[n / 2] / 1000.0, ns[(n * 99) / 100] / 1000.0 };
 }
 
@@ -71,12 +60,12 @@ static Stats bench_floor(void)
 {
     uint64_t t[SAMPLES_MAX];
     for (int i = 0; i < SAMPLES; i++) {
-        uint64_t cid = 3000000000ULL + i, start = now_ns();
+        uint64_t cid = 3000000000ULL + i, start = bench_now_ns();
         int fd = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
         if (fd < 0 || ioctl(fd, VHOST_VSOCK_SET_GUEST_CID, &cid) < 0)
             die("floor", errno);
         close(fd);
-        t[i] = now_ns() - start;
+        t[i] = bench_now_ns() - start;
     }
     return stats(t, SAMPLES);
 }
@@ -85,12 +74,12 @@ static Stats bench_ping(sd_bus *bus)
 {
     uint64_t t[SAMPLES_MAX];
     for (int i = 0; i < SAMPLES; i++) {
-        uint64_t start = now_ns();
+        uint64_t start = bench_now_ns();
         int r = sd_bus_call_method(bus, "org.vsockns1", "/org/vsockns1", "org.freedesktop.DBus.Peer", "Ping", NULL,
                                    NULL, NULL);
         if (r < 0)
             die("Ping", r);
-        t[i] = now_ns() - start;
+        t[i] = bench_now_ns() - start;
     }
     return stats(t, SAMPLES);
 }
@@ -130,9 +119,9 @@ static Stats bench_acquire(sd_bus *bus, const char *ns)
 {
     uint64_t t[SAMPLES_MAX];
     for (int i = 0; i < SAMPLES; i++) {
-        uint64_t start = now_ns();
+        uint64_t start = bench_now_ns();
         uint32_t cid = acquire(bus, ns, "bench", true);
-        t[i] = now_ns() - start;
+        t[i] = bench_now_ns() - start;
         release(bus, ns, cid);
     }
     return stats(t, SAMPLES);
@@ -143,7 +132,7 @@ static double bench_sequential_probe(void)
 {
     uint64_t t[5];
     for (int round = 0; round < 5; round++) {
-        uint64_t start = now_ns();
+        uint64_t start = bench_now_ns();
         int fd = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
         if (fd < 0)
             die("open", errno);
@@ -152,28 +141,12 @@ static double bench_sequential_probe(void)
             if (ioctl(fd, VHOST_VSOCK_SET_GUEST_CID, &cid) == 0)
                 break;
         close(fd);
-        t[round] = now_ns() - start;
+        t[round] = bench_now_ns() - start;
         if (round == 0)
             printf("%-44s found CID %llu after %llu busy ones\n", "libvirt-style sequential probe:",
                    (unsigned long long) cid, (unsigned long long) cid - 3);
     }
     return stats(t, 5).p50_us;
-}
-
-/* NAME from the environment if set, within [min, max]; anything else ends the run. */
-static int env_int(const char *name, int def, int min, int max)
-{
-    const char *v = getenv(name);
-    if (!v || !*v)
-        return def;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || *end || n < min || n > max) {
-        fprintf(stderr, "lease-bench: %s=%s: want a number from %d to %d\n", name, v, min, max);
-        exit(2);
-    }
-    return (int) n;
 }
 
 int main(int argc, char **argv)
@@ -183,8 +156,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *ns = argv[1];
-    FILL = env_int("LEASE_BENCH_FILL", FILL, 20, 1000000);
-    SAMPLES = env_int("LEASE_BENCH_SAMPLES", SAMPLES, 10, SAMPLES_MAX);
+    FILL = bench_env_int("lease-bench", "LEASE_BENCH_FILL", FILL, 20, 1000000);
+    SAMPLES = bench_env_int("lease-bench", "LEASE_BENCH_SAMPLES", SAMPLES, 10, SAMPLES_MAX);
     sd_bus *bus = NULL;
     int r = sd_bus_open_system(&bus);
     if (r < 0)
@@ -194,15 +167,15 @@ int main(int argc, char **argv)
         acquire(bus, ns, "fill", false);
     Stats floor_s = bench_floor(), ping = bench_ping(bus), at10 = bench_acquire(bus, ns);
 
-    uint64_t fill_start = now_ns();
+    uint64_t fill_start = bench_now_ns();
     for (int i = 10; i < FILL; i++) {
         acquire(bus, ns, "fill", false);
         if ((i + 1) % 500 == 0) {
-            printf("filling: %d of %d leases, %.1f s\n", i + 1, FILL, (now_ns() - fill_start) / 1e9);
+            printf("filling: %d of %d leases, %.1f s\n", i + 1, FILL, (bench_now_ns() - fill_start) / 1e9);
             fflush(stdout);
         }
     }
-    double fill_s = (now_ns() - fill_start) / 1e9;
+    double fill_s = (bench_now_ns() - fill_start) / 1e9;
     Stats at_full = bench_acquire(bus, ns);
     Stats floor2 = bench_floor();
     double probe_us = bench_sequential_probe();

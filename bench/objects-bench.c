@@ -26,40 +26,14 @@
 #include <systemd/sd-bus.h>
 #include <time.h>
 
+#include "bench-util.h"
+
 #define SAMPLES_MAX 1000
 
 typedef struct Bench {
     sd_bus *bus;
     int namespaces, leases, samples;
 } Bench;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-    return x < y ? -1 : x > y;
-}
-
-static int env_int(const char *name, int def, int min, int max)
-{
-    const char *v = getenv(name);
-    if (!v || !*v)
-        return def;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || *end || n < min || n > max) {
-        fprintf(stderr, "objects-bench: %s=%s: want a number from %d to %d\n", name, v, min, max);
-        exit(2);
-    }
-    return (int) n;
-}
 
 static void call_or_die(Bench *b, const char *what, int r, const sd_bus_error *error)
 {
@@ -103,7 +77,7 @@ static double time_probe(Bench *b, Probe what)
     for (int i = 0; i < b->samples; i++) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
-        uint64_t start = now_ns();
+        uint64_t start = bench_now_ns();
         int r;
         switch (what) {
         case PROBE_MANAGED_OBJECTS:
@@ -120,19 +94,19 @@ static double time_probe(Bench *b, Probe what)
             break;
         }
         call_or_die(b, "read", r, &error);
-        t[i] = now_ns() - start;
+        t[i] = bench_now_ns() - start;
         sd_bus_message_unref(reply);
     }
-    qsort(t, b->samples, sizeof(uint64_t), cmp_u64);
+    qsort(t, b->samples, sizeof(uint64_t), bench_cmp_u64);
     return t[b->samples / 2] / 1000.0;
 }
 
 int main(void)
 {
     Bench b = {
-        .namespaces = env_int("OBJECTS_BENCH_NAMESPACES", 100, 2, 1000),
-        .leases = env_int("OBJECTS_BENCH_LEASES", 100, 1, 1000),
-        .samples = env_int("OBJECTS_BENCH_SAMPLES", 50, 5, SAMPLES_MAX),
+        .namespaces = bench_env_int("objects-bench", "OBJECTS_BENCH_NAMESPACES", 100, 2, 1000),
+        .leases = bench_env_int("objects-bench", "OBJECTS_BENCH_LEASES", 100, 1, 1000),
+        .samples = bench_env_int("objects-bench", "OBJECTS_BENCH_SAMPLES", 50, 5, SAMPLES_MAX),
     };
     int r = sd_bus_open_system(&b.bus);
     call_or_die(&b, "system bus", r, NULL);
@@ -142,7 +116,7 @@ int main(void)
     for (int p = 0; p < 3; p++)
         small[p] = time_probe(&b, (Probe) p);
 
-    uint64_t fill_start = now_ns();
+    uint64_t fill_start = bench_now_ns();
     for (int i = 1; i < b.namespaces; i++) {
         create_namespace(&b, i);
         if (i % 10 == 0) {
@@ -150,7 +124,7 @@ int main(void)
             fflush(stdout);
         }
     }
-    double fill_s = (now_ns() - fill_start) / 1e9;
+    double fill_s = (bench_now_ns() - fill_start) / 1e9;
     double big[3];
     for (int p = 0; p < 3; p++)
         big[p] = time_probe(&b, (Probe) p);

@@ -138,15 +138,25 @@ int verb_acquire(sd_bus *bus, int argc, char **argv)
     return 0;
 }
 
+/* A CID operand: 0 and the CID, or -EINVAL after saying why. */
+static int parse_cid_operand(const char *arg, unsigned long *ret)
+{
+    char *end;
+    errno = 0;
+    *ret = strtoul(arg, &end, 10);
+    if (errno || *end || end == arg || *ret > UINT32_MAX) {
+        fprintf(stderr, "'%s' is not a CID.\n", arg);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int verb_release(sd_bus *bus, int argc, char **argv)
 {
     sd_bus_error error = SD_BUS_ERROR_NULL;
-    char *end;
-    unsigned long cid = strtoul(argv[2], &end, 10);
-    if (*end || end == argv[2] || cid > UINT32_MAX) {
-        fprintf(stderr, "'%s' is not a CID.\n", argv[2]);
+    unsigned long cid;
+    if (parse_cid_operand(argv[2], &cid) < 0)
         return EXIT_USAGE;
-    }
     int r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "ReleaseLease", &error, NULL, "su",
                                argv[1], (uint32_t) cid);
     if (r < 0) {
@@ -277,12 +287,10 @@ int verb_check_leases(sd_bus *bus, int argc, char **argv)
 int verb_bind(sd_bus *bus, int argc, char **argv)
 {
     sd_bus_error error = SD_BUS_ERROR_NULL;
+    unsigned long cid;
     char *end;
-    unsigned long cid = strtoul(argv[2], &end, 10);
-    if (*end || end == argv[2] || cid > UINT32_MAX) {
-        fprintf(stderr, "'%s' is not a CID.\n", argv[2]);
+    if (parse_cid_operand(argv[2], &cid) < 0)
         return EXIT_USAGE;
-    }
     long pid = strtol(argv[3], &end, 10);
     if (*end || end == argv[3] || pid <= 0 || pid > INT32_MAX) {
         fprintf(stderr, "'%s' is not a process ID.\n", argv[3]);

@@ -41,6 +41,14 @@ expect_eq "pk-plain: AcquireLease denied" yes "$(denied "$(as pk-plain AcquireLe
 expect_eq "pk-tenant: lease in tenant2 denied" yes "$(denied "$(as pk-tenant AcquireLease susa{sv} tenant2 0 vm 0)")"
 expect_eq "pk-tenant: CreateNamespace denied" yes "$(denied "$(as pk-tenant CreateNamespace ssa{sv} pk-x local 0)")"
 expect_eq "pk-tenant: releasing root's lease denied" yes "$(denied "$(as pk-tenant ReleaseLease su tenant1 "$root_cid")")"
+# vsocknsctl on a terminal allows interactive authorization (and starts
+# pkttyagent): polkit is asked to prompt rather than told not to.
+out=$(runuser -u pk-plain -- vsocknsctl create pk-y </dev/null 2>&1)
+expect_eq "vsocknsctl off a terminal: not interactive" yes \
+    "$([[ $out == *"authentication is required; ask again allowing interactive authorization"* ]] && echo yes || echo "no: $out")"
+out=$(echo | timeout 60 script -qec "runuser -u pk-plain -- vsocknsctl create pk-y" /dev/null 2>&1)
+expect_eq "vsocknsctl on a terminal: interactive" yes \
+    "$([[ $out == *"Not authorized for org.vsockns1.manage-namespaces: polkit said no"* ]] && echo yes || echo "no: $out")"
 expect_eq "denials changed nothing" yes "$([[ $before == "$(state)" ]] && echo yes)"
 expect_eq "journal: denials logged" yes "$(journalctl -u vsocknsd -b | grep -q 'Denied org.vsockns1.manage-namespaces' && echo yes)"
 

@@ -17,7 +17,7 @@ static pid_t agent_pid;
 /*
  * As machinectl does: when a person runs us on a terminal (and is not
  * root, who is never asked), allow interactive authorization on our calls
- * and start pkttyagent for our process, waiting until it has registered.
+ * and start pkttyagent for our session, waiting until it has registered.
  */
 void polkit_agent_open_if_tty(sd_bus *bus)
 {
@@ -27,14 +27,15 @@ void polkit_agent_open_if_tty(sd_bus *bus)
     int notify[2];
     if (pipe2(notify, O_CLOEXEC) < 0)
         return;
-    char pid[32];
-    snprintf(pid, sizeof(pid), "%d", (int) getpid());
     pid_t child = fork();
     if (child == 0) {
         /* fd 3, not close-on-exec: the agent closes it once registered. */
         if (dup2(notify[1], 3) < 0)
             _exit(127);
-        execl(PKTTYAGENT, PKTTYAGENT, "--notify-fd", "3", "--fallback", "--process", pid, (char *) NULL);
+        /* For our login session, as machinectl does: vsocknsd asks polkit
+         * about our bus name, which polkit maps to our session; an agent
+         * registered for our process alone would never be asked. */
+        execl(PKTTYAGENT, PKTTYAGENT, "--notify-fd", "3", "--fallback", (char *) NULL);
         _exit(127);
     }
     close(notify[1]);

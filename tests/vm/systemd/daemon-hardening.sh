@@ -16,6 +16,9 @@ score=$(systemd-analyze security vsocknsd.service 2>/dev/null | awk '/Overall ex
 echo "systemd-analyze security: $score"
 expect_eq "exposure <= 4.5 (is $score)" yes "$(awk -v s="$score" 'BEGIN { print (s != "" && s <= 4.5) ? "yes" : "no" }')"
 expect_eq "systemd-analyze verify $unit" "" "$(systemd-analyze verify "$unit" 2>&1)"
+for u in vsockns-namespace@verify-probe.service vsockns.target; do
+    expect_eq "systemd-analyze verify $u" "" "$(systemd-analyze verify "$u" 2>&1)"
+done
 expect_eq "watchdog armed" 1min "$(systemctl show -P WatchdogUSec vsocknsd)"
 pid=$(systemctl show -P MainPID vsocknsd)
 expect_eq "bounding set: CAP_SYS_ADMIN and CAP_NET_ADMIN only" 0000000000201000 \

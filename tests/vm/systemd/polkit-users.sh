@@ -74,6 +74,26 @@ expect_eq "pk-ops: namespace quota" yes "$([[ $out == *"already has 2 namespaces
 expect_eq "pk-ops releases root's lease (manage-foreign-leases)" "" "$(as pk-ops ReleaseLease su tenant1 "$root_cid")"
 expect_eq "pk-ops deletes ops1" "" "$(as pk-ops DeleteNamespace sb ops1 false)"
 
+# On a terminal vsocknsctl has polkit ask a person (pkttyagent, as machinectl):
+# an administrator's password (the sudo group is polkit's admin identity
+# here) lets the plain user create a namespace; a wrong one does not.
+useradd -m -N pk-term; useradd -M -N -G sudo pk-admin
+echo 'pk-admin:vsockns-test-pw' | chpasswd
+on_terminal() { # PASSWORD CMD...: CMD as pk-term on a pty, PASSWORD typed when asked
+    local pw=$1
+    shift
+    (sleep 8; echo "$pw"; sleep 8) | timeout 120 systemd-run --quiet --uid=pk-term --pty -p PAMName=login --wait "$@" 2>&1
+}
+out=$(on_terminal wrong-password vsocknsctl create pk-term-a)
+expect_eq "terminal, wrong password: asked, then denied" yes \
+    "$([[ $out == *"Authenticating as: pk-admin"* && $out == *"Not authorized"* ]] && echo yes || echo "no: $out")"
+expect_eq "terminal, wrong password: nothing made" 4 "$($ctl show pk-term-a >/dev/null 2>&1; echo $?)"
+out=$(on_terminal vsockns-test-pw vsocknsctl create pk-term-b)
+expect_eq "terminal, admin password: asked and authorized" yes \
+    "$([[ $out == *"AUTHENTICATION COMPLETE"* && $out == *"Created local namespace 'pk-term-b'"* ]] && echo yes || echo "no: $out")"
+expect_eq "terminal: the namespace exists" local "$($ctl show --json pk-term-b | grep -o '"mode":"[^"]*"' | cut -d'"' -f4)"
+$ctl delete pk-term-b >/dev/null
+
 # polkitd stopped and masked: deny, never allow.
 systemctl mask --runtime polkit.service >/dev/null 2>&1
 systemctl stop polkit

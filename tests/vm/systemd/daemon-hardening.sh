@@ -12,7 +12,19 @@ expect_eq "stopped" inactive "$(systemctl is-active vsocknsd)"
 expect_eq "first call answered" yes "$(busctl call org.vsockns1 /org/vsockns1 org.vsockns1.Manager ListNamespaces >/dev/null && echo yes)"
 expect_eq "activated by that call" active "$(systemctl is-active vsocknsd)"
 
+# A sanitizer build runs with a test-only drop-in (tools/vm-install-daemon):
+# the score is that of the shipped unit, so set it aside meanwhile.
+sanitizer_dropin=/run/systemd/system/vsocknsd.service.d/50-sanitizer.conf
+if [[ -e $sanitizer_dropin ]]; then
+    echo "sanitizer build: scoring the shipped unit without $sanitizer_dropin"
+    mv "$sanitizer_dropin" /run/vsockns-sanitizer.conf.aside
+    systemctl daemon-reload
+fi
 score=$(systemd-analyze security vsocknsd.service 2>/dev/null | awk '/Overall exposure level/ { print $(NF-2) }')
+if [[ -e /run/vsockns-sanitizer.conf.aside ]]; then
+    mv /run/vsockns-sanitizer.conf.aside "$sanitizer_dropin"
+    systemctl daemon-reload
+fi
 echo "systemd-analyze security: $score"
 expect_eq "exposure <= 4.5 (is $score)" yes "$(awk -v s="$score" 'BEGIN { print (s != "" && s <= 4.5) ? "yes" : "no" }')"
 expect_eq "systemd-analyze verify $unit" "" "$(systemd-analyze verify "$unit" 2>&1)"

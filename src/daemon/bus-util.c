@@ -17,19 +17,14 @@ int bus_reply_manager_error(sd_bus_error *error, int r, const ManagerError *e)
     return sd_bus_error_set_errno(error, r);
 }
 
-int bus_check_caller_is_root(sd_bus_message *m, const char *action, sd_bus_error *error)
+int bus_caller_euid(sd_bus_message *m, uid_t *ret)
 {
     sd_bus_creds *creds = NULL;
-    uid_t uid = (uid_t) -1;
-
     int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
     if (r >= 0)
-        r = sd_bus_creds_get_euid(creds, &uid);
+        r = sd_bus_creds_get_euid(creds, ret);
     sd_bus_creds_unref(creds);
-    if (r >= 0 && uid == 0)
-        return 0;
-    sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "Only root may %s.", action);
-    return -EACCES;
+    return r;
 }
 
 char *namespace_object_path(const char *name)

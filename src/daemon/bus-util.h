@@ -15,9 +15,8 @@
 /* Turns a ManagerError (or a bare errno) into the method's error reply. */
 int bus_reply_manager_error(sd_bus_error *error, int r, const ManagerError *e);
 
-/* Until the polkit integration lands, changes are for root only. Returns 0
- * if allowed, else sets AccessDenied and returns -EACCES. */
-int bus_check_caller_is_root(sd_bus_message *m, const char *action, sd_bus_error *error);
+/* The effective uid of a method call's sender. */
+int bus_caller_euid(sd_bus_message *m, uid_t *ret);
 
 /* Object path of a namespace; free() it. */
 char *namespace_object_path(const char *name);

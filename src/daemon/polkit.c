@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "daemon/bus-errors.h"
+#include "daemon/bus-util.h"
 #include "shared/events.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -130,16 +131,6 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
     return 0;
 }
 
-static int caller_uid(sd_bus_message *m, uid_t *ret)
-{
-    sd_bus_creds *creds = NULL;
-    int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
-    if (r >= 0)
-        r = sd_bus_creds_get_euid(creds, ret);
-    sd_bus_creds_unref(creds);
-    return r;
-}
-
 static int send_question(PolkitQuery *q, const char *const *details)
 {
     sd_bus *bus = sd_bus_message_get_bus(q->request);
@@ -170,7 +161,7 @@ int polkit_check(PolkitRegistry *reg, sd_bus_message *m, const char *action, con
                  sd_bus_error *error)
 {
     uid_t uid;
-    if (caller_uid(m, &uid) >= 0 && uid == 0)
+    if (bus_caller_euid(m, &uid) >= 0 && uid == 0)
         return 1;
 
     /* The second time round: the answer to this very message. */

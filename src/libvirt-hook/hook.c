@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "hook.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/macro.h"
+
+static const struct {
+    const char *op, *subop;
+    HookOp what;
+} hook_ops[] = {
+    { "prepare", "begin", HOOK_OP_CHECK },
+    { "migrate", "begin", HOOK_OP_CHECK },
+    { "restore", "begin", HOOK_OP_CHECK },
+    { "started", "begin", HOOK_OP_REGISTER },
+    { "reconnect", "begin", HOOK_OP_RECONNECT },
+    { "stopped", "end", HOOK_OP_RELEASE },
+    { "release", "end", HOOK_OP_RELEASE },
+};
+
+HookOp hook_op_from_args(const char *op, const char *subop)
+{
+    for (size_t i = 0; i < ELEMENTSOF(hook_ops); i++)
+        if (streq(op, hook_ops[i].op) && streq(subop, hook_ops[i].subop))
+            return hook_ops[i].what;
+    return HOOK_OP_PASS;
+}
+
+const char *hook_op_to_string(HookOp op)
+{
+    static const char *const names[] = {
+        [HOOK_OP_PASS] = "pass", [HOOK_OP_CHECK] = "check", [HOOK_OP_REGISTER] = "register",
+        [HOOK_OP_RECONNECT] = "reconnect", [HOOK_OP_RELEASE] = "release",
+    };
+    return (unsigned) op < ELEMENTSOF(names) ? names[op] : "?";
+}
+
+static char *strip(char *s)
+{
+    while (isspace((unsigned char) *s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char) s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static int parse_bool(const char *v)
+{
+    if (streq(v, "yes") || streq(v, "true") || streq(v, "1") || streq(v, "on"))
+        return 1;
+    if (streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off"))
+        return 0;
+    return -1;
+}
+
+static void config_set(HookConfig *c, const char *path, unsigned line, const char *key, const char *value, FILE *log)
+{
+    if (streq(key, "RefuseStartWhenUnreachable")) {
+        int b = parse_bool(value);
+        if (b >= 0)
+            c->refuse_when_unreachable = b;
+        else
+            fprintf(log, "vsockns: %s:%u: RefuseStartWhenUnreachable='%s' is not yes or no, keeping %s\n", path,
+                    line, value, c->refuse_when_unreachable ? "yes" : "no");
+    } else if (streq(key, "TimeoutSec")) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(value, &end, 10);
+        if (!*value || *end || errno || v < 1 || v > 120)
+            fprintf(log, "vsockns: %s:%u: TimeoutSec='%s' is not 1 to 120 seconds, keeping %u\n", path, line, value,
+                    c->timeout_ms / 1000);
+        else
+            c->timeout_ms = (unsigned) v * 1000;
+    } else
+        fprintf(log, "vsockns: %s:%u: unknown setting '%s', ignoring it\n", path, line, key);
+}
+
+void hook_config_load(const char *path, HookConfig *ret, FILE *log)
+{
+    *ret = (HookConfig) { .refuse_when_unreachable = false, .timeout_ms = HOOK_TIMEOUT_MS_DEFAULT };
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    if (!f) {
+        if (errno != ENOENT)
+            fprintf(log, "vsockns: cannot read %s (%s); using the defaults\n", path, strerror(errno));
+        return;
+    }
+    char buf[512];
+    for (unsigned line = 1; fgets(buf, sizeof(buf), f); line++) {
+        char *p = strip(buf);
+        if (!*p || *p == '#' || *p == ';' || *p == '[')
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            fprintf(log, "vsockns: %s:%u: not KEY=VALUE, ignoring it\n", path, line);
+            continue;
+        }
+        *eq = '\0';
+        config_set(ret, path, line, strip(p), strip(eq + 1), log);
+    }
+}
+
+void hook_owner_label(const HookDomain *d, char *buf, size_t size)
+{
+    snprintf(buf, size, HOOK_OWNER_PREFIX "%s:%s", d->uuid, d->name);
+}
+
+int hook_unreachable_status(HookOp op, const HookDomain *d, const HookConfig *cfg)
+{
+    bool fixed = d && d->has_vsock && !d->cid_auto && d->cid != 0;
+    return op == HOOK_OP_CHECK && fixed && cfg->refuse_when_unreachable ? 1 : 0;
+}
+
+static void say_unreachable(FILE *log, const HookDomain *d, const HookBusError *e, const char *consequence)
+{
+    fprintf(log, "vsockns: cannot reach vsockns (%s) for domain '%s': %s\n", e->message[0] ? e->message : "no answer",
+            d->name, consequence);
+}
+
+/* prepare/migrate/restore: a fixed CID that vsockns leased to anyone else
+ * in the global space would fail in the kernel later, or worse, succeed
+ * while a vsockns client expects that CID to be its own. */
+static int run_check(const HookDomain *d, const HookConfig *cfg, const HookBusOps *ops, void *u, FILE *log)
+{
+    if (d->cid_auto || d->cid == 0)
+        return 0; /* libvirt picks in the kernel, which skips CIDs vsockns holds */
+
+    char owner[320];
+    hook_owner_label(d, owner, sizeof(owner));
+    HookLease *leases = NULL;
+    size_t n = 0;
+    HookBusError e = { .unreachable = false };
+    if (ops->list_global_leases(u, &leases, &n, &e) < 0) {
+        int status = hook_unreachable_status(HOOK_OP_CHECK, d, cfg);
+        if (e.unreachable)
+            say_unreachable(log, d, &e,
+                            status ? "refusing to start it with fixed CID as configured "
+                                     "(RefuseStartWhenUnreachable=yes in " HOOK_CONFIG_FILE ")"
+                                   : "starting it without checking its fixed CID");
+        else
+            fprintf(log, "vsockns: cannot list leases for domain '%s': %s: %s; starting it without the check\n",
+                    d->name, e.name, e.message);
+        return e.unreachable ? status : 0;
+    }
+    int status = 0;
+    for (size_t i = 0; i < n && status == 0; i++) {
+        if (leases[i].cid != d->cid || streq(leases[i].owner, owner))
+            continue;
+        fprintf(log,
+                "vsockns: CID %u of domain '%s' is leased to '%s' in the global CID space (%s, %s lease in vsockns); "
+                "release it (vsocknsctl release %s %u) or give the domain another CID\n",
+                d->cid, d->name, leases[i].owner, leases[i].ns, leases[i].reserved ? "reserved" : "advisory",
+                leases[i].ns, d->cid);
+        status = 1;
+    }
+    free(leases);
+    return status;
+}
+
+/* started/reconnect: one advisory lease in .host with the live CID. Stale
+ * leases of this domain (another CID) are released first. Never fails. */
+static int run_register(const HookDomain *d, const HookBusOps *ops, void *u, FILE *log)
+{
+    if (d->cid == 0) {
+        fprintf(log, "vsockns: domain '%s' has a vsock device but no CID in its live XML; nothing to record\n",
+                d->name);
+        return 0;
+    }
+    char owner[320];
+    hook_owner_label(d, owner, sizeof(owner));
+    HookLease *leases = NULL;
+    size_t n = 0;
+    HookBusError e = { .unreachable = false };
+    int r = ops->list_global_leases(u, &leases, &n, &e);
+    bool have = false;
+    for (size_t i = 0; r >= 0 && i < n; i++) {
+        if (!streq(leases[i].owner, owner) || !streq(leases[i].ns, ".host"))
+            continue;
+        if (leases[i].cid == d->cid) {
+            have = true;
+            continue;
+        }
+        HookBusError re = { .unreachable = false };
+        if (ops->release(u, leases[i].ns, leases[i].cid, &re) < 0 && !re.unreachable)
+            fprintf(log, "vsockns: cannot release stale CID %u of domain '%s': %s\n", leases[i].cid, d->name,
+                    re.message);
+    }
+    free(leases);
+    if (r >= 0 && !have)
+        r = ops->acquire_advisory(u, d->cid, owner, &e);
+    if (r >= 0)
+        return 0;
+    if (e.unreachable)
+        say_unreachable(log, d, &e, "its CID is not recorded; the next reconnect or start will record it");
+    else
+        fprintf(log, "vsockns: cannot record CID %u of domain '%s': %s: %s\n", d->cid, d->name, e.name, e.message);
+    return 0;
+}
+
+/* stopped/release: every lease of this domain, whatever its CID. */
+static int run_release(const HookDomain *d, const HookBusOps *ops, void *u, FILE *log)
+{
+    char owner[320];
+    hook_owner_label(d, owner, sizeof(owner));
+    HookLease *leases = NULL;
+    size_t n = 0;
+    HookBusError e = { .unreachable = false };
+    int r = ops->list_global_leases(u, &leases, &n, &e);
+    for (size_t i = 0; r >= 0 && i < n; i++) {
+        if (!streq(leases[i].owner, owner) || !streq(leases[i].ns, ".host"))
+            continue;
+        r = ops->release(u, leases[i].ns, leases[i].cid, &e);
+        if (r < 0 && !e.unreachable && strstr(e.name, "NoSuchLease"))
+            r = 0; /* released meanwhile: what we wanted */
+    }
+    free(leases);
+    if (r >= 0)
+        return 0;
+    if (e.unreachable)
+        say_unreachable(log, d, &e, "its lease stays recorded until the domain starts again");
+    else
+        fprintf(log, "vsockns: cannot release the lease of domain '%s': %s: %s\n", d->name, e.name, e.message);
+    return 0;
+}
+
+int hook_run(HookOp op, const HookDomain *d, const HookConfig *cfg, const HookBusOps *ops, void *userdata,
+             FILE *log)
+{
+    if (op == HOOK_OP_PASS || !d->has_vsock)
+        return 0;
+    switch (op) {
+    case HOOK_OP_CHECK:
+        return run_check(d, cfg, ops, userdata, log);
+    case HOOK_OP_REGISTER:
+    case HOOK_OP_RECONNECT:
+        return run_register(d, ops, userdata, log);
+    case HOOK_OP_RELEASE:
+        return run_release(d, ops, userdata, log);
+    default:
+        return 0;
+    }
+}

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "hook-bus.h"
@@ -66,6 +67,21 @@ static int read_stdin(char **ret, size_t *ret_len)
     return 0;
 }
 
+/* What the hook has to say goes to stderr, which libvirt shows only when
+ * the hook fails, and to the journal, where it is kept either way. */
+static void report(const char *text)
+{
+    fputs(text, stderr);
+    const char *p = text;
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+        if (n > 0)
+            sd_journal_send("MESSAGE=%.*s", (int) n, p, "PRIORITY=%i", LOG_WARNING,
+                            "SYSLOG_IDENTIFIER=vsockns-libvirt-hook", NULL);
+        p += n + (p[n] == '\n');
+    }
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -76,6 +92,44 @@ static void usage(FILE *f)
             "Installed as /etc/libvirt/hooks/qemu.d/50-vsockns; restart libvirtd once after\n"
             "installing it. Settings: " HOOK_CONFIG_FILE " (RefuseStartWhenUnreachable=,\n"
             "TimeoutSec=). See vsockns-libvirt-hook(8).\n");
+}
+
+static int run(HookOp op, char *argv[], const char *xml, size_t len, int r, FILE *log)
+{
+    const char *config = getenv("VSOCKNS_LIBVIRT_HOOK_CONFIG");
+    HookConfig cfg;
+    hook_config_load(config ? config : HOOK_CONFIG_FILE, &cfg, log);
+
+    HookDomain d;
+    char err[512];
+    if (r < 0)
+        snprintf(err, sizeof(err), "cannot read the domain XML: %s", strerror(-r));
+    else
+        r = hook_domain_parse(xml, len, &d, err, sizeof(err));
+    if (r < 0) {
+        /* Where libvirt can still say no, an XML we cannot read is refused:
+         * its CID cannot be checked. Elsewhere it must not hurt the domain. */
+        int status = op == HOOK_OP_CHECK ? 1 : 0;
+        fprintf(log, "vsockns: %s: domain '%s', %s %s: %s\n", status ? "refusing" : "ignoring", argv[1], argv[2],
+                argv[3], err);
+        return status;
+    }
+    if (!d.has_vsock)
+        return 0;
+
+    deadline_status = hook_unreachable_status(op, &d, &cfg);
+    signal(SIGALRM, on_deadline);
+    /* Each call is bounded by the timeout; a few calls at most, plus slack. */
+    alarm(cfg.timeout_ms * 4 / 1000 + 1);
+
+    HookBus *bus = hook_bus_new(cfg.timeout_ms);
+    if (!bus) {
+        fprintf(log, "vsockns: out of memory\n");
+        return deadline_status;
+    }
+    int status = hook_run(op, &d, &cfg, &hook_bus_ops, bus, log);
+    hook_bus_free(bus);
+    return status;
 }
 
 int main(int argc, char *argv[])
@@ -97,38 +151,15 @@ int main(int argc, char *argv[])
     int r = read_stdin(&xml, &len);
     if (op == HOOK_OP_PASS)
         return 0;
-    const char *config = getenv("VSOCKNS_LIBVIRT_HOOK_CONFIG");
-    HookConfig cfg;
-    hook_config_load(config ? config : HOOK_CONFIG_FILE, &cfg, stderr);
-
-    HookDomain d;
-    char err[512];
-    if (r < 0)
-        snprintf(err, sizeof(err), "cannot read the domain XML: %s", strerror(-r));
-    else
-        r = hook_domain_parse(xml, len, &d, err, sizeof(err));
-    if (r < 0) {
-        /* Where libvirt can still say no, an XML we cannot read is refused:
-         * its CID cannot be checked. Elsewhere it must not hurt the domain. */
-        int status = op == HOOK_OP_CHECK ? 1 : 0;
-        fprintf(stderr, "vsockns: %s: domain '%s', %s %s: %s\n", status ? "refusing" : "ignoring", argv[1], argv[2],
-                argv[3], err);
-        return status;
+    _cleanup_free_ char *said = NULL;
+    size_t said_len = 0;
+    FILE *log = open_memstream(&said, &said_len);
+    if (!log)
+        log = stderr;
+    int status = run(op, argv, xml, len, r, log);
+    if (log != stderr) {
+        fclose(log);
+        report(said);
     }
-    if (!d.has_vsock)
-        return 0;
-
-    deadline_status = hook_unreachable_status(op, &d, &cfg);
-    signal(SIGALRM, on_deadline);
-    /* Each call is bounded by the timeout; a few calls at most, plus slack. */
-    alarm(cfg.timeout_ms * 4 / 1000 + 1);
-
-    HookBus *bus = hook_bus_new(cfg.timeout_ms);
-    if (!bus) {
-        fprintf(stderr, "vsockns: out of memory\n");
-        return deadline_status;
-    }
-    int status = hook_run(op, &d, &cfg, &hook_bus_ops, bus, stderr);
-    hook_bus_free(bus);
     return status;
 }

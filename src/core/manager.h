@@ -15,6 +15,7 @@
 #include "lease.h"
 #include "namespace.h"
 #include "netns.h"
+#include "vsock-diag.h"
 
 #define MANAGER_NAMESPACES_MAX 4096
 /* What a user other than root may hold, unless vsocknsd.conf says otherwise. */
@@ -178,6 +179,13 @@ int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **r
 int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerError *e);
 
 size_t manager_namespace_lease_count(Manager *m, const Namespace *ns);
+
+/* Looking without changing (core/manager-inspect.c). name may be ".host"
+ * for the sockets. The isolation check forks its prober (isolation.h) and
+ * returns its pid and report fd; the namespace's mode is what to expect. */
+int manager_list_sockets(Manager *m, const char *name, VsockSocket **ret, size_t *ret_n, ManagerError *e);
+int manager_check_isolation_start(Manager *m, const char *name, VsockMode *ret_mode, pid_t *ret_pid, int *ret_fd,
+                                  ManagerError *e);
 
 /* Leases (core/manager-lease.c). The check validates without touching
  * anything, so callers can run it before asking for authorisation. */

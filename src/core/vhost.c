@@ -9,14 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "shared/macro.h"
 
 typedef struct OpenRequest {
     int netns_fd;
-    const char *path;
+    const char *path;      /* a file to open, or NULL: a socket */
     int flags;
+    int domain, type, protocol;
     int result; /* fd or -errno */
 } OpenRequest;
 
@@ -33,7 +35,10 @@ static void *open_thread(void *userdata)
         close(home);
         return NULL;
     }
-    req->result = open(req->path, req->flags | O_CLOEXEC);
+    if (req->path)
+        req->result = open(req->path, req->flags | O_CLOEXEC);
+    else
+        req->result = socket(req->domain, req->type | SOCK_CLOEXEC, req->protocol);
     if (req->result < 0)
         req->result = -errno;
     /* This thread ends right here, but never let one run on in a tenant's
@@ -44,6 +49,26 @@ static void *open_thread(void *userdata)
     return NULL;
 }
 
+static int run_open_thread(OpenRequest *req)
+{
+    pthread_t t;
+    int r = pthread_create(&t, NULL, open_thread, req);
+    if (r != 0)
+        return -r;
+    pthread_join(t, NULL);
+    return req->result;
+}
+
+int netns_socket(int netns_fd, int domain, int type, int protocol)
+{
+    if (netns_fd < 0) {
+        int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+        return fd < 0 ? -errno : fd;
+    }
+    OpenRequest req = { .netns_fd = netns_fd, .domain = domain, .type = type, .protocol = protocol, .result = -EIO };
+    return run_open_thread(&req);
+}
+
 int netns_open_file(int netns_fd, const char *path, int flags)
 {
     if (netns_fd < 0) {
@@ -51,12 +76,7 @@ int netns_open_file(int netns_fd, const char *path, int flags)
         return fd < 0 ? -errno : fd;
     }
     OpenRequest req = { .netns_fd = netns_fd, .path = path, .flags = flags, .result = -EIO };
-    pthread_t t;
-    int r = pthread_create(&t, NULL, open_thread, &req);
-    if (r != 0)
-        return -r;
-    pthread_join(t, NULL);
-    return req.result;
+    return run_open_thread(&req);
 }
 
 int vhost_reserve_cid(int netns_fd, uint32_t cid)

@@ -15,6 +15,9 @@
 
 /* Opens path from inside the network namespace netns_fd (< 0: our own). */
 int netns_open_file(int netns_fd, const char *path, int flags);
+/* A socket that belongs to netns_fd (a netlink socket there sees only that
+ * namespace), made on the same kind of thread. */
+int netns_socket(int netns_fd, int domain, int type, int protocol);
 
 /* Opens the device in netns_fd and sets the guest CID. Returns the fd, or
  * -EADDRINUSE (held in that CID space), -EINVAL (not a usable CID), -ENOENT

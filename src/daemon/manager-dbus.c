@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "manager-dbus.h"
+#include "inspect-dbus.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,14 +22,9 @@
 
 /* What the bus layer keeps, as the manager's userdata: the bus its
  * callbacks emit signals on, and the polkit questions that are out. */
-typedef struct BusContext {
-    sd_bus *bus;
-    PolkitRegistry *polkit;
-} BusContext;
-
 static int caller_identity(sd_bus_message *m, uid_t *ret_uid, pid_t *ret_pid);
 
-static PolkitRegistry *polkit_of(Manager *m)
+PolkitRegistry *bus_polkit_of(Manager *m)
 {
     return ((BusContext *) m->userdata)->polkit;
 }
@@ -71,7 +67,7 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
         return bus_reply_manager_error(error, r, &e);
     const char *details[] = { "verb", "create", "namespace", req.name, "mode", req.mode,
                               "parent", req.parent ? req.parent : "", NULL };
-    r = polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
+    r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
     if (r <= 0)
         return r < 0 ? r : 1; /* denied, or asked: we run again with the answer */
     pid_t pid;
@@ -106,7 +102,7 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
         return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", name);
     const char *details[] = { "verb", "delete", "namespace", name, "mode", vsock_mode_to_string(ns->mode),
                               "parent", ns->parent, NULL };
-    r = polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
+    r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
     if (r <= 0)
         return r < 0 ? r : 1;
     r = manager_delete_namespace(manager, name, force, &e);
@@ -229,7 +225,7 @@ static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error 
     char cid[16];
     snprintf(cid, sizeof(cid), "%u", req.cid);
     const char *details[] = { "verb", "acquire", "namespace", req.ns, "cid", cid, "owner", req.owner, NULL };
-    r = polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_LEASES, details, error);
+    r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_LEASES, details, error);
     if (r <= 0)
         return r < 0 ? r : 1;
     r = manager_check_quota(manager, req.uid, true, &e);
@@ -266,7 +262,7 @@ static int foreign_lease_check(Manager *manager, sd_bus_message *m, const char *
     char cid_str[16];
     snprintf(cid_str, sizeof(cid_str), "%u", cid);
     const char *details[] = { "verb", verb, "namespace", ns, "cid", cid_str, "owner", l->rec.owner, NULL };
-    return polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_FOREIGN_LEASES, details, error);
+    return polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_FOREIGN_LEASES, details, error);
 }
 
 static int method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -348,7 +344,7 @@ static int method_check_leases(sd_bus_message *m, void *userdata, sd_bus_error *
     if (ns[0] && !streq(ns, NS_NAME_HOST) && !manager_find(manager, ns))
         return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
     const char *details[] = { "verb", "check", "namespace", ns, NULL };
-    r = polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_FOREIGN_LEASES, details, error);
+    r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_FOREIGN_LEASES, details, error);
     if (r <= 0)
         return r < 0 ? r : 1;
     manager_check_leases(manager, ns, 0, &checked, &retaken);
@@ -399,7 +395,7 @@ static int method_attach_unit(sd_bus_message *m, void *userdata, sd_bus_error *e
     if (!manager_find(manager, ns))
         return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
     const char *details[] = { "verb", "attach", "namespace", ns, "unit", unit, NULL };
-    r = polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
+    r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
     if (r <= 0)
         return r < 0 ? r : 1;
     const char *dir = runtime ? manager->config.runtime_unit_dir : manager->config.unit_dir;
@@ -424,7 +420,7 @@ static int method_detach_unit(sd_bus_message *m, void *userdata, sd_bus_error *e
     if (problem)
         return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Unit '%.255s' refused: %s.", unit, problem);
     const char *details[] = { "verb", "detach", "unit", unit, NULL };
-    r = polkit_check(polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
+    r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
     if (r <= 0)
         return r < 0 ? r : 1;
     const char *dir = runtime ? manager->config.runtime_unit_dir : manager->config.unit_dir;
@@ -548,6 +544,14 @@ static const sd_bus_vtable manager_vtable[] = {
                             SD_BUS_ARGS("s", namespace),
                             SD_BUS_RESULT("a(susbt)", leases),
                             method_list_leases, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("ListSockets",
+                            SD_BUS_ARGS("s", namespace),
+                            SD_BUS_RESULT("a(ssuuuut)", sockets),
+                            bus_method_list_sockets, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("CheckIsolation",
+                            SD_BUS_ARGS("s", namespace, "a{sv}", options),
+                            SD_BUS_RESULT("s", mode, "s", kernel_mode, "a(ssbbs)", paths),
+                            bus_method_check_isolation, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("BindLease",
                             SD_BUS_ARGS("s", namespace, "u", cid, "a{sv}", options),
                             SD_BUS_NO_RESULT,

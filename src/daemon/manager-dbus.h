@@ -5,6 +5,15 @@
 #include <systemd/sd-bus.h>
 
 #include "core/manager.h"
+#include "polkit.h"
+
+/* What the bus layer keeps beside the manager (the manager's userdata). */
+typedef struct BusContext {
+    sd_bus *bus;
+    PolkitRegistry *polkit;
+} BusContext;
+
+PolkitRegistry *bus_polkit_of(Manager *m);
 
 int manager_dbus_register(sd_bus *bus, Manager *m);
 /* Hooks the manager's callbacks up to the bus (signals, fd store, process

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "namespace-dbus.h"
+#include "inspect-dbus.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -63,6 +64,10 @@ static const sd_bus_vtable namespace_vtable[] = {
     SD_BUS_PROPERTY("Inode", "t", NULL, offsetof(Namespace, inode), SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("CreatedTimestamp", "t", NULL, offsetof(Namespace, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Leases", "a(usbt)", property_get_leases, 0, 0),
+    SD_BUS_METHOD_WITH_ARGS("ListSockets",
+                            SD_BUS_NO_ARGS,
+                            SD_BUS_RESULT("a(ssuuuut)", sockets),
+                            bus_namespace_list_sockets, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END,
 };
 
@@ -105,6 +110,7 @@ static int namespace_node_enumerator(sd_bus *bus, const char *path, void *userda
 
 int namespace_dbus_register(sd_bus *bus, Manager *m)
 {
+    inspect_dbus_set_manager(m);
     int r = sd_bus_add_fallback_vtable(bus, NULL, VSOCKNS_NAMESPACE_PREFIX, VSOCKNS_NAMESPACE_IFACE,
                                        namespace_vtable, namespace_object_find, m);
     if (r < 0)

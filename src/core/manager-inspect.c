@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Looking at managed namespaces without changing them: their vsock sockets
+ * (vsock_diag) and a live check of their isolation (isolation.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "isolation.h"
+#include "manager.h"
+#include "shared/macro.h"
+#include "vsock-diag.h"
+
+/* The namespace fd to look into: -1 for ".host", else the one we hold. */
+static int inspect_target(Manager *m, const char *name, Namespace **ret, ManagerError *e)
+{
+    *ret = NULL;
+    if (streq(name, NS_NAME_HOST))
+        return -1;
+    if (!manager_find(m, name))
+        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
+                                 "No namespace '%.64s' managed by vsockns (use \".host\" for the host).", name);
+    Namespace *ns = manager_find_live(m, name);
+    if (!ns)
+        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
+                                 "Namespace '%.64s' was removed behind vsockns's back.", name);
+    if (ns->pending || ns->fd < 0)
+        return manager_error_set(e, -EBUSY, ERROR_NAMESPACE_BUSY, "Namespace '%.64s' is still being set up.", name);
+    *ret = ns;
+    return ns->fd;
+}
+
+int manager_list_sockets(Manager *m, const char *name, VsockSocket **ret, size_t *ret_n, ManagerError *e)
+{
+    Namespace *ns;
+    int fd = inspect_target(m, name, &ns, e);
+    if (fd < -1)
+        return fd;
+    int r = vsock_diag_list(fd, ret, ret_n);
+    if (r == -EPROTONOSUPPORT)
+        return manager_error_set(e, r, ERROR_NOT_SUPPORTED,
+                                 "This kernel cannot list vsock sockets: it has no vsock_diag (modprobe vsock_diag).");
+    if (r < 0)
+        return manager_error_set(e, r, ERROR_KERNEL, "Cannot list the vsock sockets of %s: %s.", name, strerror(-r));
+    return 0;
+}
+
+/* Where vsockns makes siblings of ns: its parent namespace, or the
+ * managed parent of its mode. A new fd (the caller closes it). */
+static int sibling_parent_fd(Manager *m, const Namespace *ns, ManagerError *e)
+{
+    if (ns->parent[0]) {
+        Namespace *parent = manager_find_live(m, ns->parent);
+        if (!parent || parent->fd < 0)
+            return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
+                                     "The parent '%s' of '%s' is gone: no sibling can be made.", ns->parent, ns->name);
+        int fd = fcntl(parent->fd, F_DUPFD_CLOEXEC, 3);
+        return fd < 0 ? manager_error_set(e, -errno, ERROR_NONE, "Cannot duplicate an fd: %m.") : fd;
+    }
+    const Parent *p = &m->parents[ns->mode];
+    int fd = p->status == 0 ? netns_open(p->path) : -ENOENT;
+    if (fd < 0)
+        return manager_error_set(e, fd, ERROR_NOT_SUPPORTED,
+                                 "The managed %s parent is not usable, so no sibling of '%s' can be made.",
+                                 vsock_mode_to_string(ns->mode), ns->name);
+    return fd;
+}
+
+int manager_check_isolation_start(Manager *m, const char *name, VsockMode *ret_mode, pid_t *ret_pid, int *ret_fd,
+                                  ManagerError *e)
+{
+    if (streq(name, NS_NAME_HOST))
+        return manager_error_set(e, -EINVAL, ERROR_INVALID_NAME,
+                                 "The host is not isolated from anything: name a managed namespace.");
+    if (m->kernel_support == KERNEL_SUPPORT_NONE)
+        return manager_error_set(e, -EOPNOTSUPP, ERROR_NOT_SUPPORTED,
+                                 "This kernel has no vsock namespaces (Linux >= 7.0 needed): nothing is isolated.");
+    Namespace *ns;
+    int fd = inspect_target(m, name, &ns, e);
+    if (fd < 0)
+        return fd;
+    _cleanup_close_ int parent_fd = sibling_parent_fd(m, ns, e);
+    if (parent_fd < 0)
+        return parent_fd;
+    int r = isolation_probe_start(ns->fd, parent_fd, ret_pid, ret_fd);
+    if (r < 0)
+        return manager_error_set(e, r, ERROR_NONE, "Cannot start the isolation probe: %s.", strerror(-r));
+    *ret_mode = ns->mode;
+    return 0;
+}

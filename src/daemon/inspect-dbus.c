@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "inspect-dbus.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <systemd/sd-event.h>
+
+#include "bus-errors.h"
+#include "bus-util.h"
+#include "core/isolation.h"
+#include "manager-dbus.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+
+static Manager *inspect_manager;
+
+void inspect_dbus_set_manager(Manager *m)
+{
+    inspect_manager = m;
+}
+
+static int reply_sockets(sd_bus_message *m, const char *name, sd_bus_error *error)
+{
+    VsockSocket *socks = NULL;
+    size_t n = 0;
+    ManagerError e = { .kind = ERROR_NONE };
+    int r = manager_list_sockets(inspect_manager, name, &socks, &n, &e);
+    if (r < 0)
+        return bus_reply_manager_error(error, r, &e);
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    r = sd_bus_message_new_method_return(m, &reply);
+    if (r >= 0)
+        r = sd_bus_message_open_container(reply, 'a', "(ssuuuut)");
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        r = sd_bus_message_append(reply, "(ssuuuut)", vsock_socket_type_to_string(socks[i].type),
+                                  vsock_socket_state_to_string(socks[i].state), socks[i].local_cid,
+                                  socks[i].local_port, socks[i].remote_cid, socks[i].remote_port, socks[i].inode);
+    free(socks);
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    if (r >= 0)
+        r = sd_bus_send(NULL, reply, NULL);
+    return r;
+}
+
+int bus_method_list_sockets(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    const char *name;
+    int r = sd_bus_message_read(m, "s", &name);
+    if (r < 0)
+        return r;
+    return reply_sockets(m, name, error);
+}
+
+int bus_namespace_list_sockets(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    const Namespace *ns = userdata;
+    return reply_sockets(m, ns->name, error);
+}
+
+/* ---- CheckIsolation: the prober's report arrives on the loop ---- */
+
+typedef struct IsolationCheck {
+    sd_bus_message *call;
+    VsockMode mode;
+    pid_t pid;
+    sd_event_source *io, *timer;
+} IsolationCheck;
+
+static void check_free(IsolationCheck *c)
+{
+    if (c->pid > 0) {
+        kill(c->pid, SIGKILL);
+        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    sd_event_source_disable_unref(c->io);
+    sd_event_source_disable_unref(c->timer);
+    sd_bus_message_unref(c->call);
+    free(c);
+}
+
+static int append_paths(sd_bus_message *reply, VsockMode mode, const IsolationReport *rep)
+{
+    int r = sd_bus_message_open_container(reply, 'a', "(ssbbs)");
+    for (int p = 0; r >= 0 && p < _ISOLATION_PATH_MAX; p++) {
+        char detail[128];
+        isolation_outcome_describe(&rep->path[p], detail, sizeof(detail));
+        r = sd_bus_message_append(reply, "(ssbbs)", isolation_path_to_string(p), isolation_path_description(p),
+                                  isolation_expected(mode, p), rep->path[p].reached, detail);
+    }
+    return r >= 0 ? sd_bus_message_close_container(reply) : r;
+}
+
+static void check_reply(IsolationCheck *c, int r, const IsolationReport *rep)
+{
+    const char *name = NULL;
+    (void) sd_bus_message_rewind(c->call, true);
+    (void) sd_bus_message_read(c->call, "s", &name);
+    if (r == -ETIMEDOUT)
+        r = sd_bus_reply_method_errorf(c->call, BUS_ERROR_KERNEL,
+                                       "The isolation probe of '%s' did not finish within %d s.", name ?: "?",
+                                       ISOLATION_PROBE_DEADLINE_MS / 1000);
+    else if (r < 0)
+        r = sd_bus_reply_method_errorf(c->call, BUS_ERROR_KERNEL, "The isolation probe of '%s' died without a report.",
+                                       name ?: "?");
+    else if (rep->error < 0)
+        r = sd_bus_reply_method_errorf(c->call, BUS_ERROR_KERNEL, "The isolation probe of '%s' could not %s: %s.",
+                                       name ?: "?", rep->failed_step, strerror(-rep->error));
+    else {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        r = sd_bus_message_new_method_return(c->call, &reply);
+        if (r >= 0)
+            r = sd_bus_message_append(reply, "ss", vsock_mode_to_string(c->mode), rep->ns_mode);
+        if (r >= 0)
+            r = append_paths(reply, c->mode, rep);
+        if (r >= 0)
+            r = sd_bus_send(NULL, reply, NULL);
+    }
+    if (r < 0)
+        log_warning_errno(r, "Cannot answer CheckIsolation: %m");
+}
+
+static int on_report(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+    IsolationCheck *c = userdata;
+    IsolationReport rep;
+    int r = isolation_probe_read(fd, &rep);
+    if (r == -EAGAIN)
+        return 0;
+    check_reply(c, r, &rep);
+    check_free(c);
+    return 0;
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    IsolationCheck *c = userdata;
+    check_reply(c, -ETIMEDOUT, NULL);
+    check_free(c);
+    return 0;
+}
+
+static int read_no_option(sd_bus_message *m, const char *key, void *userdata)
+{
+    return 0;
+}
+
+int bus_method_check_isolation(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    Manager *manager = userdata;
+    const char *name;
+    int r = sd_bus_message_read(m, "s", &name);
+    if (r < 0)
+        return r;
+    r = bus_read_options(m, NULL, 0, "none (this method has none yet)", read_no_option, NULL, error);
+    if (r < 0)
+        return r;
+    if (streq(name, NS_NAME_HOST))
+        return sd_bus_error_setf(error, BUS_ERROR_INVALID_NAME,
+                                 "The host is not isolated from anything: name a managed namespace.");
+    if (!manager_find(manager, name))
+        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", name);
+    const char *details[] = { "verb", "check", "namespace", name, NULL };
+    r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
+    if (r <= 0)
+        return r < 0 ? r : 1;
+
+    IsolationCheck *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    int fd = -1;
+    ManagerError e = { .kind = ERROR_NONE };
+    r = manager_check_isolation_start(manager, name, &c->mode, &c->pid, &fd, &e);
+    if (r < 0) {
+        free(c);
+        return bus_reply_manager_error(error, r, &e);
+    }
+    c->call = sd_bus_message_ref(m);
+    sd_event *event = sd_bus_get_event(sd_bus_message_get_bus(m));
+    r = sd_event_add_io(event, &c->io, fd, EPOLLIN | EPOLLHUP, on_report, c);
+    if (r >= 0)
+        sd_event_source_set_io_fd_own(c->io, true);
+    else
+        close(fd);
+    if (r >= 0)
+        r = sd_event_add_time_relative(event, &c->timer, CLOCK_MONOTONIC,
+                                       (uint64_t) ISOLATION_PROBE_DEADLINE_MS * 1000, 0, on_deadline, c);
+    if (r < 0) {
+        check_free(c);
+        return r;
+    }
+    return 1;
+}

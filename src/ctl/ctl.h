@@ -20,6 +20,8 @@ extern const char *arg_owner;
 extern const char *arg_strategy;
 extern bool arg_no_reserve;
 extern bool arg_persist;
+extern const char *arg_expect[8];  /* check --expect PATH=reachable|unreachable */
+extern size_t arg_n_expect;
 
 /* Prints the error and maps it to an exit status. */
 int report_bus_error(const sd_bus_error *error, int r);
@@ -39,3 +41,5 @@ int verb_release(sd_bus *bus, int argc, char **argv);
 int verb_exec(sd_bus *bus, int argc, char **argv);
 int verb_check_leases(sd_bus *bus, int argc, char **argv);
 int verb_bind(sd_bus *bus, int argc, char **argv);
+int verb_sockets(sd_bus *bus, int argc, char **argv);
+int verb_check(sd_bus *bus, int argc, char **argv);

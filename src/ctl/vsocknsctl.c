@@ -23,6 +23,8 @@ const char *arg_cid;
 const char *arg_owner;
 const char *arg_strategy;
 bool arg_no_reserve;
+const char *arg_expect[8];
+size_t arg_n_expect;
 bool arg_persist;
 static bool arg_exist_ok;
 static bool arg_runtime;
@@ -385,7 +387,12 @@ static void help(void)
            "                         vsocknsd; --runtime: until reboot)\n"
            "  detach UNIT            Undo attach\n"
            "  check-leases [NAME]    Check that every reserved CID is still held; take\n"
-           "                         back the ones a holder of the fd moved away\n\n"
+           "                         back the ones a holder of the fd moved away\n"
+           "  sockets [NAME]         List the vsock sockets of NAME (or of the host and every\n"
+           "                         managed namespace): state, addresses, inode, process\n"
+           "  check NAME             Prove NAME's isolation live over vsock loopback: a\n"
+           "                         listener inside, clients from inside, the host and a\n"
+           "                         new sibling; exit 1 on any surprise\n\n"
            "Options:\n"
            "  -h --help              Show this help\n"
            "     --version           Show the version\n"
@@ -396,6 +403,8 @@ static void help(void)
            "  -f --force             Delete even if the namespace holds CID leases\n"
            "     --exist-ok          create: success if the namespace exists already\n"
            "     --runtime           attach/detach: in /run, gone at reboot\n"
+           "     --expect=PATH=reachable|unreachable\n"
+           "                         check: expect this instead of what the mode promises\n"
            "     --cid=N|auto        CID to lease (default: auto)\n"
            "     --owner=LABEL       Who the lease is for (default: acquire: the user,\n"
            "                         exec: exec:COMMAND)\n"
@@ -413,7 +422,7 @@ static int parse_argv(int argc, char **argv)
 {
     enum {
         ARG_VERSION = 0x100, ARG_JSON, ARG_NO_G2H, ARG_CID, ARG_OWNER, ARG_STRATEGY, ARG_NO_RESERVE, ARG_PERSIST,
-        ARG_EXIST_OK, ARG_RUNTIME,
+        ARG_EXIST_OK, ARG_RUNTIME, ARG_EXPECT,
     };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, ARG_VERSION },
@@ -422,7 +431,8 @@ static int parse_argv(int argc, char **argv)
         { "force", no_argument, NULL, 'f' },      { "cid", required_argument, NULL, ARG_CID },
         { "owner", required_argument, NULL, ARG_OWNER }, { "strategy", required_argument, NULL, ARG_STRATEGY },
         { "no-reserve", no_argument, NULL, ARG_NO_RESERVE }, { "persist", no_argument, NULL, ARG_PERSIST },
-        { "exist-ok", no_argument, NULL, ARG_EXIST_OK }, { "runtime", no_argument, NULL, ARG_RUNTIME }, {}
+        { "exist-ok", no_argument, NULL, ARG_EXIST_OK }, { "runtime", no_argument, NULL, ARG_RUNTIME },
+        { "expect", required_argument, NULL, ARG_EXPECT }, {}
     };
     int c;
     /* Options may follow the verb; "--" ends them, so exec's COMMAND keeps its own. */
@@ -442,6 +452,13 @@ static int parse_argv(int argc, char **argv)
         case ARG_PERSIST: arg_persist = true; break;
         case ARG_EXIST_OK: arg_exist_ok = true; break;
         case ARG_RUNTIME: arg_runtime = true; break;
+        case ARG_EXPECT:
+            if (arg_n_expect == ELEMENTSOF(arg_expect)) {
+                fprintf(stderr, "--expect: at most %zu.\n", ELEMENTSOF(arg_expect));
+                return -EINVAL;
+            }
+            arg_expect[arg_n_expect++] = optarg;
+            break;
         default: return -EINVAL;
         }
     }
@@ -460,6 +477,7 @@ static const Verb verbs[] = {
     { "acquire", 1, 1, verb_acquire }, { "release", 2, 2, verb_release }, { "exec", 2, -1, verb_exec },
     { "check-leases", 0, 1, verb_check_leases }, { "bind", 3, 3, verb_bind },
     { "attach", 2, 2, verb_attach },   { "detach", 1, 1, verb_detach },
+    { "sockets", 0, 1, verb_sockets }, { "check", 1, 1, verb_check },
 };
 
 int main(int argc, char **argv)

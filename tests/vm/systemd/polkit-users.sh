@@ -37,6 +37,9 @@ for u in pk-plain pk-tenant; do
 done
 expect_eq "pk-plain: CreateNamespace denied" yes "$(denied "$(as pk-plain CreateNamespace ssa{sv} pk-x local 0)")"
 expect_eq "pk-plain: DeleteNamespace denied" yes "$(denied "$(as pk-plain DeleteNamespace sb tenant2 false)")"
+expect_eq "pk-plain: CheckIsolation denied" yes "$(denied "$(as pk-plain CheckIsolation sa{sv} tenant1 0)")"
+expect_eq "pk-plain: ListSockets allowed (read-only, like ss)" yes "$(as pk-plain ListSockets s tenant1 | grep -q "^a(ssuuuut)" && echo yes)"
+expect_eq "pk-ops: CheckIsolation allowed (group vsockns)" yes "$(as pk-ops CheckIsolation sa{sv} tenant1 0 | grep -q "^ssa(ssbbs) \"local\" \"local\" 4 " && echo yes)"
 expect_eq "pk-plain: AcquireLease denied" yes "$(denied "$(as pk-plain AcquireLease susa{sv} tenant1 0 vm 0)")"
 expect_eq "pk-tenant: lease in tenant2 denied" yes "$(denied "$(as pk-tenant AcquireLease susa{sv} tenant2 0 vm 0)")"
 expect_eq "pk-tenant: CreateNamespace denied" yes "$(denied "$(as pk-tenant CreateNamespace ssa{sv} pk-x local 0)")"

@@ -12,9 +12,10 @@ __vsocknsctl_units() {
 
 _vsocknsctl() {
     local cur=${COMP_WORDS[COMP_CWORD]} verb= i n=0
-    local verbs='status list show create delete leases acquire release exec bind attach detach check-leases'
+    local verbs='status list show create delete leases acquire release exec bind attach detach check-leases
+                 sockets check'
     local opts='--help --version --json --mode= --parent= --no-g2h-fallback --force --cid= --owner= --strategy=
-                --no-reserve --persist --exist-ok --runtime'
+                --no-reserve --persist --exist-ok --runtime --expect='
     # The verb and how many operands come before the word being completed.
     for ((i = 1; i < COMP_CWORD; i++)); do
         [[ ${COMP_WORDS[i]} == -* ]] && continue
@@ -28,11 +29,17 @@ _vsocknsctl() {
     case $cur in
         --mode=*) COMPREPLY=($(compgen -W 'local global' -- "${cur#--mode=}")); return ;;
         --strategy=*) COMPREPLY=($(compgen -W 'lowest random stable' -- "${cur#--strategy=}")); return ;;
+        --expect=*)
+            COMPREPLY=($(compgen -W 'inside=reachable inside=unreachable from-host=reachable from-host=unreachable
+                from-sibling=reachable from-sibling=unreachable to-host=reachable to-host=unreachable' -- "${cur#--expect=}"))
+            return ;;
     esac
     case $verb in
         '') COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
-        show|delete|leases|acquire|release|exec|bind|check-leases)
+        show|delete|leases|acquire|release|exec|bind|check-leases|sockets)
             [[ $n -eq 0 ]] && COMPREPLY=($(compgen -W "$(__vsocknsctl_namespaces) .host" -- "$cur")) ;;
+        check)
+            [[ $n -eq 0 ]] && COMPREPLY=($(compgen -W "$(__vsocknsctl_namespaces)" -- "$cur")) ;;
         create) ;;
         attach)
             if [[ $n -eq 0 ]]; then COMPREPLY=($(compgen -W "$(__vsocknsctl_units)" -- "$cur"))

@@ -206,11 +206,8 @@ static void parse_quota(Manager *m, const char *key, const char *v, size_t *ret)
         *ret = n;
 }
 
-static void load_config(Manager *m)
+void manager_config_parse(Manager *m, FILE *f)
 {
-    _cleanup_fclose_ FILE *f = fopen(m->config.config_file, "re");
-    if (!f)
-        return;
     char line[512];
     while (fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\r\n")] = '\0';
@@ -230,6 +227,13 @@ static void load_config(Manager *m)
         else
             log_warning("%s: unknown setting '%s', ignoring", m->config.config_file, p);
     }
+}
+
+static void load_config(Manager *m)
+{
+    _cleanup_fclose_ FILE *f = fopen(m->config.config_file, "re");
+    if (f)
+        manager_config_parse(m, f);
 }
 
 static void apply_host_child_mode(Manager *m)

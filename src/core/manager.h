@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "errors.h"
 #include "lease.h"
@@ -159,6 +160,9 @@ Manager *manager_free(Manager *m);
  * namespaces of an earlier run. Failures of single parts are logged and
  * shown later; only what makes the daemon useless is returned. */
 int manager_startup(Manager *m);
+/* Applies the settings of vsocknsd.conf read from f (manager_startup
+ * reads config.config_file); bad lines are logged and skipped. */
+void manager_config_parse(Manager *m, FILE *f);
 
 /* The part of startup that re-adopts the namespaces and leases of an
  * earlier run from the state files (also run alone by the unit tests). */

@@ -41,7 +41,7 @@ static int read_create_option(sd_bus_message *m, const char *key, void *userdata
 }
 
 /* CreateNamespace options: G2HFallback (b), Parent (s). */
-static int read_create_options(sd_bus_message *m, CreateRequest *req, sd_bus_error *error)
+int bus_read_create_options(sd_bus_message *m, CreateRequest *req, sd_bus_error *error)
 {
     static const BusOption known[] = { { "G2HFallback", "b" }, { "Parent", "s" } };
     return bus_read_options(m, known, ELEMENTSOF(known), "G2HFallback (b) and Parent (s)", read_create_option, req,
@@ -58,7 +58,7 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     int r = sd_bus_message_read(m, "ss", &req.name, &req.mode);
     if (r < 0)
         return r;
-    r = read_create_options(m, &req, error);
+    r = bus_read_create_options(m, &req, error);
     if (r < 0 || sd_bus_error_is_set(error))
         return r;
 
@@ -181,7 +181,7 @@ static int read_lease_option(sd_bus_message *m, const char *key, void *userdata)
 
 /* AcquireLease options: Strategy (s), Reserve (b), HandOut (b), BindPID (u),
  * BindPIDFD (h), Persist (b). */
-static int read_lease_options(sd_bus_message *m, LeaseRequest *req, sd_bus_error *error)
+int bus_read_lease_options(sd_bus_message *m, LeaseRequest *req, sd_bus_error *error)
 {
     static const BusOption known[] = {
         { "Strategy", "s" }, { "Reserve", "b" },   { "HandOut", "b" },
@@ -213,7 +213,7 @@ static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error 
     int r = sd_bus_message_read(m, "sus", &req.ns, &req.cid, &req.owner);
     if (r < 0)
         return r;
-    r = read_lease_options(m, &req, error);
+    r = bus_read_lease_options(m, &req, error);
     if (r < 0 || sd_bus_error_is_set(error))
         return r;
     r = caller_identity(m, &req.uid, &req.pid);

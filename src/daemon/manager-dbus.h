@@ -15,6 +15,12 @@ typedef struct BusContext {
 
 PolkitRegistry *bus_polkit_of(Manager *m);
 
+/* The a{sv} options of CreateNamespace and AcquireLease, read into a
+ * request (m at the array): InvalidOption for an unknown key or a wrong
+ * type. Public for the fuzzer (fuzz/fuzz-options.c). */
+int bus_read_create_options(sd_bus_message *m, CreateRequest *req, sd_bus_error *error);
+int bus_read_lease_options(sd_bus_message *m, LeaseRequest *req, sd_bus_error *error);
+
 int manager_dbus_register(sd_bus *bus, Manager *m);
 /* Hooks the manager's callbacks up to the bus (signals, fd store, process
  * watches) and sets up the polkit registry: the manager's userdata. */

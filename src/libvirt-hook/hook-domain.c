@@ -12,7 +12,7 @@
 #define VSOCK_CID_MIN 3u
 #define VSOCK_CID_MAX 0xfffffffeu
 
-static int fail(char *err, size_t size, int r, const char *fmt, ...)
+static int __attribute__((format(printf, 4, 5))) fail(char *err, size_t size, int r, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -88,6 +88,11 @@ void hook_config_load(const char *path, HookConfig *ret, FILE *log)
             fprintf(log, "vsockns: cannot read %s (%s); using the defaults\n", path, strerror(errno));
         return;
     }
+    hook_config_parse(f, path, ret, log);
+}
+
+void hook_config_parse(FILE *f, const char *path, HookConfig *ret, FILE *log)
+{
     char buf[512];
     for (unsigned line = 1; fgets(buf, sizeof(buf), f); line++) {
         char *p = strip(buf);

@@ -43,6 +43,8 @@ typedef struct HookConfig {
 
 /* Reads path (missing: defaults); bad lines are reported on log and skipped. */
 void hook_config_load(const char *path, HookConfig *ret, FILE *log);
+/* The settings in f on top of *ret (path only names it in reports). */
+void hook_config_parse(FILE *f, const char *path, HookConfig *ret, FILE *log);
 
 typedef struct HookLease {
     char ns[65];

@@ -166,4 +166,5 @@ expect_eq "refused start changed nothing" "$before" "$(world)"
 chmod 0700 /run/vsockns
 start_daemon
 ip netns del hg1; ip netns del hr-keep
+[[ -n $daemon_pid ]] && stop_daemon # it must exit cleanly (leaks, under the sanitizers)
 finish

@@ -105,4 +105,5 @@ out=$(ncall DeleteNamespace sb hp-n2 false)
 expect_eq "polkitd gone: denied" yes "$([[ $out == *"polkit could not be asked"* ]] && echo yes || echo "no: $out")"
 expect_eq "polkitd gone: nothing changed" yes "$([[ $before == "$(state)" ]] && echo yes)"
 expect_eq "root still passes without polkit" "" "$(busctl call org.vsockns1 /org/vsockns1 org.vsockns1.Manager DeleteNamespace sb hp-n2 false 2>&1)"
+[[ -n $daemon_pid ]] && stop_daemon # it must exit cleanly (leaks, under the sanitizers)
 finish

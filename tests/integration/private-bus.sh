@@ -33,7 +33,15 @@ start_daemon() {
     done
     echo "vsocknsd did not come up:"; cat "$bus/daemon.log"; exit 1
 }
+# stop_daemon: SIGTERM, and the daemon must exit cleanly (status 0): under
+# ASan/UBSan (the sanitizers suite) a leak or an error shows up right here.
 stop_daemon() {
-    kill "$daemon_pid" && wait "$daemon_pid"
+    local rc=0
+    kill "$daemon_pid" && wait "$daemon_pid" || rc=$?
+    if [[ $rc -ne 0 ]]; then
+        fail "vsocknsd exited with status $rc"
+        tail -40 "$bus/daemon.log"
+    fi
+    daemon_pid=
 }
-defer 'kill $daemon_pid'
+defer '[[ -n $daemon_pid ]] && stop_daemon'

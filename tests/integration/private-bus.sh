@@ -23,11 +23,12 @@ defer "kill $(cat "$bus/pid")"
 export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$bus/socket
 
 daemon_pid=
+daemon_wrapper=() # e.g. (valgrind --leak-check=full ...): runs the daemon under it
 # start_daemon [ARGS...]: vsocknsd, once it owns its bus name.
 start_daemon() {
-    "$VSOCKNS_BUILD_ROOT/src/vsocknsd" "$@" >>"$bus/daemon.log" 2>&1 &
+    "${daemon_wrapper[@]}" "$VSOCKNS_BUILD_ROOT/src/vsocknsd" "$@" >>"$bus/daemon.log" 2>&1 &
     daemon_pid=$!
-    for _ in $(seq 100); do
+    for _ in $(seq 600); do
         busctl status org.vsockns1 >/dev/null 2>&1 && return 0
         sleep 0.05
     done

@@ -16,6 +16,7 @@
 #include "shared/events.h"
 #include "shared/log.h"
 #include "shared/process.h"
+#include "shared/fault.h"
 #include "shared/macro.h"
 
 static int real_reserve_cid(void *userdata, const char *ns, int netns_fd, uint32_t cid)
@@ -286,6 +287,8 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
         r = req->cid ? acquire_explicit(m, req, space, &l->fd, e) : acquire_auto(m, req, space, &l->rec.cid, &l->fd, e);
     if (req->cid)
         l->rec.cid = req->cid;
+    if (r >= 0 && l->fd >= 0)
+        FAULT_POINT("after-set-guest-cid");
     LeaseSet *set = lease_set_of(m, req->ns);
     if (r >= 0)
         r = cid_map_put(&space->map, l->rec.cid, l);
@@ -316,6 +319,7 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
     if (r < 0)
         log_warning_errno(r, "Cannot record lease %u in %s on disk, it will not survive a restart: %m",
                           l->rec.cid, l->rec.ns);
+    FAULT_POINT("after-state-write");
     log_event(LOG_INFO, EVENT_LEASE_ACQUIRED,
               lease_fields(l),
               "Leased CID %u in %s to '%s'%s", l->rec.cid, l->rec.ns, l->rec.owner,
@@ -574,18 +578,27 @@ size_t manager_namespace_lease_count(Manager *m, const Namespace *ns)
     return ns->leases.n;
 }
 
+typedef struct BulkDrop {
+    Manager *manager;
+    const char *why;
+    size_t total, done;
+} BulkDrop;
+
 static int drop_one(Lease *l, void *userdata)
 {
-    Manager *m = ((void **) userdata)[0];
-    manager_drop_lease(m, l, ((void **) userdata)[1]);
+    BulkDrop *b = userdata;
+    manager_drop_lease(b->manager, l, b->why);
+    if (++b->done == b->total / 2)
+        FAULT_POINT("bulk-drop-middle");
     return 0;
 }
 
 void manager_drop_namespace_leases(Manager *m, const char *ns, const char *why)
 {
-    void *args[2] = { m, (void *) why };
+    LeaseSet *set = lease_set_of(m, ns);
+    BulkDrop b = { .manager = m, .why = why, .total = set ? set->n : 0 };
     /* foreach works on a sorted copy: dropping while it walks is fine. */
-    manager_foreach_lease(m, ns, drop_one, args);
+    manager_foreach_lease(m, ns, drop_one, &b);
 }
 
 static void free_unadopted(Lease *l)

@@ -16,6 +16,7 @@
 #include "state.h"
 #include "shared/events.h"
 #include "shared/log.h"
+#include "shared/fault.h"
 #include "shared/macro.h"
 
 int manager_error_set(ManagerError *e, int r, ErrorKind kind, const char *format, ...)
@@ -622,7 +623,10 @@ static int record_progress(void *userdata, NetnsStage stage, const NetnsCreated 
     ns->placeholder_ino = c->placeholder.ino;
     ns->dev = c->id.dev;
     ns->inode = c->id.ino;
-    return manager_save(p->manager);
+    int r = manager_save(p->manager);
+    if (stage == NETNS_STAGE_PLACEHOLDER)
+        FAULT_POINT("after-placeholder");
+    return r;
 }
 
 /* The namespace to create in: a managed one's fd (nested), a parent of
@@ -674,6 +678,7 @@ static int create_from_parent(Manager *m, const CreateRequest *req, const char *
                          m->config.netns_dir);
     if (r < 0)
         return manager_error_set(e, r, ERROR_KERNEL, "Creating namespace '%s' failed: %s.", req->name, strerror(-r));
+    FAULT_POINT("after-bind-mount");
     return 0;
 }
 

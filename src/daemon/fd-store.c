@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "shared/log.h"
+#include "shared/fault.h"
 #include "shared/macro.h"
 
 #define SETTLE_TIMEOUT_USEC (5 * 1000000ULL)
@@ -22,6 +23,7 @@ void fd_store_add(const Lease *l)
     int r = sd_pid_notify_with_fds(0, false, msg, &l->fd, 1);
     if (r < 0)
         log_warning_errno(r, "Cannot put the fd of CID %u in %s into the fd store: %m", l->rec.cid, l->rec.ns);
+    FAULT_POINT("after-fdstore");
 }
 
 void fd_store_remove(const Lease *l)

@@ -289,7 +289,25 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
         l->rec.cid = req->cid;
     if (r >= 0 && l->fd >= 0)
         FAULT_POINT("after-set-guest-cid");
+    if (r >= 0) {
+        snprintf(l->rec.ns, sizeof(l->rec.ns), "%s", req->ns);
+        snprintf(l->rec.owner, sizeof(l->rec.owner), "%s", req->owner);
+        l->rec.uid = req->uid;
+        l->rec.pid = req->pid;
+        l->rec.acquired_usec = now_usec();
+        l->rec.reserved = req->reserve;
+        l->rec.persist = req->persist && req->reserve;
+        /* A lease that would not survive a restart is not granted: its fd
+         * would come back from the fd store with no record, and be dropped. */
+        r = lease_record_save(m->config.state_dir, &l->rec);
+        if (r < 0)
+            manager_error_set(e, r, ERROR_NONE, "Cannot record the lease of CID %u in %s under %s: %s; nothing was "
+                              "kept.", l->rec.cid, req->ns, m->config.state_dir, strerror(-r));
+        else
+            FAULT_POINT("after-state-write");
+    }
     LeaseSet *set = lease_set_of(m, req->ns);
+    bool saved = r >= 0;
     if (r >= 0)
         r = cid_map_put(&space->map, l->rec.cid, l);
     if (r >= 0) {
@@ -298,6 +316,8 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
             cid_map_remove(&space->map, l->rec.cid);
     }
     if (r < 0) {
+        if (saved)
+            lease_record_remove(m->config.state_dir, &l->rec);
         if (l->fd >= 0)
             close(l->fd);
         if (l->bind_pidfd >= 0)
@@ -306,20 +326,7 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
         return e && e->message[0] ? r
                                   : manager_error_set(e, r, ERROR_NONE, "Cannot record the lease: %s.", strerror(-r));
     }
-
-    snprintf(l->rec.ns, sizeof(l->rec.ns), "%s", req->ns);
-    snprintf(l->rec.owner, sizeof(l->rec.owner), "%s", req->owner);
-    l->rec.uid = req->uid;
-    l->rec.pid = req->pid;
-    l->rec.acquired_usec = now_usec();
-    l->rec.reserved = req->reserve;
-    l->rec.persist = req->persist && req->reserve;
     m->n_leases++;
-    r = lease_record_save(m->config.state_dir, &l->rec);
-    if (r < 0)
-        log_warning_errno(r, "Cannot record lease %u in %s on disk, it will not survive a restart: %m",
-                          l->rec.cid, l->rec.ns);
-    FAULT_POINT("after-state-write");
     log_event(LOG_INFO, EVENT_LEASE_ACQUIRED,
               lease_fields(l),
               "Leased CID %u in %s to '%s'%s", l->rec.cid, l->rec.ns, l->rec.owner,

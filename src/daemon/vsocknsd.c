@@ -16,6 +16,7 @@
 
 #include "core/manager.h"
 #include "daemon/bus-util.h"
+#include "daemon/fair-queue.h"
 #include "daemon/fd-store.h"
 #include "daemon/manager-dbus.h"
 #include "daemon/namespace-dbus.h"
@@ -189,6 +190,7 @@ static int run(Manager *m)
 {
     sd_event *event = NULL;
     sd_bus *bus = NULL;
+    FairQueue *fair = NULL;
     int r;
 
     sigset_t mask;
@@ -214,7 +216,8 @@ static int run(Manager *m)
         log_error_errno(r, "Cannot connect to the system bus: %m");
         goto finish;
     }
-    if ((r = sd_bus_attach_event(bus, event, 0)) < 0 || (r = manager_dbus_register(bus, m)) < 0 ||
+    if ((r = sd_bus_attach_event(bus, event, 0)) < 0 || (r = fair_queue_attach(bus, event, &fair)) < 0 ||
+        (r = manager_dbus_register(bus, m)) < 0 ||
         (r = namespace_dbus_register(bus, m)) < 0) {
         log_error_errno(r, "Cannot set up the bus objects: %m");
         goto finish;
@@ -261,6 +264,7 @@ static int run(Manager *m)
 
 finish:
     manager_dbus_disconnect(m);
+    fair_queue_free(fair);
     sd_bus_flush_close_unref(bus);
     sd_event_unref(event);
     return r;

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "fair-queue.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/log.h"
+#include "shared/macro.h"
+
+typedef struct Sender {
+    char *name;                                   /* unique bus name */
+    sd_bus_message *calls[FAIR_QUEUE_PER_SENDER]; /* a ring */
+    unsigned head, n;
+} Sender;
+
+struct FairQueue {
+    sd_bus *bus;
+    sd_bus_slot *filter;
+    sd_event_source *dispatch;
+    Sender *senders;        /* those with calls waiting */
+    size_t n_senders, allocated;
+    size_t next;            /* round-robin position */
+    sd_bus_message *passing; /* the call handed on: the filter lets it through */
+};
+
+static Sender *sender_find(FairQueue *q, const char *name)
+{
+    for (size_t i = 0; i < q->n_senders; i++)
+        if (streq(q->senders[i].name, name))
+            return &q->senders[i];
+    return NULL;
+}
+
+static Sender *sender_add(FairQueue *q, const char *name)
+{
+    if (q->n_senders == q->allocated) {
+        size_t want = q->allocated ? q->allocated * 2 : 16;
+        Sender *grown = realloc(q->senders, want * sizeof(Sender));
+        if (!grown)
+            return NULL;
+        q->senders = grown;
+        q->allocated = want;
+    }
+    Sender *s = &q->senders[q->n_senders];
+    *s = (Sender) { .name = strdup(name) };
+    if (!s->name)
+        return NULL;
+    q->n_senders++;
+    return s;
+}
+
+/* A sender with nothing left waiting is forgotten (the last one moves in). */
+static void sender_drop(FairQueue *q, size_t i)
+{
+    free(q->senders[i].name);
+    q->senders[i] = q->senders[--q->n_senders];
+    if (q->next >= q->n_senders)
+        q->next = 0;
+}
+
+static int on_dispatch(sd_event_source *source, void *userdata)
+{
+    FairQueue *q = userdata;
+    if (q->n_senders == 0)
+        return sd_event_source_set_enabled(source, SD_EVENT_OFF);
+    if (q->passing)
+        return 0; /* the last one handed on is still in the bus's queue */
+    size_t i = q->next % q->n_senders;
+    Sender *s = &q->senders[i];
+    sd_bus_message *m = s->calls[s->head];
+    s->head = (s->head + 1) % FAIR_QUEUE_PER_SENDER;
+    s->n--;
+    q->next = i + 1;
+    if (s->n == 0)
+        sender_drop(q, i);
+    /* Once more through the bus, and this time past the filter. */
+    q->passing = m;
+    int r = sd_bus_enqueue_for_read(q->bus, m);
+    if (r < 0) {
+        q->passing = NULL;
+        log_warning_errno(r, "Cannot hand a method call on: %m");
+        (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_FAILED, "vsocknsd could not take this call: %s",
+                                          strerror(-r));
+    }
+    sd_bus_message_unref(m);
+    return 0;
+}
+
+static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    FairQueue *q = userdata;
+    uint8_t type;
+    if (sd_bus_message_get_type(m, &type) < 0 || type != SD_BUS_MESSAGE_METHOD_CALL)
+        return 0;
+    if (m == q->passing) {
+        q->passing = NULL;
+        return 0; /* its turn: on to the handlers */
+    }
+    const char *sender = sd_bus_message_get_sender(m);
+    if (!sender)
+        return 0;
+    Sender *s = sender_find(q, sender);
+    if (!s)
+        s = sender_add(q, sender);
+    if (!s)
+        return 0; /* out of memory: serve it in arrival order */
+    if (s->n == FAIR_QUEUE_PER_SENDER) {
+        (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                          "%s has %d calls waiting already; wait for their replies.", sender,
+                                          FAIR_QUEUE_PER_SENDER);
+        return 1;
+    }
+    s->calls[(s->head + s->n) % FAIR_QUEUE_PER_SENDER] = sd_bus_message_ref(m);
+    s->n++;
+    (void) sd_event_source_set_enabled(q->dispatch, SD_EVENT_ON);
+    return 1;
+}
+
+int fair_queue_attach(sd_bus *bus, sd_event *event, FairQueue **ret)
+{
+    FairQueue *q = calloc(1, sizeof(*q));
+    if (!q)
+        return -ENOMEM;
+    q->bus = bus;
+    int r = sd_event_add_defer(event, &q->dispatch, on_dispatch, q);
+    if (r >= 0)
+        r = sd_event_source_set_enabled(q->dispatch, SD_EVENT_OFF);
+    if (r >= 0)
+        r = sd_bus_add_filter(bus, &q->filter, on_message, q);
+    if (r < 0) {
+        fair_queue_free(q);
+        return r;
+    }
+    *ret = q;
+    return 0;
+}
+
+FairQueue *fair_queue_free(FairQueue *q)
+{
+    if (!q)
+        return NULL;
+    sd_bus_slot_unref(q->filter);
+    sd_event_source_disable_unref(q->dispatch);
+    for (size_t i = 0; i < q->n_senders; i++) {
+        Sender *s = &q->senders[i];
+        for (unsigned j = 0; j < s->n; j++)
+            sd_bus_message_unref(s->calls[(s->head + j) % FAIR_QUEUE_PER_SENDER]);
+        free(s->name);
+    }
+    free(q->senders);
+    free(q);
+    return NULL;
+}

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * load-client NAMESPACE CLIENTS CALLS: CLIENTS processes, each with its own
+ * bus connection, make CALLS mixed calls between them (one in five an
+ * AcquireLease of an automatic, reserved CID kept by vsocknsd; the rest
+ * ListLeases, GetNamespace, ListNamespaces, a property), while one more
+ * process floods the daemon with calls and never reads a reply. Prints
+ * p50/p99 of the others' calls (whole run and per call kind) and the
+ * CIDs they got, one per line after "CIDS", for the caller to check.
+ * Exit status 1 if any call of theirs failed.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUS_NAME "org.vsockns1"
+#define PATH "/org/vsockns1"
+#define MANAGER "org.vsockns1.Manager"
+
+typedef struct Sample {
+    uint32_t usec;
+    uint8_t kind;      /* 0 acquire, 1 reads */
+    uint8_t ok;
+    uint32_t cid;      /* acquire: the CID */
+} Sample;
+
+static uint64_t now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int one_call(sd_bus *bus, const char *ns, int i, Sample *s)
+{
+    sd_bus_message *reply = NULL;
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    int r;
+    uint64_t t0 = now_usec();
+    s->kind = i % 5 == 0 ? 0 : 1;
+    switch (i % 5) {
+    case 0:
+        r = sd_bus_call_method(bus, BUS_NAME, PATH, MANAGER, "AcquireLease", &error, &reply, "susa{sv}", ns, 0,
+                               "load", 1, "HandOut", "b", 0);
+        if (r >= 0) {
+            int fd;
+            r = sd_bus_message_read(reply, "uh", &s->cid, &fd);
+        }
+        break;
+    case 1: r = sd_bus_call_method(bus, BUS_NAME, PATH, MANAGER, "ListLeases", &error, &reply, "s", ns); break;
+    case 2: r = sd_bus_call_method(bus, BUS_NAME, PATH, MANAGER, "GetNamespace", &error, &reply, "s", ns); break;
+    case 3: r = sd_bus_call_method(bus, BUS_NAME, PATH, MANAGER, "ListNamespaces", &error, &reply, ""); break;
+    default:
+        r = sd_bus_call_method(bus, BUS_NAME, PATH, "org.freedesktop.DBus.Properties", "Get", &error, &reply, "ss",
+                               MANAGER, "KernelSupport");
+    }
+    s->usec = (uint32_t) (now_usec() - t0);
+    s->ok = r >= 0;
+    if (r < 0)
+        fprintf(stderr, "call %d failed: %s\n", i % 5, error.message ? error.message : strerror(-r));
+    sd_bus_error_free(&error);
+    sd_bus_message_unref(reply);
+    return r;
+}
+
+static void client(const char *ns, int calls, int out_fd)
+{
+    sd_bus *bus = NULL;
+    if (sd_bus_open_system(&bus) < 0)
+        _exit(2);
+    for (int i = 0; i < calls; i++) {
+        Sample s = { 0 };
+        one_call(bus, ns, i, &s);
+        if (write(out_fd, &s, sizeof(s)) != sizeof(s))
+            _exit(2);
+    }
+    sd_bus_flush_close_unref(bus);
+    _exit(0);
+}
+
+/* Sends calls as fast as it can and never reads: its replies pile up. */
+static void flooder(const char *ns)
+{
+    sd_bus *bus = NULL;
+    if (sd_bus_open_system(&bus) < 0)
+        _exit(2);
+    for (;;) {
+        sd_bus_message *m = NULL;
+        if (sd_bus_message_new_method_call(bus, &m, BUS_NAME, PATH, MANAGER, "ListLeases") < 0 ||
+            sd_bus_message_append(m, "s", ns) < 0)
+            _exit(2);
+        if (sd_bus_send(bus, m, NULL) < 0)
+            _exit(0); /* the bus gave up on us: that is the point */
+        sd_bus_message_unref(m);
+        (void) sd_bus_flush(bus);
+    }
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+static void percentiles(const char *what, uint32_t *v, size_t n)
+{
+    if (n == 0)
+        return;
+    qsort(v, n, sizeof(*v), cmp_u32);
+    printf("%-8s n=%-6zu p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", what, n, v[n / 2] / 1000.0,
+           v[(n * 99) / 100] / 1000.0, v[n - 1] / 1000.0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4)
+        return fprintf(stderr, "usage: load-client NAMESPACE CLIENTS CALLS\n"), 2;
+    const char *ns = argv[1];
+    int clients = atoi(argv[2]), calls = atoi(argv[3]);
+    int fds[2];
+    if (clients <= 0 || calls < clients || pipe(fds) < 0)
+        return 2;
+    pid_t flood = fork();
+    if (flood == 0)
+        flooder(ns);
+    for (int c = 0; c < clients; c++)
+        if (fork() == 0) {
+            close(fds[0]);
+            client(ns, calls / clients + (c < calls % clients), fds[1]);
+        }
+    close(fds[1]);
+    uint32_t *all = calloc(calls, sizeof(uint32_t)), *acq = calloc(calls, sizeof(uint32_t)),
+             *reads = calloc(calls, sizeof(uint32_t)), *cids = calloc(calls, sizeof(uint32_t));
+    size_t n = 0, na = 0, nr = 0, nc = 0, failed = 0;
+    Sample s;
+    while (read(fds[0], &s, sizeof(s)) == sizeof(s) && n < (size_t) calls) {
+        all[n++] = s.usec;
+        if (s.kind == 0) {
+            acq[na++] = s.usec;
+            if (s.ok)
+                cids[nc++] = s.cid;
+        } else
+            reads[nr++] = s.usec;
+        failed += !s.ok;
+    }
+    kill(flood, SIGKILL);
+    int status, bad = 0;
+    while (wait(&status) > 0)
+        bad += WIFEXITED(status) && WEXITSTATUS(status) == 2;
+    printf("%zu calls from %d clients (+1 flooding, never reading), %zu failed\n", n, clients, failed);
+    percentiles("all", all, n);
+    percentiles("acquire", acq, na);
+    percentiles("reads", reads, nr);
+    printf("CIDS\n");
+    for (size_t i = 0; i < nc; i++)
+        printf("%u\n", cids[i]);
+    return failed || bad || n != (size_t) calls ? 1 : 0;
+}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The lease half of the manager: acquire, release, reconcile after restarts. */
 #include <fcntl.h>
+#include <malloc.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -606,6 +607,10 @@ void manager_drop_namespace_leases(Manager *m, const char *ns, const char *why)
     BulkDrop b = { .manager = m, .why = why, .total = set ? set->n : 0 };
     /* foreach works on a sorted copy: dropping while it walks is fine. */
     manager_foreach_lease(m, ns, drop_one, &b);
+    /* Thousands of small blocks just freed: give the pages back, so a
+     * daemon that once held many leases does not stay that size. */
+    if (b.total >= 64)
+        malloc_trim(0);
 }
 
 static void free_unadopted(Lease *l)

@@ -2,6 +2,7 @@
 #include "fair-queue.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,16 +13,18 @@ typedef struct Sender {
     char *name;                                   /* unique bus name */
     sd_bus_message *calls[FAIR_QUEUE_PER_SENDER]; /* a ring */
     unsigned head, n;
+    bool warned;
 } Sender;
 
 struct FairQueue {
     sd_bus *bus;
     sd_bus_slot *filter;
-    sd_event_source *dispatch;
+    sd_event_source *idle;
     Sender *senders;        /* those with calls waiting */
     size_t n_senders, allocated;
     size_t next;            /* round-robin position */
     sd_bus_message *passing; /* the call handed on: the filter lets it through */
+    unsigned reads_since_pump;
 };
 
 static Sender *sender_find(FairQueue *q, const char *name)
@@ -59,13 +62,12 @@ static void sender_drop(FairQueue *q, size_t i)
         q->next = 0;
 }
 
-static int on_dispatch(sd_event_source *source, void *userdata)
+/* Hands the next call (round-robin over the senders) back to the bus, to
+ * be dispatched past the filter; one at a time. */
+static void pump(FairQueue *q)
 {
-    FairQueue *q = userdata;
-    if (q->n_senders == 0)
-        return sd_event_source_set_enabled(source, SD_EVENT_OFF);
-    if (q->passing)
-        return 0; /* the last one handed on is still in the bus's queue */
+    if (q->passing || q->n_senders == 0)
+        return;
     size_t i = q->next % q->n_senders;
     Sender *s = &q->senders[i];
     sd_bus_message *m = s->calls[s->head];
@@ -74,7 +76,7 @@ static int on_dispatch(sd_event_source *source, void *userdata)
     q->next = i + 1;
     if (s->n == 0)
         sender_drop(q, i);
-    /* Once more through the bus, and this time past the filter. */
+    q->reads_since_pump = 0;
     q->passing = m;
     int r = sd_bus_enqueue_for_read(q->bus, m);
     if (r < 0) {
@@ -84,6 +86,16 @@ static int on_dispatch(sd_event_source *source, void *userdata)
                                           strerror(-r));
     }
     sd_bus_message_unref(m);
+}
+
+/* Runs when the bus has nothing else pending (it has a lower priority than
+ * the bus's sources): the socket is drained, so serve what is queued. */
+static int on_idle(sd_event_source *source, void *userdata)
+{
+    FairQueue *q = userdata;
+    pump(q);
+    if (q->passing || q->n_senders == 0)
+        (void) sd_event_source_set_enabled(source, SD_EVENT_OFF);
     return 0;
 }
 
@@ -94,8 +106,12 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
     if (sd_bus_message_get_type(m, &type) < 0 || type != SD_BUS_MESSAGE_METHOD_CALL)
         return 0;
     if (m == q->passing) {
+        /* Its turn: on to the handlers. The next one goes once the bus has
+         * read what is waiting (on_idle), or after a few more reads. */
         q->passing = NULL;
-        return 0; /* its turn: on to the handlers */
+        if (q->n_senders > 0)
+            (void) sd_event_source_set_enabled(q->idle, SD_EVENT_ON);
+        return 0;
     }
     const char *sender = sd_bus_message_get_sender(m);
     if (!sender)
@@ -106,14 +122,21 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
     if (!s)
         return 0; /* out of memory: serve it in arrival order */
     if (s->n == FAIR_QUEUE_PER_SENDER) {
-        (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                          "%s has %d calls waiting already; wait for their replies.", sender,
-                                          FAIR_QUEUE_PER_SENDER);
+        /* Dropped without a reply: a caller this far ahead is not reading
+         * them, and answering would cost what the flood costs. */
+        if (!s->warned)
+            log_warning("%s has %d calls waiting; dropping its further calls until it catches up", sender,
+                        FAIR_QUEUE_PER_SENDER);
+        s->warned = true;
         return 1;
     }
     s->calls[(s->head + s->n) % FAIR_QUEUE_PER_SENDER] = sd_bus_message_ref(m);
     s->n++;
-    (void) sd_event_source_set_enabled(q->dispatch, SD_EVENT_ON);
+    /* Read ahead to see who else is waiting, but never only read. */
+    if (++q->reads_since_pump >= FAIR_QUEUE_READ_AHEAD)
+        pump(q);
+    if (!q->passing)
+        (void) sd_event_source_set_enabled(q->idle, SD_EVENT_ON);
     return 1;
 }
 
@@ -123,9 +146,11 @@ int fair_queue_attach(sd_bus *bus, sd_event *event, FairQueue **ret)
     if (!q)
         return -ENOMEM;
     q->bus = bus;
-    int r = sd_event_add_defer(event, &q->dispatch, on_dispatch, q);
+    int r = sd_event_add_defer(event, &q->idle, on_idle, q);
     if (r >= 0)
-        r = sd_event_source_set_enabled(q->dispatch, SD_EVENT_OFF);
+        r = sd_event_source_set_priority(q->idle, SD_EVENT_PRIORITY_NORMAL + 1);
+    if (r >= 0)
+        r = sd_event_source_set_enabled(q->idle, SD_EVENT_OFF);
     if (r >= 0)
         r = sd_bus_add_filter(bus, &q->filter, on_message, q);
     if (r < 0) {
@@ -141,7 +166,7 @@ FairQueue *fair_queue_free(FairQueue *q)
     if (!q)
         return NULL;
     sd_bus_slot_unref(q->filter);
-    sd_event_source_disable_unref(q->dispatch);
+    sd_event_source_disable_unref(q->idle);
     for (size_t i = 0; i < q->n_senders; i++) {
         Sender *s = &q->senders[i];
         for (unsigned j = 0; j < s->n; j++)

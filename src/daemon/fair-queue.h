@@ -4,9 +4,10 @@
  * order the bus delivers them; a caller that sends calls as fast as it can
  * (and perhaps never reads the replies) would otherwise have everyone else
  * wait behind its backlog. A bus filter takes every incoming method call
- * into a queue per sender, and the loop hands them to the object handlers
- * one at a time, round-robin over the senders: with N callers busy, each
- * gets one call in N. A sender with FAIR_QUEUE_PER_SENDER calls already
+ * into a queue per sender, and hands them on to the object handlers one
+ * at a time, round-robin over the senders: with N callers busy, each gets
+ * one call in N. The next call is handed on when the bus has read all that
+ * waits on its socket, or after FAIR_QUEUE_READ_AHEAD more calls were read. A sender with FAIR_QUEUE_PER_SENDER calls already
  * waiting gets LimitsExceeded at once (cheap), so a flood costs little.
  */
 #pragma once
@@ -15,6 +16,8 @@
 #include <systemd/sd-event.h>
 
 #define FAIR_QUEUE_PER_SENDER 64
+/* While calls keep arriving, one is handed on per this many read. */
+#define FAIR_QUEUE_READ_AHEAD 8
 
 typedef struct FairQueue FairQueue;
 

@@ -216,6 +216,9 @@ static int run(Manager *m)
         log_error_errno(r, "Cannot connect to the system bus: %m");
         goto finish;
     }
+    /* Losing the bus (dbus restarted) ends the loop with a failure: systemd
+     * starts us again, and the fd store gives the leases back. */
+    (void) sd_bus_set_exit_on_disconnect(bus, true);
     if ((r = sd_bus_attach_event(bus, event, 0)) < 0 || (r = fair_queue_attach(bus, event, &fair)) < 0 ||
         (r = manager_dbus_register(bus, m)) < 0 ||
         (r = namespace_dbus_register(bus, m)) < 0) {
@@ -260,7 +263,10 @@ static int run(Manager *m)
 
     r = sd_event_loop(event);
     sd_notify(false, "STOPPING=1");
-    log_info("vsocknsd stopping");
+    if (r > 0)
+        log_warning("vsocknsd lost the system bus; exiting so that systemd starts it again");
+    else
+        log_info("vsocknsd stopping");
 
 finish:
     manager_dbus_disconnect(m);
@@ -293,5 +299,5 @@ int main(int argc, char **argv)
     snprintf(m->version, sizeof(m->version), "%s", VSOCKNS_VERSION);
     r = run(m);
     manager_free(m);
-    return r < 0 ? 1 : 0;
+    return r != 0 ? 1 : 0;
 }

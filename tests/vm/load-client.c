@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,14 +120,15 @@ static void percentiles(const char *what, uint32_t *v, size_t n)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4)
-        return fprintf(stderr, "usage: load-client NAMESPACE CLIENTS CALLS\n"), 2;
+    if (argc != 4 && !(argc == 5 && strcmp(argv[4], "--no-flood") == 0))
+        return fprintf(stderr, "usage: load-client NAMESPACE CLIENTS CALLS [--no-flood]\n"), 2;
+    bool flooding = argc == 4;
     const char *ns = argv[1];
     int clients = atoi(argv[2]), calls = atoi(argv[3]);
     int fds[2];
     if (clients <= 0 || calls < clients || pipe(fds) < 0)
         return 2;
-    pid_t flood = fork();
+    pid_t flood = flooding ? fork() : -1;
     if (flood == 0)
         flooder(ns);
     for (int c = 0; c < clients; c++)
@@ -149,11 +151,13 @@ int main(int argc, char **argv)
             reads[nr++] = s.usec;
         failed += !s.ok;
     }
-    kill(flood, SIGKILL);
+    if (flood > 0)
+        kill(flood, SIGKILL);
     int status, bad = 0;
     while (wait(&status) > 0)
         bad += WIFEXITED(status) && WEXITSTATUS(status) == 2;
-    printf("%zu calls from %d clients (+1 flooding, never reading), %zu failed\n", n, clients, failed);
+    printf("%zu calls from %d clients%s, %zu failed\n", n, clients, flooding ? " (+1 flooding, never reading)" : "",
+           failed);
     percentiles("all", all, n);
     percentiles("acquire", acq, na);
     percentiles("reads", reads, nr);

@@ -97,6 +97,22 @@ expect_eq "terminal, admin password: asked and authorized" yes \
 expect_eq "terminal: the namespace exists" local "$($ctl show --json pk-term-b | grep -o '"mode":"[^"]*"' | cut -d'"' -f4)"
 $ctl delete pk-term-b >/dev/null
 
+# polkitd killed while a check waits for a password: the call is answered
+# (denied), the daemon stays, nothing is made.
+waiting=$(mktemp)
+(sleep 60) | timeout 120 systemd-run --quiet --uid=pk-term --pty -p PAMName=login --wait \
+    vsocknsctl create pk-term-c >"$waiting" 2>&1 &
+waiter=$!
+for _ in $(seq 300); do grep -q "Authenticating as" "$waiting" && break; sleep 0.2; done
+daemon=$(systemctl show -P MainPID vsocknsd)
+kill -9 "$(systemctl show -P MainPID polkit)"
+wait "$waiter"
+out=$(cat "$waiting")
+expect_eq "polkitd killed mid-check: the call was answered, denied" yes \
+    "$([[ $out == *"Authenticating as"* && ( $out == *"Not authorized"* || $out == *"denied"* || $out == *"ccess"* ) ]] && echo yes || echo "no: $out")"
+expect_eq "polkitd killed mid-check: nothing made" 4 "$($ctl show pk-term-c >/dev/null 2>&1; echo $?)"
+expect_eq "polkitd killed mid-check: vsocknsd stayed" "$daemon" "$(systemctl show -P MainPID vsocknsd)"
+
 # polkitd stopped and masked: deny, never allow.
 systemctl mask --runtime polkit.service >/dev/null 2>&1
 systemctl stop polkit

@@ -122,12 +122,13 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
     if (!s)
         return 0; /* out of memory: serve it in arrival order */
     if (s->n == FAIR_QUEUE_PER_SENDER) {
-        /* Dropped without a reply: a caller this far ahead is not reading
-         * them, and answering would cost what the flood costs. */
         if (!s->warned)
-            log_warning("%s has %d calls waiting; dropping its further calls until it catches up", sender,
+            log_warning("%s has %d calls waiting; refusing its further calls until it catches up", sender,
                         FAIR_QUEUE_PER_SENDER);
         s->warned = true;
+        (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                          "%s has %d calls waiting already; wait for their replies.", sender,
+                                          FAIR_QUEUE_PER_SENDER);
         return 1;
     }
     s->calls[(s->head + s->n) % FAIR_QUEUE_PER_SENDER] = sd_bus_message_ref(m);

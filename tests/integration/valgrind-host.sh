@@ -8,6 +8,12 @@
 # 0 errors and 0 bytes definitely lost.
 . "$(dirname "$0")/private-bus.sh"
 
+# valgrind cannot run a program built with ASan (the sanitizers suite runs
+# this script too): there, the sanitizers are the memory check.
+if ldd "$VSOCKNS_BUILD_ROOT/src/vsocknsd" | grep -q libasan; then
+    echo "SKIP: vsocknsd is built with ASan, which valgrind cannot run; ASan/LSan check it in this build"
+    exit 77
+fi
 for d in /etc/systemd/system /run/systemd/system; do
     mkdir -p "$d" && mount -t tmpfs tmpfs "$d"
 done
@@ -40,7 +46,7 @@ expect_error InvalidOption CreateNamespace vgx global "{'Bogus': <1>}"
 expect_error InvalidCid AcquireLease vg1 2 x "{'Reserve': <false>}"
 $ctl list --json >/dev/null
 $ctl leases >/dev/null
-"$VSOCKNS_BUILD_ROOT/tests/integration/bus-fuzz" --pid "$daemon_pid" --calls 300 --no-baseline ||
+"$VSOCKNS_BUILD_ROOT/tests/integration/bus-fuzz" --pid "$daemon_pid" --calls 300 --no-rss-check ||
     fail "bus-fuzz under valgrind"
 stop_daemon
 out=$(summary)

@@ -6,6 +6,7 @@
 
 #include "attach.h"
 #include "shared/macro.h"
+#include "shared/parse-util.h"
 
 static char *strip(char *s)
 {
@@ -14,15 +15,6 @@ static char *strip(char *s)
     while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
         s[--n] = '\0';
     return s;
-}
-
-static int parse_bool(const char *v)
-{
-    if (streq(v, "yes") || streq(v, "true") || streq(v, "1") || streq(v, "on"))
-        return 1;
-    if (streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off"))
-        return 0;
-    return -1;
 }
 
 /* One key of one section; a sentence in problem if it is not valid. */
@@ -34,7 +26,7 @@ static bool parse_key(NamespaceConf *c, const char *section, const char *key, ch
             return snprintf(problem, size, "Mode=%s: use local or global", value), false;
         snprintf(c->mode, sizeof(c->mode), "%s", value);
     } else if (streq(section, "Namespace") && streq(key, "G2HFallback")) {
-        if ((c->g2h_fallback = parse_bool(value)) < 0)
+        if ((c->g2h_fallback = parse_boolean(value)) < 0)
             return snprintf(problem, size, "G2HFallback=%s: use yes or no", value), false;
     } else if (streq(section, "Namespace") && streq(key, "Parent")) {
         NameProblem np = ns_name_check(value);

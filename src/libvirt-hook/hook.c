@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "shared/macro.h"
+#include "shared/parse-util.h"
 
 static const struct {
     const char *op, *subop;
@@ -48,19 +49,10 @@ static char *strip(char *s)
     return s;
 }
 
-static int parse_bool(const char *v)
-{
-    if (streq(v, "yes") || streq(v, "true") || streq(v, "1") || streq(v, "on"))
-        return 1;
-    if (streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off"))
-        return 0;
-    return -1;
-}
-
 static void config_set(HookConfig *c, const char *path, unsigned line, const char *key, const char *value, FILE *log)
 {
     if (streq(key, "RefuseStartWhenUnreachable")) {
-        int b = parse_bool(value);
+        int b = parse_boolean(value);
         if (b >= 0)
             c->refuse_when_unreachable = b;
         else
@@ -165,6 +157,31 @@ static int run_check(const HookDomain *d, const HookConfig *cfg, const HookBusOp
     return status;
 }
 
+/* The CIDs of this domain's own leases in .host, the ones the hook records. */
+static int own_host_cids(const HookDomain *d, const HookBusOps *ops, void *u, uint32_t **ret, size_t *ret_n,
+                         HookBusError *e)
+{
+    char owner[320];
+    hook_owner_label(d, owner, sizeof(owner));
+    HookLease *leases = NULL;
+    size_t n = 0, found = 0;
+    int r = ops->list_global_leases(u, &leases, &n, e);
+    if (r < 0)
+        return r;
+    uint32_t *cids = calloc(n ? n : 1, sizeof(uint32_t));
+    if (!cids) {
+        free(leases);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (streq(leases[i].owner, owner) && streq(leases[i].ns, ".host"))
+            cids[found++] = leases[i].cid;
+    free(leases);
+    *ret = cids;
+    *ret_n = found;
+    return 0;
+}
+
 /* started/reconnect: one advisory lease in .host with the live CID. Stale
  * leases of this domain (another CID) are released first. Never fails. */
 static int run_register(const HookDomain *d, const HookBusOps *ops, void *u, FILE *log)
@@ -174,28 +191,26 @@ static int run_register(const HookDomain *d, const HookBusOps *ops, void *u, FIL
                 d->name);
         return 0;
     }
-    char owner[320];
-    hook_owner_label(d, owner, sizeof(owner));
-    HookLease *leases = NULL;
+    uint32_t *cids = NULL;
     size_t n = 0;
     HookBusError e = { .unreachable = false };
-    int r = ops->list_global_leases(u, &leases, &n, &e);
+    int r = own_host_cids(d, ops, u, &cids, &n, &e);
     bool have = false;
     for (size_t i = 0; r >= 0 && i < n; i++) {
-        if (!streq(leases[i].owner, owner) || !streq(leases[i].ns, ".host"))
-            continue;
-        if (leases[i].cid == d->cid) {
+        if (cids[i] == d->cid) {
             have = true;
             continue;
         }
         HookBusError re = { .unreachable = false };
-        if (ops->release(u, leases[i].ns, leases[i].cid, &re) < 0 && !re.unreachable)
-            fprintf(log, "vsockns: cannot release stale CID %u of domain '%s': %s\n", leases[i].cid, d->name,
-                    re.message);
+        if (ops->release(u, ".host", cids[i], &re) < 0 && !re.unreachable)
+            fprintf(log, "vsockns: cannot release stale CID %u of domain '%s': %s\n", cids[i], d->name, re.message);
     }
-    free(leases);
-    if (r >= 0 && !have)
+    free(cids);
+    if (r >= 0 && !have) {
+        char owner[320];
+        hook_owner_label(d, owner, sizeof(owner));
         r = ops->acquire_advisory(u, d->cid, owner, &e);
+    }
     if (r >= 0)
         return 0;
     if (e.unreachable)
@@ -208,20 +223,16 @@ static int run_register(const HookDomain *d, const HookBusOps *ops, void *u, FIL
 /* stopped/release: every lease of this domain, whatever its CID. */
 static int run_release(const HookDomain *d, const HookBusOps *ops, void *u, FILE *log)
 {
-    char owner[320];
-    hook_owner_label(d, owner, sizeof(owner));
-    HookLease *leases = NULL;
+    uint32_t *cids = NULL;
     size_t n = 0;
     HookBusError e = { .unreachable = false };
-    int r = ops->list_global_leases(u, &leases, &n, &e);
+    int r = own_host_cids(d, ops, u, &cids, &n, &e);
     for (size_t i = 0; r >= 0 && i < n; i++) {
-        if (!streq(leases[i].owner, owner) || !streq(leases[i].ns, ".host"))
-            continue;
-        r = ops->release(u, leases[i].ns, leases[i].cid, &e);
+        r = ops->release(u, ".host", cids[i], &e);
         if (r < 0 && !e.unreachable && strstr(e.name, "NoSuchLease"))
             r = 0; /* released meanwhile: what we wanted */
     }
-    free(leases);
+    free(cids);
     if (r >= 0)
         return 0;
     if (e.unreachable)

@@ -4,8 +4,12 @@
  *   - the floor: open /dev/vhost-vsock + VHOST_VSOCK_SET_GUEST_CID in C,
  *   - a D-Bus round trip to vsocknsd (org.freedesktop.DBus.Peer.Ping),
  * at 10 and at FILL existing leases, and with a libvirt-style search that
- * probes CIDs one by one from 3 while FILL are held. Prints figures and
- * ratios, not pass/fail: timings in a VM are only meaningful as ratios.
+ * probes CIDs one by one from 3 while FILL are held; then what deleting the
+ * namespace with its FILL leases costs against closing FILL vhost fds.
+ * Next to the wall times it prints CPU time per operation of this client,
+ * of vsocknsd and of PID 1 (which keeps the fd store), and while filling,
+ * PID 1's CPU time per lease as the store grows. Prints figures and ratios,
+ * not pass/fail: timings in a VM are only meaningful as ratios.
  *
  * LEASE_BENCH_FILL (default 10000) and LEASE_BENCH_SAMPLES (default 300) set
  * the size; the CI run uses a short mode (see tests/vm/bench/lease-bench.sh).
@@ -24,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +38,7 @@
 #define SAMPLES_MAX 1000
 static int FILL = 10000;
 static int SAMPLES = 300;
+static int daemon_pid;
 
 typedef struct Stats {
     double p50_us, p99_us;
@@ -115,16 +121,45 @@ static void release(sd_bus *bus, const char *ns, uint32_t cid)
 }
 
 /* Acquire (timed) and release again, so the number of leases stays put. */
-static Stats bench_acquire(sd_bus *bus, const char *ns)
+static Stats bench_acquire(sd_bus *bus, const char *ns, BenchCpu *cpu)
 {
     uint64_t t[SAMPLES_MAX];
+    BenchCpu begin = bench_cpu_now(daemon_pid);
     for (int i = 0; i < SAMPLES; i++) {
         uint64_t start = bench_now_ns();
         uint32_t cid = acquire(bus, ns, "bench", true);
         t[i] = bench_now_ns() - start;
         release(bus, ns, cid);
     }
+    *cpu = bench_cpu_since(begin, daemon_pid);
     return stats(t, SAMPLES);
+}
+
+/* The floor of deleting a namespace with FILL leases: closing FILL vhost
+ * fds that hold a CID each. Returns the time in seconds. */
+static double bench_close_floor(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t) FILL + 256) {
+        rl.rlim_cur = rl.rlim_max = (rlim_t) FILL + 256;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            die("setrlimit", errno);
+    }
+    int *fds = calloc(FILL, sizeof(int));
+    if (!fds)
+        die("calloc", ENOMEM);
+    for (int i = 0; i < FILL; i++) {
+        uint64_t cid = 3500000000ULL + i;
+        fds[i] = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
+        if (fds[i] < 0 || ioctl(fds[i], VHOST_VSOCK_SET_GUEST_CID, &cid) < 0)
+            die("close floor", errno);
+    }
+    uint64_t start = bench_now_ns();
+    for (int i = 0; i < FILL; i++)
+        close(fds[i]);
+    double secs = (bench_now_ns() - start) / 1e9;
+    free(fds);
+    return secs;
 }
 
 /* libvirt's way: one fd, SET_GUEST_CID from 3 upward until one is free. */
@@ -163,22 +198,46 @@ int main(int argc, char **argv)
     if (r < 0)
         die("system bus", r);
 
+    daemon_pid = bench_daemon_pid(bus);
     for (int i = 0; i < 10; i++)
         acquire(bus, ns, "fill", false);
-    Stats floor_s = bench_floor(), ping = bench_ping(bus), at10 = bench_acquire(bus, ns);
+    BenchCpu cpu10, cpu_full;
+    Stats floor_s = bench_floor(), ping = bench_ping(bus), at10 = bench_acquire(bus, ns, &cpu10);
 
-    uint64_t fill_start = bench_now_ns();
+    /* Each step of the fill: leases 500 at a time (fewer in a short run),
+     * PID 1's CPU time per lease within it, to see it follow the store's size. */
+    int step = FILL >= 5000 ? 500 : FILL >= 1000 ? 100 : 10;
+    printf("filling (PID 1 CPU per lease: what systemd spends keeping each new fd in the store):\n");
+    BenchCpu fill_start = bench_cpu_now(daemon_pid), step_start = fill_start;
     for (int i = 10; i < FILL; i++) {
         acquire(bus, ns, "fill", false);
-        if ((i + 1) % 500 == 0) {
-            printf("filling: %d of %d leases, %.1f s\n", i + 1, FILL, (bench_now_ns() - fill_start) / 1e9);
+        if ((i + 1) % step == 0) {
+            BenchCpu c = bench_cpu_since(step_start, daemon_pid);
+            printf("  leases %5d to %5d: %6.1f s so far; per lease: wall %8.1f us, vsocknsd CPU %7.1f us, PID 1 "
+                   "CPU %7.1f us\n",
+                   i + 2 - step, i + 1, (bench_now_ns() - fill_start.wall_ns) / 1e9, c.wall_ns / 1000.0 / step,
+                   (double) c.daemon_us / step, (double) c.pid1_us / step);
             fflush(stdout);
+            step_start = bench_cpu_now(daemon_pid);
         }
     }
-    double fill_s = (bench_now_ns() - fill_start) / 1e9;
-    Stats at_full = bench_acquire(bus, ns);
+    BenchCpu fill_cpu = bench_cpu_since(fill_start, daemon_pid);
+    double fill_s = fill_cpu.wall_ns / 1e9;
+    Stats at_full = bench_acquire(bus, ns, &cpu_full);
     Stats floor2 = bench_floor();
     double probe_us = bench_sequential_probe();
+    double close_floor_s = bench_close_floor();
+
+    /* Deleting the namespace drops its FILL leases (and their fds in the store). */
+    BenchCpu del_start = bench_cpu_now(daemon_pid);
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    int dr = sd_bus_call_method(bus, "org.vsockns1", "/org/vsockns1", "org.vsockns1.Manager", "DeleteNamespace",
+                                &error, NULL, "sb", ns, 1);
+    if (dr < 0) {
+        fprintf(stderr, "lease-bench: DeleteNamespace: %s\n", error.message);
+        return 1;
+    }
+    BenchCpu del_cpu = bench_cpu_since(del_start, daemon_pid);
 
     char held[64], at_fill[64], probe[64], filling[64];
     snprintf(held, sizeof(held), "floor again, with %d CIDs held:", FILL);
@@ -193,7 +252,22 @@ int main(int argc, char **argv)
     print_stats(at_fill, at_full);
     printf("%-44s p50 %9.1f us\n", probe, probe_us);
     printf("%-44s %.1f s (%.0f acquisitions/s)\n", filling, fill_s, (FILL - 10) / fill_s);
+    char del[64], closing[64];
+    snprintf(del, sizeof(del), "DeleteNamespace with %d leases:", FILL);
+    snprintf(closing, sizeof(closing), "closing %d vhost fds (floor):", FILL);
+    printf("%-44s %.2f s\n", del, del_cpu.wall_ns / 1e9);
+    printf("%-44s %.2f s\n", closing, close_floor_s);
+    printf("\nCPU time per operation:\n");
+    bench_cpu_print("AcquireLease + ReleaseLease, 10 leases:", cpu10, SAMPLES);
+    bench_cpu_print(at_fill, cpu_full, SAMPLES);
+    bench_cpu_print(filling, fill_cpu, FILL - 10);
+    bench_cpu_print("DeleteNamespace, per lease dropped:", del_cpu, FILL);
     printf("\nratios (p50):\n");
+    printf("  AcquireLease / (floor + D-Bus Ping): %6.2f\n", at10.p50_us / (floor_s.p50_us + ping.p50_us));
+    printf("  AcquireLease at %d / (floor + D-Bus Ping): %6.2f\n", FILL,
+           at_full.p50_us / (floor2.p50_us + ping.p50_us));
+    printf("  DeleteNamespace with %d leases / closing %d vhost fds: %6.2f\n", FILL, FILL,
+           del_cpu.wall_ns / 1e9 / close_floor_s);
     printf("  AcquireLease at %d / at 10 leases: %6.2f  (1.00 = cost independent of the count)\n", FILL,
            at_full.p50_us / at10.p50_us);
     printf("  AcquireLease / floor: %6.2f\n", at10.p50_us / floor_s.p50_us);

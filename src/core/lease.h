@@ -56,6 +56,8 @@ struct Lease {
     void *watch;      /* the daemon's event source for bind_pidfd */
     struct Manager *manager; /* that keeps it */
     size_t set_slot;  /* its index in its namespace's LeaseSet */
+    struct Vault *vault; /* the daemon's fd store: where a copy of fd is kept (fd-store.c) */
+    size_t vault_slot;   /* its index there */
     uint64_t checked_round; /* manager_check_leases(): last round it was checked in */
 };
 

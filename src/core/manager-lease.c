@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -630,10 +631,32 @@ static StoredFd *find_stored_fd(Manager *m, const Lease *l)
 {
     char name[256];
     lease_fd_name(l, name, sizeof(name));
-    for (size_t i = 0; i < m->n_stored_fds; i++)
-        if (m->stored_fds[i].fd >= 0 && streq(m->stored_fds[i].name, name))
+    /* Sorted by name; the same name may come twice (in two vaults, when a
+     * vault was being rebuilt): the first that is still unclaimed. */
+    size_t lo = 0, hi = m->n_stored_fds;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(m->stored_fds[mid].name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < m->n_stored_fds && streq(m->stored_fds[i].name, name); i++)
+        if (m->stored_fds[i].fd >= 0)
             return &m->stored_fds[i];
     return NULL;
+}
+
+static int stored_fd_compare(const void *a, const void *b)
+{
+    return strcmp(((const StoredFd *) a)->name, ((const StoredFd *) b)->name);
+}
+
+void manager_take_stored_fds(Manager *m, StoredFd *fds, size_t n)
+{
+    qsort(fds, n, sizeof(StoredFd), stored_fd_compare);
+    m->stored_fds = fds;
+    m->n_stored_fds = n;
 }
 
 /* Decides whether a lease of an earlier run still stands. Returns NULL with
@@ -687,8 +710,10 @@ static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why)
         log_info("Lease of CID %u in %s: our fd is gone, but the CID is still held (by the client's copy)",
                  rec->cid, rec->ns);
     }
-    if (stored)
+    if (stored) {
         l->fd = TAKE_FD(stored->fd);
+        l->vault = stored->vault;
+    }
     return l;
 
 drop:

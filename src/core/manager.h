@@ -79,10 +79,16 @@ typedef struct LeaseKernelOps {
 
 extern const LeaseKernelOps lease_kernel_ops_real;
 
-/* An fd handed back by the systemd fd store, with its FDNAME. */
+typedef struct FdStore FdStore; /* the daemon's: src/daemon/fd-store.c */
+
+/* An fd handed back by the systemd fd store: a lease's, with its name
+ * (lease_fd_name()), and the vault it came in (NULL: an entry of its own in
+ * the store, as earlier versions of vsocknsd kept them). Kept sorted by
+ * name (manager_take_stored_fds()). */
 typedef struct StoredFd {
     char name[256];
     int fd;
+    struct Vault *vault;
 } StoredFd;
 
 struct Manager {
@@ -122,6 +128,7 @@ struct Manager {
     StoredFd *stored_fds;        /* from the fd store, consumed at startup */
     size_t n_stored_fds;
     bool have_fd_store;
+    struct FdStore *fd_store;    /* the daemon's (fd-store.c); NULL without systemd */
 };
 
 typedef struct LeaseRequest {
@@ -238,6 +245,11 @@ int manager_bind_lease(Manager *m, const char *ns, uint32_t cid, const LeaseRequ
 int manager_foreach_lease(Manager *m, const char *ns, int (*fn)(Lease *l, void *userdata), void *userdata);
 /* Drops every lease of a namespace (deleted, or gone behind our back). */
 void manager_drop_namespace_leases(Manager *m, const char *ns, const char *why);
+/* Takes the fds the fd store handed back (an array of n, malloc()ed; the
+ * manager frees it and closes what no lease claims), sorting them by name
+ * so adoption finds each lease's in O(log n). Call before
+ * manager_startup(). */
+void manager_take_stored_fds(Manager *m, StoredFd *fds, size_t n);
 /* Adopts the leases of an earlier run (state + fd store + kernel). */
 int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n);
 /* Asks the kernel again about CIDs marked held outside vsockns (at most

@@ -2,9 +2,11 @@
 #include "fair-queue.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -13,13 +15,15 @@ typedef struct Sender {
     char *name;                                   /* unique bus name */
     sd_bus_message *calls[FAIR_QUEUE_PER_SENDER]; /* a ring */
     unsigned head, n;
-    bool warned;
+    unsigned refused;  /* calls refused since its backlog filled up */
+    bool warned, silenced;
 } Sender;
 
 struct FairQueue {
     sd_bus *bus;
     sd_bus_slot *filter;
     sd_event_source *idle;
+    sd_event_source *retry; /* while replies wait to be written */
     Sender *senders;        /* those with calls waiting */
     size_t n_senders, allocated;
     size_t next;            /* round-robin position */
@@ -62,12 +66,35 @@ static void sender_drop(FairQueue *q, size_t i)
         q->next = 0;
 }
 
+/* The warnings about a caller that does not read are said at most once
+ * per WARN_INTERVAL_SEC (its queue may empty and fill again many times). */
+#define WARN_INTERVAL_SEC 10
+
+static bool warn_now(void)
+{
+    static time_t last;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (last != 0 && ts.tv_sec - last < WARN_INTERVAL_SEC)
+        return false;
+    last = ts.tv_sec;
+    return true;
+}
+
 /* Hands the next call (round-robin over the senders) back to the bus, to
  * be dispatched past the filter; one at a time. */
 static void pump(FairQueue *q)
 {
     if (q->passing || q->n_senders == 0)
         return;
+    /* Replies still waiting to be written mean the bus reads them slower
+     * than we make them (a caller that never reads its replies, say):
+     * serve the next call once they are out, or they would pile up here. */
+    if (sd_bus_get_events(q->bus) & POLLOUT) {
+        (void) sd_event_source_set_time_relative(q->retry, FAIR_QUEUE_RETRY_USEC);
+        (void) sd_event_source_set_enabled(q->retry, SD_EVENT_ONESHOT);
+        return;
+    }
     size_t i = q->next % q->n_senders;
     Sender *s = &q->senders[i];
     sd_bus_message *m = s->calls[s->head];
@@ -99,6 +126,14 @@ static int on_idle(sd_event_source *source, void *userdata)
     return 0;
 }
 
+static int on_retry(sd_event_source *source, uint64_t usec, void *userdata)
+{
+    (void) source;
+    (void) usec;
+    pump(userdata);
+    return 0;
+}
+
 static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
     FairQueue *q = userdata;
@@ -122,10 +157,23 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
     if (!s)
         return 0; /* out of memory: serve it in arrival order */
     if (s->n == FAIR_QUEUE_PER_SENDER) {
-        if (!s->warned)
+        if (s->refused >= FAIR_QUEUE_PER_SENDER) {
+            /* It is not reading its replies (or it would have stopped):
+             * answering costs us and the bus as much as serving. Unanswered
+             * calls count against its pending replies on the bus, which
+             * refuses its further calls itself once they reach its limit. */
+            if (!s->silenced && warn_now())
+                log_warning("%s keeps calling with %d calls waiting and %d refused; its further calls go "
+                            "unanswered until it catches up",
+                            sender, FAIR_QUEUE_PER_SENDER, FAIR_QUEUE_PER_SENDER);
+            s->silenced = true;
+            return 1;
+        }
+        if (!s->warned && warn_now())
             log_warning("%s has %d calls waiting; refusing its further calls until it catches up", sender,
                         FAIR_QUEUE_PER_SENDER);
         s->warned = true;
+        s->refused++;
         (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                           "%s has %d calls waiting already; wait for their replies.", sender,
                                           FAIR_QUEUE_PER_SENDER);
@@ -153,6 +201,10 @@ int fair_queue_attach(sd_bus *bus, sd_event *event, FairQueue **ret)
     if (r >= 0)
         r = sd_event_source_set_enabled(q->idle, SD_EVENT_OFF);
     if (r >= 0)
+        r = sd_event_add_time_relative(event, &q->retry, CLOCK_MONOTONIC, FAIR_QUEUE_RETRY_USEC, 0, on_retry, q);
+    if (r >= 0)
+        r = sd_event_source_set_enabled(q->retry, SD_EVENT_OFF);
+    if (r >= 0)
         r = sd_bus_add_filter(bus, &q->filter, on_message, q);
     if (r < 0) {
         fair_queue_free(q);
@@ -168,6 +220,7 @@ FairQueue *fair_queue_free(FairQueue *q)
         return NULL;
     sd_bus_slot_unref(q->filter);
     sd_event_source_disable_unref(q->idle);
+    sd_event_source_disable_unref(q->retry);
     for (size_t i = 0; i < q->n_senders; i++) {
         Sender *s = &q->senders[i];
         for (unsigned j = 0; j < s->n; j++)

@@ -7,8 +7,16 @@
  * into a queue per sender, and hands them on to the object handlers one
  * at a time, round-robin over the senders: with N callers busy, each gets
  * one call in N. The next call is handed on when the bus has read all that
- * waits on its socket, or after FAIR_QUEUE_READ_AHEAD more calls were read. A sender with FAIR_QUEUE_PER_SENDER calls already
- * waiting gets LimitsExceeded at once (cheap), so a flood costs little.
+ * waits on its socket, or after FAIR_QUEUE_READ_AHEAD more calls were read.
+ * A sender with FAIR_QUEUE_PER_SENDER calls already waiting gets
+ * LimitsExceeded at once (cheap); one that goes on calling after that many
+ * refusals is not reading its replies, and its further calls are dropped
+ * unanswered while its backlog stays full: they count against its pending
+ * replies on the bus, which then refuses its calls itself, so a flood
+ * stops reaching vsocknsd.
+ * No call is handed on while replies wait to be written (the bus is
+ * reading them slower than they are made): they would pile up in our
+ * memory; the queue tries again every FAIR_QUEUE_RETRY_USEC.
  */
 #pragma once
 
@@ -18,6 +26,8 @@
 #define FAIR_QUEUE_PER_SENDER 64
 /* While calls keep arriving, one is handed on per this many read. */
 #define FAIR_QUEUE_READ_AHEAD 8
+/* How soon to look again when replies are waiting to be written. */
+#define FAIR_QUEUE_RETRY_USEC 1000
 
 typedef struct FairQueue FairQueue;
 

@@ -3,9 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -14,26 +17,454 @@
 #include "shared/macro.h"
 
 #define SETTLE_TIMEOUT_USEC (5 * 1000000ULL)
+#define RECORD_MAX 256 /* a lease's fd name with its NUL */
 
-void fd_store_add(const Lease *l)
+typedef struct Vault {
+    unsigned id;                /* its entries in the store: vault-ID-r, vault-ID-w */
+    char ns[NS_NAME_MAX + 1];   /* whose leases it keeps ("" until known) */
+    int writer;                 /* our end; -1 if it did not come back */
+    int reader;                 /* only while reading it back at startup; else -1 */
+    Lease *members[VAULT_SIZE]; /* by slot; an ended lease leaves a hole */
+    size_t n_slots, n_live;
+    size_t n_records;           /* records in its queue */
+    bool full;                  /* the queue took no more */
+    bool stale;                 /* holds records of leases that ended */
+} Vault;
+
+struct FdStore {
+    Vault **vaults;
+    size_t n, allocated;
+    unsigned next_id;
+};
+
+static int store_notify(const char *what, unsigned id, const char *end, int fd)
 {
-    char name[256], msg[300];
-    lease_fd_name(l, name, sizeof(name));
-    snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-    int r = sd_pid_notify_with_fds(0, false, msg, &l->fd, 1);
-    if (r < 0)
-        log_warning_errno(r, "Cannot put the fd of CID %u in %s into the fd store: %m", l->rec.cid, l->rec.ns);
-    FAULT_POINT("after-fdstore");
+    char msg[128];
+    snprintf(msg, sizeof(msg), "%s=1\nFDNAME=vault-%u-%s", what, id, end);
+    return fd >= 0 ? sd_pid_notify_with_fds(0, false, msg, &fd, 1) : sd_notify(false, msg);
 }
 
-void fd_store_remove(const Lease *l)
+/* A new, empty vault for ns, both ends in the store; NULL on failure. */
+static Vault *vault_new(FdStore *s, const char *ns)
 {
-    char name[256], msg[300];
+    if (s->n == s->allocated) {
+        size_t want = s->allocated ? s->allocated * 2 : 16;
+        Vault **grown = realloc(s->vaults, want * sizeof(Vault *));
+        if (!grown)
+            return NULL;
+        s->vaults = grown;
+        s->allocated = want;
+    }
+    Vault *v = calloc(1, sizeof(Vault));
+    int pair[2];
+    if (!v)
+        return NULL;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0) {
+        log_warning_errno(errno, "Cannot make a vault for the fd store: %m");
+        free(v);
+        return NULL;
+    }
+    v->id = s->next_id++;
+    snprintf(v->ns, sizeof(v->ns), "%s", ns);
+    int r = store_notify("FDSTORE", v->id, "r", pair[1]);
+    if (r > 0) {
+        r = store_notify("FDSTORE", v->id, "w", pair[0]);
+        if (r <= 0)
+            (void) store_notify("FDSTOREREMOVE", v->id, "r", -1);
+    }
+    close(pair[1]);
+    if (r <= 0) {
+        log_warning_errno(r < 0 ? r : -ENOTCONN, "Cannot put a vault into the fd store: %m");
+        close(pair[0]);
+        free(v);
+        return NULL;
+    }
+    v->writer = pair[0];
+    v->reader = -1;
+    s->vaults[s->n++] = v;
+    return v;
+}
+
+/* Out of the store (systemd closes its ends, and with them every fd still
+ * queued) and forgotten. */
+static void vault_drop(FdStore *s, size_t i)
+{
+    Vault *v = s->vaults[i];
+    (void) store_notify("FDSTOREREMOVE", v->id, "r", -1);
+    (void) store_notify("FDSTOREREMOVE", v->id, "w", -1);
+    for (size_t k = 0; k < v->n_slots; k++)
+        if (v->members[k])
+            v->members[k]->vault = NULL;
+    if (v->writer >= 0)
+        close(v->writer);
+    free(v);
+    s->vaults[i] = s->vaults[--s->n];
+}
+
+/* Queues the lease's record: 0, -EAGAIN if the vault is full, or < 0. */
+static int vault_send(Vault *v, const Lease *l)
+{
+    char name[RECORD_MAX], control[CMSG_SPACE(sizeof(int))] = { 0 };
     lease_fd_name(l, name, sizeof(name));
-    snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-    int r = sd_notify(false, msg);
-    if (r < 0)
-        log_warning_errno(r, "Cannot remove the fd of CID %u in %s from the fd store: %m", l->rec.cid, l->rec.ns);
+    struct iovec iov = { .iov_base = name, .iov_len = strlen(name) + 1 };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &l->fd, sizeof(int));
+    if (v->n_records >= VAULT_SIZE || v->writer < 0)
+        return -EAGAIN;
+    if (sendmsg(v->writer, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        return errno == EAGAIN || errno == ENOBUFS ? -EAGAIN : -errno;
+    v->n_records++;
+    return 0;
+}
+
+static bool vault_attach(Vault *v, Lease *l)
+{
+    if (v->n_slots >= VAULT_SIZE)
+        return false;
+    l->vault = v;
+    l->vault_slot = v->n_slots;
+    v->members[v->n_slots++] = l;
+    v->n_live++;
+    return true;
+}
+
+/* The newest vault of ns with room, or NULL. */
+static Vault *vault_with_room(FdStore *s, const char *ns)
+{
+    for (size_t i = s->n; i-- > 0;) {
+        Vault *v = s->vaults[i];
+        if (!v->full && v->writer >= 0 && v->n_records < VAULT_SIZE && v->n_slots < VAULT_SIZE &&
+            streq(v->ns, ns))
+            return v;
+    }
+    return NULL;
+}
+
+void fd_store_add(Lease *l)
+{
+    FdStore *s = l->manager->fd_store;
+    if (!s || l->fd < 0)
+        return;
+    if (l->vault) {
+        /* Came back in this vault at startup: its record is there already. */
+        if (vault_attach(l->vault, l))
+            return;
+        l->vault->stale = true;
+        l->vault = NULL;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        Vault *v = vault_with_room(s, l->rec.ns);
+        if (!v)
+            v = vault_new(s, l->rec.ns);
+        if (!v)
+            break;
+        int r = vault_send(v, l);
+        if (r == -EAGAIN) {
+            v->full = true;
+            continue;
+        }
+        if (r < 0) {
+            log_warning_errno(r, "Cannot put the fd of CID %u in %s into a vault of the fd store: %m", l->rec.cid,
+                              l->rec.ns);
+            return;
+        }
+        (void) vault_attach(v, l);
+        FAULT_POINT("after-fdstore");
+        return;
+    }
+    log_warning("Cannot put the fd of CID %u in %s into the fd store: it survives a restart of vsocknsd only if "
+                "a client still holds a copy",
+                l->rec.cid, l->rec.ns);
+}
+
+void fd_store_remove(Lease *l)
+{
+    Vault *v = l->vault;
+    if (!v)
+        return;
+    if (l->vault_slot < v->n_slots && v->members[l->vault_slot] == l) {
+        v->members[l->vault_slot] = NULL;
+        v->n_live--;
+    }
+    v->stale = true;
+    l->vault = NULL;
+}
+
+/* A stale vault's live leases into a new vault, which is stored before the
+ * old one is removed. On failure the old one stays (and stays stale). */
+static void vault_rebuild(FdStore *s, size_t i)
+{
+    Vault *old = s->vaults[i];
+    Vault *v = vault_new(s, old->ns);
+    if (!v)
+        return;
+    old = s->vaults[i]; /* vault_new() may have moved the array */
+    for (size_t k = 0; k < old->n_slots; k++) {
+        Lease *l = old->members[k];
+        if (l && l->fd >= 0 && vault_send(v, l) < 0) {
+            log_warning("Cannot rebuild vault %u of the fd store (CID %u in %s); keeping it as it is", old->id,
+                        l->rec.cid, l->rec.ns);
+            vault_drop(s, s->n - 1);
+            return;
+        }
+    }
+    for (size_t k = 0; k < old->n_slots; k++) {
+        Lease *l = old->members[k];
+        if (l && l->fd >= 0)
+            (void) vault_attach(v, l);
+    }
+    old->n_slots = 0; /* its leases are v's now */
+    FAULT_POINT("after-vault-rebuild");
+    vault_drop(s, i);
+}
+
+/* Rebuilds or removes every stale vault. */
+static void fd_store_flush(FdStore *s)
+{
+    /* Backwards: vault_drop() moves the last vault (done, or new) to i. */
+    for (size_t i = s ? s->n : 0; i-- > 0;) {
+        Vault *v = s->vaults[i];
+        if (!v->stale)
+            continue;
+        if (v->n_live == 0)
+            vault_drop(s, i);
+        else
+            vault_rebuild(s, i);
+    }
+}
+
+/* What comes back at startup, before it goes to the manager. */
+typedef struct Taken {
+    StoredFd *fds;
+    size_t n, allocated;
+} Taken;
+
+static int taken_push(Taken *t, const char *name, int fd, Vault *v)
+{
+    if (t->n == t->allocated) {
+        size_t want = t->allocated ? t->allocated * 2 : 64;
+        StoredFd *grown = realloc(t->fds, want * sizeof(StoredFd));
+        if (!grown)
+            return -ENOMEM;
+        t->fds = grown;
+        t->allocated = want;
+    }
+    StoredFd *sf = &t->fds[t->n++];
+    snprintf(sf->name, sizeof(sf->name), "%s", name);
+    sf->fd = fd;
+    sf->vault = v;
+    return 0;
+}
+
+/* The vault of this id among those coming back, made (without ends) if new. */
+static Vault *vault_coming_back(FdStore *s, unsigned id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->vaults[i]->id == id)
+            return s->vaults[i];
+    if (s->n == s->allocated) {
+        size_t want = s->allocated ? s->allocated * 2 : 16;
+        Vault **grown = realloc(s->vaults, want * sizeof(Vault *));
+        if (!grown)
+            return NULL;
+        s->vaults = grown;
+        s->allocated = want;
+    }
+    Vault *v = calloc(1, sizeof(Vault));
+    if (!v)
+        return NULL;
+    v->id = id;
+    v->writer = v->reader = -1;
+    if (id >= s->next_id)
+        s->next_id = id + 1;
+    s->vaults[s->n++] = v;
+    return v;
+}
+
+/* Reads a vault's records with MSG_PEEK: copies of the fds come to us and
+ * the records stay queued, so a crash now loses nothing. */
+static int vault_read_back(Vault *v, int reader, Taken *t)
+{
+    int zero = 0;
+    if (setsockopt(reader, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
+        return -errno;
+    for (;;) {
+        char name[RECORD_MAX + 1], control[CMSG_SPACE(sizeof(int) * 8)];
+        struct iovec iov = { .iov_base = name, .iov_len = RECORD_MAX };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                             .msg_controllen = sizeof(control) };
+        ssize_t k = recvmsg(reader, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && errno != EAGAIN)
+            return -errno;
+        if (k <= 0)
+            return 0;
+        name[k] = 0;
+        int fd = -1;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                continue;
+            size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t j = 0; j < nfds; j++) {
+                int got;
+                memcpy(&got, CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+                if (fd < 0)
+                    fd = got;
+                else
+                    close(got); /* one fd per record; never more */
+            }
+        }
+        v->n_records++;
+        unsigned cid;
+        int at = 0;
+        if (fd < 0 || sscanf(name, "lease-%u-%n", &cid, &at) != 1 || at == 0 || strlen(name) != (size_t) k - 1) {
+            log_warning("Vault %u of the fd store holds a record that is not a lease's; it goes", v->id);
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        if (!v->ns[0])
+            snprintf(v->ns, sizeof(v->ns), "%s", name + at);
+        int r = taken_push(t, name, fd, v);
+        if (r < 0) {
+            close(fd);
+            return r;
+        }
+    }
+}
+
+int fd_store_take(Manager *m)
+{
+    char **names = NULL;
+    m->have_fd_store = getenv("NOTIFY_SOCKET") != NULL;
+    if (m->have_fd_store && !(m->fd_store = calloc(1, sizeof(FdStore))))
+        return -ENOMEM;
+    int n = sd_listen_fds_with_names(true, &names);
+    if (n < 0)
+        return log_error_errno(n, "Cannot read the fds passed by systemd: %m");
+    if (n == 0) {
+        if (!m->have_fd_store)
+            log_notice("Not started by systemd: no fd store, so reserved CIDs do not survive a restart of "
+                       "vsocknsd by themselves (clients keep theirs).");
+        free(names);
+        return 0;
+    }
+
+    FdStore *s = m->fd_store;
+    Taken t = { 0 };
+    int r = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = SD_LISTEN_FDS_START + i;
+        const char *name = names && names[i] ? names[i] : "";
+        unsigned id;
+        char end = 0;
+        int len = 0;
+        Vault *v = NULL;
+        if (r >= 0 && s && sscanf(name, "vault-%u-%c%n", &id, &end, &len) == 2 && name[len] == 0 &&
+            (end == 'r' || end == 'w') && (v = vault_coming_back(s, id))) {
+            int *slot = end == 'r' ? &v->reader : &v->writer;
+            if (*slot < 0)
+                *slot = fd;
+            else
+                close(fd); /* a second copy of that end: never stored so */
+        } else if (r >= 0 && strncmp(name, "lease-", 6) == 0)
+            r = taken_push(&t, name, fd, NULL);
+        else {
+            if (r >= 0) {
+                log_notice("Closing fd '%s' from the fd store: not one of vsocknsd's", name);
+                char msg[300];
+                snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+                (void) sd_notify(false, msg);
+            }
+            close(fd);
+        }
+        free(names ? names[i] : NULL);
+    }
+    free(names);
+    size_t of_their_own = t.n;
+    for (size_t k = 0; s && k < s->n; k++) {
+        Vault *v = s->vaults[k];
+        if (v->reader < 0)
+            continue;
+        int rr = r < 0 ? 0 : vault_read_back(v, v->reader, &t);
+        if (rr < 0)
+            r = log_error_errno(rr, "Cannot read vault %u of the fd store: %m", v->id);
+        close(v->reader); /* systemd keeps its copy */
+        v->reader = -1;
+    }
+    if (r < 0) {
+        for (size_t k = 0; k < t.n; k++)
+            close(t.fds[k].fd);
+        free(t.fds);
+        return r;
+    }
+    log_info("Got %d fds back from the fd store: %zu vaults with %zu lease fds, %zu lease fds of their own", n,
+             s ? s->n : 0, t.n - of_their_own, of_their_own);
+    manager_take_stored_fds(m, t.fds, t.n);
+    return 0;
+}
+
+void fd_store_adopted(Manager *m)
+{
+    FdStore *s = m->fd_store;
+    size_t changes = 0, unclaimed = 0, moved = 0;
+    char msg[300];
+    for (size_t i = 0; i < m->n_stored_fds; i++) {
+        StoredFd *sf = &m->stored_fds[i];
+        if (sf->fd >= 0) {
+            /* No lease claims it: its vault goes stale (below), or its
+             * entry goes. */
+            log_notice("Closing fd '%s' from the fd store: no lease of ours needs it", sf->name);
+            close(sf->fd);
+            sf->fd = -1;
+            unclaimed++;
+        } else if (!sf->vault)
+            moved++; /* a lease took it, and put it into a vault */
+        if (!sf->vault) {
+            snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", sf->name);
+            (void) sd_notify(false, msg);
+            changes++;
+        }
+    }
+    free(m->stored_fds);
+    m->stored_fds = NULL;
+    m->n_stored_fds = 0;
+    if (moved > 0)
+        log_info("Moved %zu lease fds from entries of their own in the fd store into vaults", moved);
+    for (size_t i = 0; s && i < s->n; i++) {
+        Vault *v = s->vaults[i];
+        if (v->n_live < v->n_records || v->n_live == 0 || v->writer < 0) {
+            v->stale = true;
+            changes++;
+        }
+    }
+    fd_store_flush(s);
+    if (changes > 0) {
+        int r = sd_notify_barrier(false, SETTLE_TIMEOUT_USEC);
+        if (r < 0)
+            log_warning_errno(r, "systemd did not confirm the fd store changes (%zu fds no lease needed): %m",
+                              unclaimed);
+    }
+}
+
+void fd_store_free(Manager *m)
+{
+    FdStore *s = m->fd_store;
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->vaults[i]->writer >= 0)
+            close(s->vaults[i]->writer);
+        free(s->vaults[i]);
+    }
+    free(s->vaults);
+    free(s);
+    m->fd_store = NULL;
 }
 
 /* One barrier in flight: what it covers and whom to answer. */
@@ -77,6 +508,7 @@ int fd_store_settle(sd_event *event, Manager *m, sd_bus_message *reply_to)
     Settle *s = NULL;
     int r = -ENOMEM;
 
+    fd_store_flush(m->fd_store);
     if (m->n_releasing == 0)
         return reply_to ? sd_bus_reply_method_return(reply_to, NULL) : 0;
     s = calloc(1, sizeof(Settle));

@@ -117,62 +117,6 @@ static void raise_fd_limit(Manager *m)
     log_debug("RLIMIT_NOFILE %llu: at most %zu leases", (unsigned long long) rl.rlim_cur, m->leases_max);
 }
 
-/* The fds the systemd fd store hands back: kept CIDs of an earlier run. */
-static int take_fd_store(Manager *m)
-{
-    char **names = NULL;
-    m->have_fd_store = getenv("NOTIFY_SOCKET") != NULL;
-    int n = sd_listen_fds_with_names(true, &names);
-    if (n < 0)
-        return log_error_errno(n, "Cannot read the fds passed by systemd: %m");
-    if (n == 0) {
-        if (!m->have_fd_store)
-            log_notice("Not started by systemd: no fd store, so reserved CIDs do not survive a restart of "
-                       "vsocknsd by themselves (clients keep theirs).");
-        return 0;
-    }
-    m->stored_fds = calloc(n, sizeof(StoredFd));
-    if (!m->stored_fds)
-        return -ENOMEM;
-    for (int i = 0; i < n; i++) {
-        m->stored_fds[i].fd = SD_LISTEN_FDS_START + i;
-        snprintf(m->stored_fds[i].name, sizeof(m->stored_fds[i].name), "%s", names && names[i] ? names[i] : "");
-        free(names ? names[i] : NULL);
-    }
-    free(names);
-    m->n_stored_fds = n;
-    log_info("Got %d fds back from the fd store", n);
-    return 0;
-}
-
-/* Stored fds no lease claimed: out of the store, closed. */
-/* Removes from the fd store every fd no adopted lease took: leases dropped
- * at adoption (their process exited, their namespace went, ...) must not
- * stay held by systemd's copy. Before the bus name is taken, it waits (at
- * most 5 s) for systemd to have closed them, so their CIDs are free when
- * the first caller is served; nothing is being served yet. */
-static void release_unclaimed_fds(Manager *m)
-{
-    size_t released = 0;
-    for (size_t i = 0; i < m->n_stored_fds; i++) {
-        StoredFd *s = &m->stored_fds[i];
-        if (s->fd < 0)
-            continue;
-        log_notice("Closing fd '%s' from the fd store: no lease of ours needs it", s->name);
-        char msg[300];
-        snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", s->name);
-        sd_notify(false, msg);
-        close(s->fd);
-        s->fd = -1;
-        released++;
-    }
-    if (released > 0) {
-        int r = sd_notify_barrier(false, 5 * 1000000ULL);
-        if (r < 0)
-            log_warning_errno(r, "systemd did not confirm the removal of %zu fds from the fd store: %m", released);
-    }
-}
-
 /* CIDs once held outside vsockns may be free again: look every minute. */
 #define RECHECK_USEC (60 * 1000000ULL)
 
@@ -232,13 +176,13 @@ static int run(Manager *m)
     }
 
     raise_fd_limit(m);
-    r = take_fd_store(m);
+    r = fd_store_take(m);
     if (r < 0)
         goto finish;
     r = manager_startup(m);
     if (r < 0)
         goto finish;
-    release_unclaimed_fds(m);
+    fd_store_adopted(m);
     r = sd_event_add_inotify(event, NULL, m->config.netns_dir, IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR,
                              on_netns_dir_event, m);
     if (r < 0) {
@@ -269,6 +213,7 @@ static int run(Manager *m)
         log_info("vsocknsd stopping");
 
 finish:
+    fd_store_free(m);
     manager_dbus_disconnect(m);
     fair_queue_free(fair);
     sd_bus_flush_close_unref(bus);

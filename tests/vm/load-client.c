@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
@@ -86,7 +87,7 @@ static void client(const char *ns, int calls, int out_fd)
 }
 
 /* Sends calls as fast as it can and never reads: its replies pile up. */
-static void flooder(const char *ns)
+static void flooder(const char *ns, uint64_t *sent)
 {
     sd_bus *bus = NULL;
     if (sd_bus_open_system(&bus) < 0)
@@ -99,6 +100,7 @@ static void flooder(const char *ns)
         if (sd_bus_send(bus, m, NULL) < 0)
             _exit(0); /* the bus gave up on us: that is the point */
         sd_bus_message_unref(m);
+        (*sent)++;
         (void) sd_bus_flush(bus);
     }
 }
@@ -128,9 +130,16 @@ int main(int argc, char **argv)
     int fds[2];
     if (clients <= 0 || calls < clients || pipe(fds) < 0)
         return 2;
+    /* The flooder's count of calls sent, shared with us. */
+    uint64_t *flood_sent = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (flood_sent == MAP_FAILED)
+        return 2;
     pid_t flood = flooding ? fork() : -1;
-    if (flood == 0)
-        flooder(ns);
+    if (flood == 0) {
+        close(fds[0]);
+        close(fds[1]); /* the others' samples end with their pipe */
+        flooder(ns, flood_sent);
+    }
     for (int c = 0; c < clients; c++)
         if (fork() == 0) {
             close(fds[0]);
@@ -141,7 +150,7 @@ int main(int argc, char **argv)
              *reads = calloc(calls, sizeof(uint32_t)), *cids = calloc(calls, sizeof(uint32_t));
     size_t n = 0, na = 0, nr = 0, nc = 0, failed = 0;
     Sample s;
-    while (read(fds[0], &s, sizeof(s)) == sizeof(s) && n < (size_t) calls) {
+    while (n < (size_t) calls && read(fds[0], &s, sizeof(s)) == sizeof(s)) {
         all[n++] = s.usec;
         if (s.kind == 0) {
             acq[na++] = s.usec;
@@ -156,8 +165,9 @@ int main(int argc, char **argv)
     int status, bad = 0;
     while (wait(&status) > 0)
         bad += WIFEXITED(status) && WEXITSTATUS(status) == 2;
-    printf("%zu calls from %d clients%s, %zu failed\n", n, clients, flooding ? " (+1 flooding, never reading)" : "",
-           failed);
+    printf("%zu calls from %d clients, %zu failed\n", n, clients, failed);
+    if (flooding)
+        printf("+1 client flooding, never reading: %llu calls sent\n", (unsigned long long) *flood_sent);
     percentiles("all", all, n);
     percentiles("acquire", acq, na);
     percentiles("reads", reads, nr);

@@ -92,6 +92,19 @@ for point in after-set-guest-cid after-state-write after-fdstore; do
     cid=$((cid + 1))
 done
 
+# A release, cut after the new vault (the leases still in the old one) is in
+# the fd store and before the old vault is removed: both come back.
+for c in 60 61 62; do $ctl acquire --cid $c fi-base >/dev/null; done
+arm after-vault-rebuild $ctl release fi-base 61
+invariants after-vault-rebuild
+expect_eq "after-vault-rebuild: 60 and 62 kept, held" "EADDRINUSE EADDRINUSE" \
+    "$(cid_probe fi-base 60) $(cid_probe fi-base 62)"
+if $ctl leases fi-base | awk '{ print $2 }' | grep -qx 61; then
+    expect_eq "after-vault-rebuild: 61 still leased, held" EADDRINUSE "$(cid_probe fi-base 61)"
+else
+    expect_eq "after-vault-rebuild: 61 released, free" OK "$(cid_probe fi-base 61)"
+fi
+
 # Deleting a namespace with 6 leases, cut in the middle of the bulk drop.
 create fi-bulk local
 for c in 3 4 5 6 7 8; do $ctl acquire --cid $c fi-bulk >/dev/null; done

@@ -44,17 +44,25 @@ static int store_notify(const char *what, unsigned id, const char *end, int fd)
     return fd >= 0 ? sd_pid_notify_with_fds(0, false, msg, &fd, 1) : sd_notify(false, msg);
 }
 
+/* Room for one more vault in s->vaults. */
+static int vaults_grow(FdStore *s)
+{
+    if (s->n < s->allocated)
+        return 0;
+    size_t want = s->allocated ? s->allocated * 2 : 16;
+    Vault **grown = realloc(s->vaults, want * sizeof(Vault *));
+    if (!grown)
+        return -ENOMEM;
+    s->vaults = grown;
+    s->allocated = want;
+    return 0;
+}
+
 /* A new, empty vault for ns, both ends in the store; NULL on failure. */
 static Vault *vault_new(FdStore *s, const char *ns)
 {
-    if (s->n == s->allocated) {
-        size_t want = s->allocated ? s->allocated * 2 : 16;
-        Vault **grown = realloc(s->vaults, want * sizeof(Vault *));
-        if (!grown)
-            return NULL;
-        s->vaults = grown;
-        s->allocated = want;
-    }
+    if (vaults_grow(s) < 0)
+        return NULL;
     Vault *v = calloc(1, sizeof(Vault));
     int pair[2];
     if (!v)
@@ -266,14 +274,8 @@ static Vault *vault_coming_back(FdStore *s, unsigned id)
     for (size_t i = 0; i < s->n; i++)
         if (s->vaults[i]->id == id)
             return s->vaults[i];
-    if (s->n == s->allocated) {
-        size_t want = s->allocated ? s->allocated * 2 : 16;
-        Vault **grown = realloc(s->vaults, want * sizeof(Vault *));
-        if (!grown)
-            return NULL;
-        s->vaults = grown;
-        s->allocated = want;
-    }
+    if (vaults_grow(s) < 0)
+        return NULL;
     Vault *v = calloc(1, sizeof(Vault));
     if (!v)
         return NULL;

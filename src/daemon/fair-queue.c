@@ -2,6 +2,7 @@
 #include "fair-queue.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct FairQueue {
     size_t next;            /* round-robin position */
     sd_bus_message *passing; /* the call handed on: the filter lets it through */
     unsigned reads_since_pump;
+    unsigned handed_since_trim;
 };
 
 static Sender *sender_find(FairQueue *q, const char *name)
@@ -70,14 +72,13 @@ static void sender_drop(FairQueue *q, size_t i)
  * per WARN_INTERVAL_SEC (its queue may empty and fill again many times). */
 #define WARN_INTERVAL_SEC 10
 
-static bool warn_now(void)
+static bool warn_now(time_t *last)
 {
-    static time_t last;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    if (last != 0 && ts.tv_sec - last < WARN_INTERVAL_SEC)
+    if (*last != 0 && ts.tv_sec - *last < WARN_INTERVAL_SEC)
         return false;
-    last = ts.tv_sec;
+    *last = ts.tv_sec;
     return true;
 }
 
@@ -105,6 +106,12 @@ static void pump(FairQueue *q)
         sender_drop(q, i);
     q->reads_since_pump = 0;
     q->passing = m;
+    if (++q->handed_since_trim >= FAIR_QUEUE_TRIM_AFTER && q->n_senders == 0) {
+        /* A busy spell is over: give the memory its messages took back
+         * (freed, but left in the heap's holes). */
+        q->handed_since_trim = 0;
+        malloc_trim(0);
+    }
     int r = sd_bus_enqueue_for_read(q->bus, m);
     if (r < 0) {
         q->passing = NULL;
@@ -157,19 +164,22 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
     if (!s)
         return 0; /* out of memory: serve it in arrival order */
     if (s->n == FAIR_QUEUE_PER_SENDER) {
-        if (s->refused >= FAIR_QUEUE_PER_SENDER) {
-            /* It is not reading its replies (or it would have stopped):
-             * answering costs us and the bus as much as serving. Unanswered
-             * calls count against its pending replies on the bus, which
-             * refuses its further calls itself once they reach its limit. */
-            if (!s->silenced && warn_now())
+        if (s->refused >= FAIR_QUEUE_PER_SENDER || (sd_bus_get_events(q->bus) & POLLOUT)) {
+            /* It is not reading its replies (or it would have stopped), or
+             * the bus is not reading ours: answering would only pile up
+             * refusals in our memory. Unanswered calls count against its
+             * pending replies on the bus, which refuses its further calls
+             * itself once they reach its limit. */
+            static time_t last_silenced;
+            if (!s->silenced && warn_now(&last_silenced))
                 log_warning("%s keeps calling with %d calls waiting and %d refused; its further calls go "
                             "unanswered until it catches up",
                             sender, FAIR_QUEUE_PER_SENDER, FAIR_QUEUE_PER_SENDER);
             s->silenced = true;
             return 1;
         }
-        if (!s->warned && warn_now())
+        static time_t last_refused;
+        if (!s->warned && warn_now(&last_refused))
             log_warning("%s has %d calls waiting; refusing its further calls until it catches up", sender,
                         FAIR_QUEUE_PER_SENDER);
         s->warned = true;

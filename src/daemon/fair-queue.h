@@ -11,7 +11,8 @@
  * A sender with FAIR_QUEUE_PER_SENDER calls already waiting gets
  * LimitsExceeded at once (cheap); one that goes on calling after that many
  * refusals is not reading its replies, and its further calls are dropped
- * unanswered while its backlog stays full: they count against its pending
+ * unanswered while its backlog stays full (so are they while replies wait
+ * to be written): they count against its pending
  * replies on the bus, which then refuses its calls itself, so a flood
  * stops reaching vsocknsd.
  * No call is handed on while replies wait to be written (the bus is
@@ -26,6 +27,8 @@
 #define FAIR_QUEUE_PER_SENDER 64
 /* While calls keep arriving, one is handed on per this many read. */
 #define FAIR_QUEUE_READ_AHEAD 8
+/* When the queues empty after this many calls, malloc_trim(). */
+#define FAIR_QUEUE_TRIM_AFTER 256
 /* How soon to look again when replies are waiting to be written. */
 #define FAIR_QUEUE_RETRY_USEC 1000
 

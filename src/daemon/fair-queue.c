@@ -2,7 +2,6 @@
 #include "fair-queue.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -30,7 +29,6 @@ struct FairQueue {
     size_t next;            /* round-robin position */
     sd_bus_message *passing; /* the call handed on: the filter lets it through */
     unsigned reads_since_pump;
-    unsigned handed_since_trim;
 };
 
 static Sender *sender_find(FairQueue *q, const char *name)
@@ -106,12 +104,6 @@ static void pump(FairQueue *q)
         sender_drop(q, i);
     q->reads_since_pump = 0;
     q->passing = m;
-    if (++q->handed_since_trim >= FAIR_QUEUE_TRIM_AFTER && q->n_senders == 0) {
-        /* A busy spell is over: give the memory its messages took back
-         * (freed, but left in the heap's holes). */
-        q->handed_since_trim = 0;
-        malloc_trim(0);
-    }
     int r = sd_bus_enqueue_for_read(q->bus, m);
     if (r < 0) {
         q->passing = NULL;

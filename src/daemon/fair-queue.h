@@ -27,8 +27,6 @@
 #define FAIR_QUEUE_PER_SENDER 64
 /* While calls keep arriving, one is handed on per this many read. */
 #define FAIR_QUEUE_READ_AHEAD 8
-/* When the queues empty after this many calls, malloc_trim(). */
-#define FAIR_QUEUE_TRIM_AFTER 256
 /* How soon to look again when replies are waiting to be written. */
 #define FAIR_QUEUE_RETRY_USEC 1000
 

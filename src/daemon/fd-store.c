@@ -44,6 +44,14 @@ static int store_notify(const char *what, unsigned id, const char *end, int fd)
     return fd >= 0 ? sd_pid_notify_with_fds(0, false, msg, &fd, 1) : sd_notify(false, msg);
 }
 
+/* Asks systemd to close its entry of that name. */
+static void store_remove(const char *name)
+{
+    char msg[300];
+    snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+    (void) sd_notify(false, msg);
+}
+
 /* Room for one more vault in s->vaults. */
 static int vaults_grow(FdStore *s)
 {
@@ -379,9 +387,7 @@ int fd_store_take(Manager *m)
         else {
             if (r >= 0) {
                 log_notice("Closing fd '%s' from the fd store: not one of vsocknsd's", name);
-                char msg[300];
-                snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-                (void) sd_notify(false, msg);
+                store_remove(name);
             }
             close(fd);
         }
@@ -415,7 +421,6 @@ void fd_store_adopted(Manager *m)
 {
     FdStore *s = m->fd_store;
     size_t changes = 0, unclaimed = 0, moved = 0;
-    char msg[300];
     for (size_t i = 0; i < m->n_stored_fds; i++) {
         StoredFd *sf = &m->stored_fds[i];
         if (sf->fd >= 0) {
@@ -428,8 +433,7 @@ void fd_store_adopted(Manager *m)
         } else if (!sf->vault)
             moved++; /* a lease took it, and put it into a vault */
         if (!sf->vault) {
-            snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", sf->name);
-            (void) sd_notify(false, msg);
+            store_remove(sf->name);
             changes++;
         }
     }

@@ -1,0 +1,149 @@
+#!/bin/bash
+# Real guests end to end: nested (L2) guests, each the VM's own Debian
+# kernel with a busybox initramfs (kernel/build-guest), started through
+# `vsocknsctl exec` with the lease's vhost-vsock fd (TCG inside the TCG VM).
+# Every guest answers on port 1234 with its identity (vsockns.id= on its
+# command line) and, asked "dial PORT", connects to the host (CID 2) and
+# reports the answer or the exact errno.
+#
+# Guests run one booting at a time: on the VM's one emulated CPU two booting
+# guests take far longer than two booted one after another (an idle guest
+# costs little).
+. "$(dirname "$0")/../daemon-lib.sh"
+
+: "${VSOCKNS_GUEST_KERNEL:?set by vm-batch (kernel/build-guest)}" "${VSOCKNS_GUEST_INITRD:?set by vm-batch}"
+port=1234
+logdir=$(mktemp -d /tmp/guests.XXXXXX)
+declare -A guest_pid
+
+# errno_of TEXT: the errno name of socat's connect error in TEXT.
+errno_of() {
+    case $1 in
+        *"No such device"*) echo ENODEV ;;
+        *"Connection reset by peer"*) echo ECONNRESET ;;
+        *"Connection refused"*) echo ECONNREFUSED ;;
+        *"Connection timed out"*) echo ETIMEDOUT ;;
+        *"No route to host"*) echo EHOSTUNREACH ;;
+        *"Network is unreachable"*) echo ENETUNREACH ;;
+        *"Cannot assign requested address"*) echo EADDRNOTAVAIL ;;
+        *) echo "unexpected: $1" ;;
+    esac
+}
+
+# ask NS CID REQUEST: the guest's one-line answer, or the connect's errno.
+# socat waits up to 30 s for the answer after sending the request (-t; its
+# default of 0.5 s is shorter than a guest's dial to the host takes here).
+ask() {
+    local out
+    out=$(echo "$3" | in_ns "$1" timeout 60 socat -t30 -T30 - "VSOCK-CONNECT:$2:$port" 2>&1)
+    if [[ $out == *" E connect("* ]]; then errno_of "$out"; else echo "$out"; fi
+}
+
+# start_guest NS CID ID: a guest named ID in NS through vsocknsctl exec.
+start_guest() {
+    local ns=$1 cid=$2 id=$3
+    $ctl exec "$ns" --cid "$cid" --owner "guest-$id" -- \
+        qemu-system-x86_64 -accel tcg -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot \
+        -serial "file:$logdir/$id.console" -kernel "$VSOCKNS_GUEST_KERNEL" -initrd "$VSOCKNS_GUEST_INITRD" \
+        -append "console=ttyS0 quiet loglevel=0 panic=-1 vsockns.id=$id vsockns.port=$port" \
+        -device 'vhost-vsock-pci,guest-cid={cid},vhostfd={fd}' >"$logdir/$id.out" 2>&1 &
+    guest_pid[$id]=$!
+    defer "kill -9 ${guest_pid[$id]}"
+}
+
+# wait_guest ID: until the guest prints VSOCK-GUEST-READY (a line every 20 s
+# meanwhile); prints how long it took.
+wait_guest() {
+    local id=$1 start=$SECONDS next=20
+    until grep -q "VSOCK-GUEST-READY $id" "$logdir/$id.console" 2>/dev/null; do
+        if ! kill -0 "${guest_pid[$id]}" 2>/dev/null; then
+            fail "guest $id: QEMU exited before the guest listened: $(cat "$logdir/$id.out" "$logdir/$id.console" 2>/dev/null)"
+            finish
+        fi
+        if (( SECONDS - start >= next )); then echo "guest $id: booting, $((SECONDS - start)) s"; next=$((next + 20)); fi
+        sleep 2
+    done
+    pass "guest $id listens after $((SECONDS - start)) s"
+}
+
+# host_listener NS PORT: answers "host-listener NS" to whoever connects and
+# keeps what the peer sent in $logdir/heard-NS-PORT.
+host_listener() {
+    local ns=$1 p=$2 i
+    in_ns "$ns" socat "VSOCK-LISTEN:$p,fork,reuseaddr" \
+        "SYSTEM:'read -r line; echo \"\$line\" >>$logdir/heard-$ns-$p; echo host-listener $ns'" &
+    defer "kill $!"
+    for ((i = 0; i < 50; i++)); do
+        in_ns "$ns" ss -H --vsock -l 2>/dev/null | grep -q ":$p\b" && return 0
+        sleep 0.1
+    done
+    fail "listener on port $p in $ns did not come up"
+}
+
+# lease_owner NS CID: the owner of NS's lease of CID ("" if none).
+lease_owner() { $ctl leases "$1" | awk -v c="$2" 'NR > 1 && $2 == c { print $NF }'; }
+
+create gt1 local
+create gt2 local
+create gt3 local "{'G2HFallback': <false>}"
+create gg1 global
+create gg2 global
+
+# --- CID reuse with live guests: 42 in gt1 and in gt2 at the same time.
+start_guest gt1 42 t1-guest
+wait_guest t1-guest
+start_guest gt2 42 t2-guest
+wait_guest t2-guest
+expect_eq "lease 42 in gt1" guest-t1-guest "$(lease_owner gt1 42)"
+expect_eq "lease 42 in gt2" guest-t2-guest "$(lease_owner gt2 42)"
+expect_eq "gt1 -> 42 reaches t1's guest" t1-guest "$(ask gt1 42 id)"
+expect_eq "gt2 -> 42 reaches t2's guest" t2-guest "$(ask gt2 42 id)"
+expect_eq "t1's guest sees itself as CID 42" 42 "$(ask gt1 42 cid)"
+expect_eq "host netns -> 42 (g2h_fallback=1)" ENODEV "$(ask host 42 id)"
+expect_eq "gt3 -> 42 (local, G2HFallback=false)" ENODEV "$(ask gt3 42 id)"
+expect_eq "gg1 -> 42 (global)" ENODEV "$(ask gg1 42 id)"
+
+# --- Guest to host: CID 2 from a guest is its own namespace.
+host_listener gt1 5000
+host_listener gt2 5000
+host_listener host 5000
+host_listener host 5001
+host_listener gt2 5001
+expect_eq "t1's guest dials 5000" "dial ok host-listener gt1" "$(ask gt1 42 'dial 5000')"
+expect_eq "t2's guest dials 5000" "dial ok host-listener gt2" "$(ask gt2 42 'dial 5000')"
+expect_eq "gt1's listener heard t1's guest only" t1-guest "$(cat "$logdir/heard-gt1-5000" 2>/dev/null | xargs)"
+expect_eq "gt2's listener heard t2's guest only" t2-guest "$(cat "$logdir/heard-gt2-5000" 2>/dev/null | xargs)"
+expect_eq "the host's listener heard nobody" "" "$(cat "$logdir/heard-host-5000" 2>/dev/null)"
+# 5001 listens in the host netns and in gt2, not in gt1.
+expect_eq "t1's guest dials 5001 (no listener in gt1)" "dial error ECONNRESET" "$(ask gt1 42 'dial 5001')"
+expect_eq "neither 5001 listener heard t1's guest" "" "$(cat "$logdir"/heard-*-5001 2>/dev/null)"
+
+# --- Lease end: kill -9 t1's QEMU; its exec-bound lease ends and 42 is free.
+kill -9 "${guest_pid[t1-guest]}"
+wait "${guest_pid[t1-guest]}" 2>/dev/null
+for _ in $(seq 50); do [[ -z $(lease_owner gt1 42) ]] && break; sleep 0.1; done
+expect_eq "lease 42 in gt1 after its QEMU was killed" "" "$(lease_owner gt1 42)"
+expect_eq "acquire 42 in gt1 at once" 42 "$($ctl acquire --cid 42 --owner after-t1 gt1 2>&1)"
+expect_eq "kernel: 42 busy in gt1 again (the new lease)" EADDRINUSE "$(cid_probe gt1 42)"
+$ctl release gt1 42 >/dev/null
+expect_eq "gt1 -> 42 with no guest" ENODEV "$(ask gt1 42 id)"
+expect_eq "t2's guest still answers" t2-guest "$(ask gt2 42 id)"
+kill -9 "${guest_pid[t2-guest]}"
+wait "${guest_pid[t2-guest]}" 2>/dev/null
+
+# --- Global guest with an automatic CID: reachable from the host and from
+# another global namespace, not from a local one.
+start_guest gg1 auto g-guest
+wait_guest g-guest
+gcid=$($ctl leases gg1 | awk '$NF == "guest-g-guest" { print $2 }')
+echo "g-guest got CID $gcid"
+expect_eq "g-guest has an automatic CID" yes "$([[ $gcid =~ ^[0-9]+$ && $gcid -ge 3 ]] && echo yes)"
+expect_eq "host netns -> g-guest" g-guest "$(ask host "$gcid" id)"
+expect_eq "gg2 -> g-guest" g-guest "$(ask gg2 "$gcid" id)"
+expect_eq "gg1 -> g-guest" g-guest "$(ask gg1 "$gcid" id)"
+expect_eq "gt1 (local) -> g-guest" ENODEV "$(ask gt1 "$gcid" id)"
+expect_eq "gt3 (local, G2HFallback=false) -> g-guest" ENODEV "$(ask gt3 "$gcid" id)"
+host_listener host 5002
+expect_eq "g-guest dials 5002 (listener in the host netns)" "dial ok host-listener host" "$(ask host "$gcid" 'dial 5002')"
+expect_eq "g-guest dials 5000 (listeners only in gt1, gt2)" "dial ok host-listener host" "$(ask host "$gcid" 'dial 5000')"
+finish

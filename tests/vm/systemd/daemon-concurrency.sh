@@ -26,8 +26,13 @@ done
 
 pins=$(ls /run/netns | wc -l)
 expect_eq "mounts on /run/netns itself" 1 "$(awk '$5 == "/run/netns"' /proc/self/mountinfo | wc -l)"
-expect_eq "mounts below /run/netns (one per pin: $pins)" "$pins" \
-    "$(awk '$5 ~ "^/run/netns/"' /proc/self/mountinfo | wc -l)"
+# One pin per namespace mounted on /run/netns. (Where /run/netns, bound
+# onto itself, is in the same peer group as /run -- Debian unstable's
+# systemd -- the kernel also propagates each pin onto /run, hidden below
+# /run/netns; ip netns's pins get the same copy. Those are not counted.)
+netns_mnt=$(awk '$5 == "/run/netns" { print $1 }' /proc/self/mountinfo)
+expect_eq "mounts on /run/netns's mount (one per pin: $pins)" "$pins" \
+    "$(awk -v p="$netns_mnt" '$2 == p && $5 ~ "^/run/netns/"' /proc/self/mountinfo | wc -l)"
 expect_eq "distinct mount points below /run/netns" "$pins" \
     "$(awk '$5 ~ "^/run/netns/" { print $5 }' /proc/self/mountinfo | sort -u | wc -l)"
 

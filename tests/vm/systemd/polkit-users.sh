@@ -82,10 +82,25 @@ expect_eq "pk-ops deletes ops1" "" "$(as pk-ops DeleteNamespace sb ops1 false)"
 # here) lets the plain user create a namespace; a wrong one does not.
 useradd -m -N pk-term; useradd -M -N -G sudo pk-admin
 echo 'pk-admin:vsockns-test-pw' | chpasswd
-on_terminal() { # PASSWORD CMD...: CMD as pk-term on a pty, PASSWORD typed when asked
-    local pw=$1
+# PASSWORD CMD...: CMD as pk-term on a pty, PASSWORD typed once the agent
+# asks for it. Not earlier: a line typed before the prompt is lost (the
+# agent starts reading only then; with polkitd activated by this very call,
+# as on Debian unstable, that can take 10 s), and the agent then waits.
+on_terminal() {
+    local pw=$1 out fifo runner w
     shift
-    (sleep 8; echo "$pw"; sleep 8) | timeout 120 systemd-run --quiet --uid=pk-term --pty -p PAMName=login --wait "$@" 2>&1
+    out=$(mktemp) fifo=$(mktemp -u)
+    mkfifo "$fifo"
+    timeout 120 systemd-run --quiet --uid=pk-term --pty -p PAMName=login --wait "$@" <"$fifo" >"$out" 2>&1 &
+    runner=$!
+    exec {w}>"$fifo"
+    for _ in $(seq 500); do grep -q "Password:" "$out" && break; sleep 0.2; done
+    sleep 0.5
+    echo "$pw" >&"$w"
+    wait "$runner"
+    exec {w}>&-
+    cat "$out"
+    rm -f "$out" "$fifo"
 }
 out=$(on_terminal wrong-password vsocknsctl create pk-term-a)
 expect_eq "terminal, wrong password: asked, then denied" yes \

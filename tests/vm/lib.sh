@@ -76,15 +76,23 @@ expect_eq() {
     if [[ $got == "$want" ]]; then pass "$what = $got"; else fail "$what: expected '$want', got '$got'"; fi
 }
 
-# listen NS PORT: a vsock stream listener in NS that answers "hello NS".
-listen() {
+# wait_listening NS PORT: until a vsock stream socket listens on PORT in NS
+# (5 s at most; status 1 if none does).
+wait_listening() {
     local ns=$1 port=$2 i
-    in_ns "$ns" socat "VSOCK-LISTEN:$port,fork" "SYSTEM:echo hello $ns" &
-    defer "kill $!"
     for ((i = 0; i < 50; i++)); do
         in_ns "$ns" ss -H --vsock -l 2>/dev/null | grep -q ":$port\b" && return 0
         sleep 0.1
     done
+    return 1
+}
+
+# listen NS PORT: a vsock stream listener in NS that answers "hello NS".
+listen() {
+    local ns=$1 port=$2
+    in_ns "$ns" socat "VSOCK-LISTEN:$port,fork" "SYSTEM:echo hello $ns" &
+    defer "kill $!"
+    wait_listening "$ns" "$port" && return 0
     echo "listener on port $port in $ns did not come up"
     exit 1
 }

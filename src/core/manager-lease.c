@@ -219,8 +219,9 @@ static int acquire_explicit(Manager *m, const LeaseRequest *req, CidSpace *space
     int fd = reserve(m, req, req->cid);
     if (fd == -EADDRINUSE && holder == CID_RELEASING)
         return manager_error_set(e, fd, ERROR_CID_IN_USE,
-                           "CID %u in the CID space of %s was released a moment ago and systemd's fd store "
-                           "has not let go of it yet; try again.", req->cid, req->ns);
+                           "CID %u in the CID space of %s was released a moment ago and its device is not "
+                           "closed yet (%s); try again.", req->cid, req->ns,
+                           m->have_fd_store ? "systemd's fd store still holds it" : "vsocknsd is closing it");
     if (fd == -EADDRINUSE) {
         if (!holder)
             held_outside_mark(space, req->cid);
@@ -340,10 +341,11 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
     return 0;
 }
 
-/* Keeps the CID of an ended lease marked until the fd store's copy is gone. */
+/* Keeps the CID of an ended lease marked until the fd store's copy is
+ * gone, or (without it) until the closing thread has closed our fd. */
 static bool mark_releasing(Manager *m, const Lease *l)
 {
-    if (l->fd < 0 || !m->have_fd_store)
+    if (l->fd < 0 || (!m->have_fd_store && !m->close_later))
         return false;
     ReleasingCid *grown = realloc(m->releasing, (m->n_releasing + 1) * sizeof(ReleasingCid));
     if (!grown)
@@ -499,7 +501,7 @@ void manager_check_leases(Manager *m, const char *ns, size_t max, size_t *ret_ch
 void manager_drop_lease(Manager *m, Lease *l, const char *why)
 {
     cid_map_remove(&l->space->map, l->rec.cid);
-    mark_releasing(m, l);
+    bool marked = mark_releasing(m, l);
     lease_set_remove(lease_set_of(m, l->rec.ns), l);
     m->n_leases--;
     log_event(LOG_INFO, EVENT_LEASE_RELEASED,
@@ -508,7 +510,12 @@ void manager_drop_lease(Manager *m, Lease *l, const char *why)
     /* The callback still sees the fds: it removes them from the fd store. */
     if (m->on_lease_removed)
         m->on_lease_removed(m, l, why, m->userdata);
-    if (l->fd >= 0)
+    /* Without the fd store ours is the last reference: closing it waits
+     * for the kernel (an RCU grace period), so the closing thread does it
+     * and settles the marker. */
+    if (l->fd >= 0 && marked && !m->have_fd_store)
+        m->close_later(m, l->fd, m->release_seq);
+    else if (l->fd >= 0)
         close(l->fd);
     if (l->bind_pidfd >= 0)
         close(l->bind_pidfd);
@@ -661,8 +668,9 @@ void manager_take_stored_fds(Manager *m, StoredFd *fds, size_t n)
 
 /* Decides whether a lease of an earlier run still stands. Returns NULL with
  * a reason in *why when it does not. */
-static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why)
+static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why, bool *from_store)
 {
+    *from_store = false;
     if (!is_host(rec->ns) && !manager_find(m, rec->ns)) {
         *why = "its namespace is gone";
         return NULL;
@@ -713,6 +721,7 @@ static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why)
     if (stored) {
         l->fd = TAKE_FD(stored->fd);
         l->vault = stored->vault;
+        *from_store = true;
     }
     return l;
 
@@ -738,9 +747,11 @@ int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n)
     if (!m->have_fd_store && n > 0)
         log_notice("No systemd fd store: reserved CIDs survive this restart only where a client still holds "
                    "its copy of the fd.");
+    size_t adopted = 0, from_store = 0;
     for (size_t i = 0; i < n; i++) {
         const char *why = "invalid";
-        Lease *l = adopt_lease(m, &records[i], &why);
+        bool stored;
+        Lease *l = adopt_lease(m, &records[i], &why, &stored);
         if (!l) {
             log_notice("Dropping lease of CID %u in %s ('%s'): %s", records[i].cid, records[i].ns,
                        records[i].owner, why);
@@ -757,11 +768,15 @@ int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n)
             continue;
         }
         m->n_leases++;
-        log_info("Re-adopted lease of CID %u in %s ('%s'%s)", l->rec.cid, l->rec.ns, l->rec.owner,
-                 l->fd >= 0 ? ", fd from the fd store" : "");
+        adopted++;
+        from_store += stored;
+        log_debug("Re-adopted lease of CID %u in %s ('%s'%s)", l->rec.cid, l->rec.ns, l->rec.owner,
+                  stored ? ", fd from the fd store" : "");
         if (m->on_lease_added)
             m->on_lease_added(m, l, "adopted", m->userdata);
     }
+    if (adopted > 0)
+        log_info("Re-adopted %zu leases, %zu of them with their fd from the fd store", adopted, from_store);
     return 0;
 }
 

@@ -96,6 +96,14 @@ struct Manager {
     ManagerConfig config;
     Namespace *namespaces;
     size_t n_namespaces;
+    /* manager_find()'s index of namespaces by name (open addressing,
+     * position + 1, 0 = empty), valid while it was built for this array
+     * and count; a lookup checks the name it finds, so a stale index can
+     * cost a linear search but never give a wrong answer. */
+    uint32_t *ns_index;
+    size_t ns_index_size;
+    const Namespace *ns_index_of;
+    size_t ns_index_n;
     Parent parents[2];   /* indexed by VsockMode */
 
     KernelSupport kernel_support;
@@ -119,7 +127,8 @@ struct Manager {
     manager_lease_fd_callback on_lease_fd;
     /* Ended leases whose fd copy the fd store may still hold, in order of
      * release_seq: their CIDs are marked CID_RELEASING until the daemon
-     * learns that systemd has processed the FDSTOREREMOVEs. */
+     * learns that systemd has processed the FDSTOREREMOVEs, or (without
+     * the fd store) that its closing thread has closed the fd. */
     ReleasingCid *releasing;
     size_t n_releasing;
     uint64_t release_seq;        /* of the newest entry */
@@ -129,6 +138,11 @@ struct Manager {
     size_t n_stored_fds;
     bool have_fd_store;
     struct FdStore *fd_store;    /* the daemon's (fd-store.c); NULL without systemd */
+    /* Without the fd store: the daemon's closing thread (fd-closer.h) takes
+     * an ended lease's fd, seq being its marker's release_seq; NULL: the
+     * manager closes it itself. */
+    void (*close_later)(Manager *m, int fd, uint64_t seq);
+    struct FdCloser *fd_closer;
 };
 
 typedef struct LeaseRequest {

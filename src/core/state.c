@@ -448,7 +448,7 @@ int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t
     if (!d)
         return errno == ENOENT ? 0 : -errno;
 
-    size_t n = 0, dropped = 0;
+    size_t n = 0, size = 0, dropped = 0;
     LeaseRecord *list = NULL;
     struct dirent *de;
     while ((de = readdir(d))) {
@@ -481,13 +481,16 @@ int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t
             dropped++;
             continue;
         }
-        LeaseRecord *grown = realloc(list, (n + 1) * sizeof(LeaseRecord));
-        if (!grown) {
-            closedir(d);
-            free(list);
-            return -ENOMEM;
+        if (n == size) {
+            size = size ? 2 * size : 64;
+            LeaseRecord *grown = realloc(list, size * sizeof(LeaseRecord));
+            if (!grown) {
+                closedir(d);
+                free(list);
+                return -ENOMEM;
+            }
+            list = grown;
         }
-        list = grown;
         list[n++] = rec;
     }
     closedir(d);

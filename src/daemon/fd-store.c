@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "daemon/fd-closer.h"
 #include "shared/log.h"
 #include "shared/fault.h"
 #include "shared/macro.h"
@@ -515,6 +516,8 @@ int fd_store_settle(sd_event *event, Manager *m, sd_bus_message *reply_to)
     int r = -ENOMEM;
 
     fd_store_flush(m->fd_store);
+    if (!m->have_fd_store)
+        return fd_closer_settle(event, m, reply_to);
     if (m->n_releasing == 0)
         return reply_to ? sd_bus_reply_method_return(reply_to, NULL) : 0;
     s = calloc(1, sizeof(Settle));

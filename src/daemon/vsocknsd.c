@@ -17,6 +17,7 @@
 #include "core/manager.h"
 #include "daemon/bus-util.h"
 #include "daemon/fair-queue.h"
+#include "daemon/fd-closer.h"
 #include "daemon/fd-store.h"
 #include "daemon/manager-dbus.h"
 #include "daemon/namespace-dbus.h"
@@ -179,6 +180,11 @@ static int run(Manager *m)
     r = fd_store_take(m);
     if (r < 0)
         goto finish;
+    /* Without the fd store, ended leases' fds are closed off the loop. */
+    if (!m->have_fd_store && (r = fd_closer_attach(event, m)) < 0) {
+        log_error_errno(r, "Cannot start the thread that closes released devices: %m");
+        goto finish;
+    }
     r = manager_startup(m);
     if (r < 0)
         goto finish;
@@ -213,6 +219,7 @@ static int run(Manager *m)
         log_info("vsocknsd stopping");
 
 finish:
+    fd_closer_free(m);
     fd_store_free(m);
     manager_dbus_disconnect(m);
     fair_queue_free(fair);

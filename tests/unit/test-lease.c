@@ -230,6 +230,95 @@ static void test_releasing_marks(void **state)
     teardown_manager(m);
 }
 
+/* manager_find() by its index once there are many namespaces, and right
+ * even when the array changed behind the index's back. */
+static void test_find_many(void **state)
+{
+    Manager *m = make_manager();
+    size_t base = m->n_namespaces; /* make_manager's own */
+    char name[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(name, sizeof(name), "many-%d", i);
+        /* Not pinned in the fake (it holds 64): manager_find() needs none. */
+        m->namespaces = realloc(m->namespaces, (m->n_namespaces + 1) * sizeof(Namespace));
+        m->namespaces[m->n_namespaces++] = (Namespace) { .mode = VSOCK_MODE_LOCAL, .g2h_fallback = -1, .fd = -1 };
+        snprintf(m->namespaces[m->n_namespaces - 1].name, sizeof(m->namespaces[0].name), "%s", name);
+        if (i % 37 == 0) /* the index is rebuilt as the array grows */
+            assert_ptr_equal(manager_find(m, "many-0"), &m->namespaces[base]);
+    }
+    for (int i = 0; i < 300; i++) {
+        snprintf(name, sizeof(name), "many-%d", i);
+        assert_ptr_equal(manager_find(m, name), &m->namespaces[base + i]);
+    }
+    assert_null(manager_find(m, "many-300"));
+    assert_null(manager_find(m, ""));
+    assert_non_null(m->ns_index);
+    /* Changed in place (same array, same count): the stale index misses,
+     * the search behind it still answers right. */
+    snprintf(m->namespaces[base + 5].name, sizeof(m->namespaces[0].name), "renamed");
+    assert_ptr_equal(manager_find(m, "renamed"), &m->namespaces[base + 5]);
+    assert_null(manager_find(m, "many-5"));
+    teardown_manager(m);
+}
+
+/* Without the fd store the daemon's closing thread takes an ended lease's
+ * fd (close_later); the CID stays marked until it reports the close. */
+static int later_fd = -1, later_calls;
+static uint64_t later_seq;
+
+static void record_close_later(Manager *m, int fd, uint64_t seq)
+{
+    later_fd = fd;
+    later_seq = seq;
+    later_calls++;
+}
+
+static void test_close_later(void **state)
+{
+    Manager *m = make_manager();
+    const char *err;
+    later_calls = 0;
+    /* No closing thread: closed in place, nothing marked. */
+    assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), CID_MIN);
+    CidMap *map = &manager_find(m, "a")->space->map;
+    assert_int_equal(manager_release_lease(m, "a", CID_MIN, 0, NULL), 0);
+    assert_int_equal(m->n_releasing, 0);
+    assert_null(cid_map_get(map, CID_MIN));
+
+    m->close_later = record_close_later;
+    assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), CID_MIN);
+    int fd = manager_find_lease(m, "a", CID_MIN)->fd;
+    assert_int_equal(manager_release_lease(m, "a", CID_MIN, 0, NULL), 0);
+    assert_int_equal(later_calls, 1);
+    assert_int_equal(later_fd, fd);          /* handed over, not closed */
+    assert_int_equal(fcntl(fd, F_GETFD), FD_CLOEXEC);
+    assert_int_equal(later_seq, m->release_seq);
+    assert_int_equal(m->n_releasing, 1);
+    assert_true(cid_map_get(map, CID_MIN) == CID_RELEASING);
+
+    /* Still open: the kernel says busy, the error says who holds it. */
+    kernel.outside_ns = "a";
+    kernel.outside[kernel.n_outside++] = CID_MIN;
+    LeaseRequest req = { .ns = "a", .cid = CID_MIN, .owner = "z", .reserve = true, .bind_pidfd = -1 };
+    ManagerError e = {};
+    assert_int_equal(manager_acquire_lease(m, &req, NULL, &e), -EADDRINUSE);
+    assert_string_equal(bus_error_name(e.kind), BUS_ERROR_CID_IN_USE);
+    assert_non_null(strstr(e.message, "vsocknsd is closing it"));
+    kernel.n_outside = 0;
+
+    /* Advisory leases have no fd to hand over. */
+    assert_int_equal(acquire(m, "a", 50, "adv", NULL, false, &err), 50);
+    assert_int_equal(manager_release_lease(m, "a", 50, 0, NULL), 0);
+    assert_int_equal(later_calls, 1);
+
+    close(later_fd); /* what the thread does, then it reports */
+    manager_releases_settled(m, later_seq);
+    assert_int_equal(m->n_releasing, 0);
+    assert_null(cid_map_get(map, CID_MIN));
+    assert_int_equal(acquire(m, "a", CID_MIN, "z", NULL, true, &err), CID_MIN);
+    teardown_manager(m);
+}
+
 static int fd_events[3];
 
 static void count_fd_event(Manager *m, Lease *l, LeaseFdEvent event, const char *why, void *userdata)
@@ -547,6 +636,8 @@ int main(void)
         cmocka_unit_test(test_spaces),     cmocka_unit_test(test_auto_and_outside),
         cmocka_unit_test(test_per_namespace_sets),
         cmocka_unit_test(test_releasing_marks),
+        cmocka_unit_test(test_close_later),
+        cmocka_unit_test(test_find_many),
         cmocka_unit_test(test_bound_exit),
         cmocka_unit_test(test_check_leases),
         cmocka_unit_test(test_held_outside_bound),

@@ -710,7 +710,7 @@ static int open_creation_parent(Manager *m, const CreateRequest *req, const char
 }
 
 static int create_from_parent(Manager *m, const CreateRequest *req, const char *parent_path, int *ret_fd,
-                              ManagerError *e)
+                              int *ret_g2h_fallback, ManagerError *e)
 {
     _cleanup_close_ int parent_fd = open_creation_parent(m, req, parent_path, e);
     if (parent_fd < -1)
@@ -720,8 +720,9 @@ static int create_from_parent(Manager *m, const CreateRequest *req, const char *
     pin_path(m, req->name, path, sizeof(path));
     NetnsSetup setup = { .pin_path = path, .g2h_fallback = req->g2h_fallback };
     CreateProgress progress = { .manager = m, .name = req->name, .want = vsock_mode_from_string(req->mode) };
-    NetnsCreated created;
+    NetnsCreated created = { .g2h_fallback = -1 };
     int r = m->netns->create_pinned(m->netns_userdata, parent_fd, &setup, record_progress, &progress, ret_fd, &created);
+    *ret_g2h_fallback = created.g2h_fallback;
     if (r == -EEXIST)
         return manager_error_set(e, r, ERROR_NAMESPACE_EXISTS, "%s already exists.", path);
     if (progress.mode_mismatch)
@@ -773,8 +774,8 @@ int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **r
     if (r < 0)
         return manager_error_set(e, r, ERROR_NONE, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
 
-    int fd;
-    r = create_from_parent(m, req, parent_path, &fd, e);
+    int fd, g2h_fallback;
+    r = create_from_parent(m, req, parent_path, &fd, &g2h_fallback, e);
     if (r < 0) {
         namespace_discard(m, req->name);
         return r;
@@ -785,7 +786,8 @@ int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **r
     added->pending = false;
     added->placeholder_dev = added->placeholder_ino = 0;
     if (added->g2h_fallback < 0)
-        added->g2h_fallback = read_g2h_fallback(m, added);
+        added->g2h_fallback = g2h_fallback >= 0 && m->g2h_fallback_supported ? g2h_fallback
+                                                                            : read_g2h_fallback(m, added);
     r = manager_save(m);
     if (r < 0) {
         char path[PATH_MAX];

@@ -33,6 +33,7 @@ typedef struct HelperReply {
     int result;
     char out[256];
     uint64_t dev, ino;           /* create: the new namespace */
+    int g2h_fallback;            /* create: its g2h_fallback, -1 if none */
 } HelperReply;
 
 static uint64_t now_ms(void)
@@ -218,7 +219,7 @@ int netns_dir_prepare(const char *dir)
 
 /* Runs in the helper, already inside the parent namespace: makes the
  * namespace and sets it up, but does not pin it. out: its ns_mode. */
-static int create_in_helper(const NetnsSetup *setup, char *out, size_t out_size)
+static int create_in_helper(const NetnsSetup *setup, char *out, size_t out_size, int *ret_g2h_fallback)
 {
     if (unshare(CLONE_NEWNET) < 0)
         return -errno;
@@ -261,6 +262,10 @@ static int create_in_helper(const NetnsSetup *setup, char *out, size_t out_size)
         snprintf(out, out_size, "global");
     else if (r < 0)
         return r;
+    /* Read here, while in it: asking later would take another helper. */
+    char g2h[8];
+    op = (SysctlOp) { .key = "g2h_fallback" };
+    *ret_g2h_fallback = sysctl_in_helper(&op, g2h, sizeof(g2h)) < 0 ? -1 : streq(g2h, "1");
     return 0;
 }
 
@@ -272,12 +277,12 @@ static int create_in_helper(const NetnsSetup *setup, char *out, size_t out_size)
  */
 static _Noreturn void create_child(int parent_fd, const NetnsSetup *setup, int reply_fd, int go_fd)
 {
-    HelperReply reply = { .result = 0 };
+    HelperReply reply = { .result = 0, .g2h_fallback = -1 };
     struct stat st;
     if (parent_fd >= 0 && setns(parent_fd, CLONE_NEWNET) < 0)
         reply.result = -errno;
     else
-        reply.result = create_in_helper(setup, reply.out, sizeof(reply.out));
+        reply.result = create_in_helper(setup, reply.out, sizeof(reply.out), &reply.g2h_fallback);
     if (reply.result == 0 && stat("/proc/self/ns/net", &st) < 0)
         reply.result = -errno;
     if (reply.result == 0) {
@@ -345,6 +350,7 @@ static int create_and_pin(int parent_fd, const NetnsSetup *setup, netns_record_f
     if (r == 0) {
         snprintf(c->ns_mode, sizeof(c->ns_mode), "%.15s", made.out);
         c->id = (NetnsId) { .dev = made.dev, .ino = made.ino };
+        c->g2h_fallback = made.g2h_fallback;
         r = record ? record(userdata, NETNS_STAGE_MADE, c) : 0;
     }
     (void) !write(go[1], r == 0 ? "y" : "n", 1);
@@ -361,7 +367,7 @@ static int create_and_pin(int parent_fd, const NetnsSetup *setup, netns_record_f
 int netns_create_pinned(int parent_fd, const NetnsSetup *setup, netns_record_fn record, void *userdata,
                         int *ret_fd, NetnsCreated *ret)
 {
-    NetnsCreated c = {};
+    NetnsCreated c = { .g2h_fallback = -1 };
     /* The placeholder: O_EXCL makes a second creator of the name fail. */
     int fd = open(setup->pin_path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0)

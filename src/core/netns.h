@@ -53,6 +53,7 @@ typedef struct NetnsCreated {
     char ns_mode[16];            /* what the kernel gave the new namespace */
     NetnsId id;                  /* the namespace (known from NETNS_STAGE_MADE on) */
     NetnsId placeholder;         /* the file it is pinned onto */
+    int g2h_fallback;            /* its g2h_fallback (0/1), -1 if the kernel has none */
 } NetnsCreated;
 
 typedef enum NetnsStage {

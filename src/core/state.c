@@ -353,9 +353,11 @@ int state_save(const char *dir, const State *st)
 /* Reads a state file of ours: a regular file, never through a symlink
  * (someone who could plant one in our directory should not make us read
  * elsewhere), at most STATE_FILE_SIZE_MAX bytes. */
-static int read_file(const char *path, char **ret)
+/* Reads a regular file (never through a symlink) at path, relative to
+ * dir_fd unless absolute. */
+static int read_file_at(int dir_fd, const char *path, char **ret)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return errno == ELOOP ? -EMEDIUMTYPE : -errno;
     struct stat st;
@@ -384,6 +386,11 @@ static int read_file(const char *path, char **ret)
     return 0;
 }
 
+static int read_file(const char *path, char **ret)
+{
+    return read_file_at(AT_FDCWD, path, ret);
+}
+
 int state_load(const char *dir, State *ret, size_t *ret_dropped)
 {
     char path[PATH_MAX];
@@ -404,12 +411,27 @@ char *lease_record_to_json(const LeaseRecord *l)
     return copy;
 }
 
-int lease_record_from_json(const char *text, LeaseRecord *ret)
+/* With a tokener of the caller's (reset here), or a new one if NULL. */
+static int lease_record_parse(json_tokener *tok, const char *text, LeaseRecord *ret)
 {
-    json_object *o = json_tokener_parse(text);
+    json_object *o;
+    if (tok) {
+        json_tokener_reset(tok);
+        o = json_tokener_parse_ex(tok, text, (int) strlen(text) + 1);
+        if (json_tokener_get_error(tok) != json_tokener_success) {
+            json_object_put(o);
+            o = NULL;
+        }
+    } else
+        o = json_tokener_parse(text);
     int r = o && json_object_is_type(o, json_type_object) ? lease_from_json(o, ret) : -EBADMSG;
     json_object_put(o);
     return r;
+}
+
+int lease_record_from_json(const char *text, LeaseRecord *ret)
+{
+    return lease_record_parse(NULL, text, ret);
 }
 
 static void lease_file_name(const LeaseRecord *l, char *buf, size_t size)
@@ -451,6 +473,8 @@ int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t
     size_t n = 0, size = 0, dropped = 0;
     LeaseRecord *list = NULL;
     struct dirent *de;
+    /* 10,000 small files at a start: one tokener for all of them. */
+    json_tokener *tok = json_tokener_new();
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue; /* ".", "..", and temp files of interrupted writes */
@@ -459,7 +483,7 @@ int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t
         LeaseRecord rec;
         snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
         char want[NAME_MAX + 1];
-        int r = read_file(path, &text);
+        int r = read_file_at(dirfd(d), de->d_name, &text);
         if (r == -EMEDIUMTYPE)
             log_warning("Ignoring lease file %s: not a regular file (a symlink?)", path);
         else if (r < 0)
@@ -468,7 +492,7 @@ int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t
             dropped++;
             continue;
         }
-        if (lease_record_from_json(text, &rec) < 0) {
+        if (lease_record_parse(tok, text, &rec) < 0) {
             log_warning("Ignoring lease file %s: a field is missing, of the wrong type or not valid", path);
             dropped++;
             continue;
@@ -487,6 +511,8 @@ int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t
             if (!grown) {
                 closedir(d);
                 free(list);
+                if (tok)
+                    json_tokener_free(tok);
                 return -ENOMEM;
             }
             list = grown;
@@ -494,6 +520,8 @@ int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t
         list[n++] = rec;
     }
     closedir(d);
+    if (tok)
+        json_tokener_free(tok);
     *ret = list;
     *ret_n = n;
     if (ret_dropped)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "daemon/bus-errors.h"
@@ -17,14 +18,70 @@ int bus_reply_manager_error(sd_bus_error *error, int r, const ManagerError *e)
     return sd_bus_error_set_errno(error, r);
 }
 
+/*
+ * On a message bus the sender's credentials are not in the message: sd-bus
+ * asks the bus for them with a synchronous call, during which every message
+ * that arrives meanwhile is read and queued (thousands, when a client
+ * floods us). A unique name belongs to one connection for the bus's whole
+ * life and is never reused, and a connection's uid and pid are those it
+ * had when it connected, so the answer is kept: direct-mapped by a hash of
+ * the name, a colliding name just asks again.
+ */
+typedef struct SenderIdentity {
+    char sender[64];
+    uid_t uid;
+    pid_t pid;
+} SenderIdentity;
+
+#define IDENTITY_SLOTS 256
+static SenderIdentity identities[IDENTITY_SLOTS];
+
+static size_t sender_slot(const char *s)
+{
+    size_t h = 5381;
+    for (; *s; s++)
+        h = h * 33 + (unsigned char) *s;
+    return h % IDENTITY_SLOTS;
+}
+
+int bus_caller_identity(sd_bus_message *m, uid_t *ret_uid, pid_t *ret_pid)
+{
+    const char *sender = sd_bus_message_get_sender(m);
+    SenderIdentity *id = NULL;
+    if (sender && sender[0] == ':' && strlen(sender) < sizeof(id->sender)) {
+        id = &identities[sender_slot(sender)];
+        if (streq(id->sender, sender)) {
+            *ret_uid = id->uid;
+            if (ret_pid)
+                *ret_pid = id->pid;
+            return 0;
+        }
+    }
+    sd_bus_creds *creds = NULL;
+    uid_t uid;
+    pid_t pid = 0;
+    int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+    if (r >= 0)
+        r = sd_bus_creds_get_euid(creds, &uid);
+    if (r >= 0 && sd_bus_creds_get_pid(creds, &pid) < 0)
+        pid = 0;
+    sd_bus_creds_unref(creds);
+    if (r < 0)
+        return r;
+    if (id) {
+        snprintf(id->sender, sizeof(id->sender), "%s", sender);
+        id->uid = uid;
+        id->pid = pid;
+    }
+    *ret_uid = uid;
+    if (ret_pid)
+        *ret_pid = pid;
+    return 0;
+}
+
 int bus_caller_euid(sd_bus_message *m, uid_t *ret)
 {
-    sd_bus_creds *creds = NULL;
-    int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
-    if (r >= 0)
-        r = sd_bus_creds_get_euid(creds, ret);
-    sd_bus_creds_unref(creds);
-    return r;
+    return bus_caller_identity(m, ret, NULL);
 }
 
 char *namespace_object_path(const char *name)

@@ -15,6 +15,9 @@
 /* Turns a ManagerError (or a bare errno) into the method's error reply. */
 int bus_reply_manager_error(sd_bus_error *error, int r, const ManagerError *e);
 
+/* The effective uid (and pid, 0 if unknown; ret_pid may be NULL) of a
+ * method call's sender; asked of the bus once per sender. */
+int bus_caller_identity(sd_bus_message *m, uid_t *ret_uid, pid_t *ret_pid);
 /* The effective uid of a method call's sender. */
 int bus_caller_euid(sd_bus_message *m, uid_t *ret);
 

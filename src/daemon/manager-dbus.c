@@ -22,7 +22,6 @@
 
 /* What the bus layer keeps, as the manager's userdata: the bus its
  * callbacks emit signals on, and the polkit questions that are out. */
-static int caller_identity(sd_bus_message *m, uid_t *ret_uid, pid_t *ret_pid);
 
 PolkitRegistry *bus_polkit_of(Manager *m)
 {
@@ -71,7 +70,7 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     if (r <= 0)
         return r < 0 ? r : 1; /* denied, or asked: we run again with the answer */
     pid_t pid;
-    r = caller_identity(m, &req.uid, &pid);
+    r = bus_caller_identity(m, &req.uid, &pid);
     if (r >= 0)
         r = manager_check_quota(manager, req.uid, false, &e);
     if (r < 0)
@@ -192,17 +191,6 @@ int bus_read_lease_options(sd_bus_message *m, LeaseRequest *req, sd_bus_error *e
                             read_lease_option, req, error);
 }
 
-static int caller_identity(sd_bus_message *m, uid_t *ret_uid, pid_t *ret_pid)
-{
-    sd_bus_creds *creds = NULL;
-    int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
-    if (r >= 0)
-        r = sd_bus_creds_get_euid(creds, ret_uid);
-    if (r >= 0 && sd_bus_creds_get_pid(creds, ret_pid) < 0)
-        *ret_pid = 0;
-    sd_bus_creds_unref(creds);
-    return r;
-}
 
 static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
@@ -216,7 +204,7 @@ static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error 
     r = bus_read_lease_options(m, &req, error);
     if (r < 0 || sd_bus_error_is_set(error))
         return r;
-    r = caller_identity(m, &req.uid, &req.pid);
+    r = bus_caller_identity(m, &req.uid, &req.pid);
     if (r < 0)
         return r;
     r = manager_check_lease_request(manager, &req, &e);
@@ -277,7 +265,7 @@ static int method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error 
     int r = sd_bus_message_read(m, "su", &ns, &cid);
     if (r < 0)
         return r;
-    r = caller_identity(m, &uid, &pid);
+    r = bus_caller_identity(m, &uid, &pid);
     if (r < 0)
         return r;
     /* One's own lease may always be released; anyone else's needs polkit. */
@@ -314,7 +302,7 @@ static int method_bind_lease(sd_bus_message *m, void *userdata, sd_bus_error *er
         return r;
     if (bind.bind_pid < 0)
         return sd_bus_error_set(error, BUS_ERROR_INVALID_OPTION, "BindPID must be a process ID.");
-    r = caller_identity(m, &bind.uid, &pid);
+    r = bus_caller_identity(m, &bind.uid, &pid);
     if (r < 0)
         return r;
     r = foreign_lease_check(manager, m, "bind", ns, cid, bind.uid, error);

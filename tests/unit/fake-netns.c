@@ -59,7 +59,7 @@ static int fake_create_pinned(void *userdata, int parent_fd, const NetnsSetup *s
     f->creates++;
     if (fake_netns_find(f, setup->pin_path))
         return -EEXIST;
-    NetnsCreated c = {};
+    NetnsCreated c = { .g2h_fallback = -1 }; /* the manager asks sysctl_read */
     c.placeholder = fake_netns_plant(f, setup->pin_path, false);
     int r = record ? record(record_userdata, NETNS_STAGE_PLACEHOLDER, &c) : 0;
     if (r == 0) {

@@ -14,6 +14,8 @@
 kill9_and_wait_restart() {
     local pid new
     pid=$(systemctl show -P MainPID vsocknsd)
+    # Never kill -9 0 (the whole process group, this test with it).
+    [[ $pid -gt 0 ]] || { echo "kill9_and_wait_restart: vsocknsd is not running" >&2; return 1; }
     kill -9 "$pid"
     for _ in $(seq 100); do
         new=$(systemctl show -P MainPID vsocknsd)

@@ -19,6 +19,8 @@ fi
 leases=10 total=$((namespaces * leases))
 echo "$namespaces local namespaces x $leases reserved leases = $total leases"
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$(systemctl show -P MainPID vsocknsd)/status"; }
+# Running, also when this bench runs alone (the others start it by a call).
+systemctl start vsocknsd || { echo "cannot start vsocknsd"; exit 1; }
 
 # restart_ms: kill -9 vsocknsd, wait for systemd's restart to be ready, and
 # print how long the new vsocknsd took from its start to READY=1, in ms.
@@ -28,6 +30,7 @@ rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$(systemctl show -P MainPID vsocknsd
 restart_ms() {
     local old new
     old=$(systemctl show -P MainPID vsocknsd)
+    [[ $old -gt 0 ]] || { echo "vsocknsd is not running" >&2; return 1; }
     kill -9 "$old"
     for _ in $(seq 300); do
         sleep 1

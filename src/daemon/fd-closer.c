@@ -156,7 +156,9 @@ static int on_waiter_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 int fd_closer_settle(sd_event *event, Manager *m, sd_bus_message *reply_to)
 {
     FdCloser *c = m->fd_closer;
-    if (!c || m->n_releasing == 0 || closed_upto(c) >= m->release_seq)
+    if (c && m->n_releasing > 0 && closed_upto(c) >= m->release_seq)
+        manager_releases_settled(m, m->release_seq); /* closed already: on_closed may not have run yet */
+    if (!c || m->n_releasing == 0)
         return reply_to ? sd_bus_reply_method_return(reply_to, NULL) : 0;
     if (!reply_to)
         return 0; /* the markers settle on their own (on_closed) */

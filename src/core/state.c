@@ -77,7 +77,7 @@ char *state_to_json(const State *st)
     for (size_t i = 0; i < st->n_namespaces; i++)
         json_object_array_add(namespaces, namespace_to_json(&st->namespaces[i]));
 
-    const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     char *copy = s ? strdup(s) : NULL;
     json_object_put(root);
     return copy;

@@ -181,6 +181,23 @@ static void test_per_namespace_sets(void **state)
     teardown_manager(m);
 }
 
+/* CID_MIN of "a" was just released and its fd is still open somewhere:
+ * an explicit AcquireLease is refused with a sentence naming who holds it,
+ * and the CID stays marked releasing (not "held outside"). */
+static void expect_released_a_moment_ago(Manager *m, CidMap *map, const char *holder)
+{
+    kernel.outside_ns = "a";
+    kernel.outside[kernel.n_outside++] = CID_MIN;
+    LeaseRequest req = { .ns = "a", .cid = CID_MIN, .owner = "z", .reserve = true, .bind_pidfd = -1 };
+    ManagerError e = {};
+    assert_int_equal(manager_acquire_lease(m, &req, NULL, &e), -EADDRINUSE);
+    assert_string_equal(bus_error_name(e.kind), BUS_ERROR_CID_IN_USE);
+    assert_non_null(strstr(e.message, "released a moment ago"));
+    assert_non_null(strstr(e.message, holder));
+    assert_true(cid_map_get(map, CID_MIN) == CID_RELEASING);
+    kernel.n_outside = 0;
+}
+
 /* With an fd store, an ended lease's CID stays marked until systemd is known
  * to have closed its copy: picks skip it, an explicit request says why. */
 static void test_releasing_marks(void **state)
@@ -197,15 +214,7 @@ static void test_releasing_marks(void **state)
     assert_int_equal(acquire(m, "a", 0, "y", NULL, true, &err), CID_MIN + 1); /* skipped */
 
     /* The store still holds it: the kernel says busy, the error says why. */
-    kernel.outside_ns = "a";
-    kernel.outside[kernel.n_outside++] = CID_MIN;
-    LeaseRequest req = { .ns = "a", .cid = CID_MIN, .owner = "z", .reserve = true, .bind_pidfd = -1 };
-    ManagerError e = {};
-    assert_int_equal(manager_acquire_lease(m, &req, NULL, &e), -EADDRINUSE);
-    assert_string_equal(bus_error_name(e.kind), BUS_ERROR_CID_IN_USE);
-    assert_non_null(strstr(e.message, "released a moment ago"));
-    assert_true(cid_map_get(map, CID_MIN) == CID_RELEASING); /* not "held outside" */
-    kernel.n_outside = 0;
+    expect_released_a_moment_ago(m, map, "systemd's fd store still holds it");
 
     /* Advisory leases hold no fd: nothing to wait for. */
     assert_int_equal(acquire(m, "a", 50, "adv", NULL, false, &err), 50);
@@ -297,14 +306,7 @@ static void test_close_later(void **state)
     assert_true(cid_map_get(map, CID_MIN) == CID_RELEASING);
 
     /* Still open: the kernel says busy, the error says who holds it. */
-    kernel.outside_ns = "a";
-    kernel.outside[kernel.n_outside++] = CID_MIN;
-    LeaseRequest req = { .ns = "a", .cid = CID_MIN, .owner = "z", .reserve = true, .bind_pidfd = -1 };
-    ManagerError e = {};
-    assert_int_equal(manager_acquire_lease(m, &req, NULL, &e), -EADDRINUSE);
-    assert_string_equal(bus_error_name(e.kind), BUS_ERROR_CID_IN_USE);
-    assert_non_null(strstr(e.message, "vsocknsd is closing it"));
-    kernel.n_outside = 0;
+    expect_released_a_moment_ago(m, map, "vsocknsd is closing it");
 
     /* Advisory leases have no fd to hand over. */
     assert_int_equal(acquire(m, "a", 50, "adv", NULL, false, &err), 50);

@@ -516,20 +516,33 @@ static int reconcile_namespaces(Manager *m)
     return manager_save(m);
 }
 
+static uint64_t monotonic_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int manager_reconcile(Manager *m)
 {
+    uint64_t start = monotonic_usec();
     int r = reconcile_namespaces(m);
     if (r < 0)
         return r;
+    uint64_t namespaces_done = monotonic_usec();
+    m->reconcile_namespaces_usec = namespaces_done - start;
     LeaseRecord *records = NULL;
     size_t n = 0, dropped = 0;
     r = lease_records_load(m->config.state_dir, &records, &n, &dropped);
+    uint64_t read_done = monotonic_usec();
+    m->read_leases_usec = read_done - namespaces_done;
     if (r < 0)
         log_error_errno(r, "Cannot read the leases in %s/%s: %m", m->config.state_dir, LEASES_DIR);
     if (dropped > 0)
         log_warning("Ignored %zu unreadable lease files in %s/%s", dropped, m->config.state_dir, LEASES_DIR);
     r = manager_reconcile_leases(m, records, n);
     free(records);
+    m->adopt_leases_usec = monotonic_usec() - read_done;
     return r;
 }
 

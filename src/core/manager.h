@@ -138,6 +138,9 @@ struct Manager {
     size_t n_stored_fds;
     bool have_fd_store;
     struct FdStore *fd_store;    /* the daemon's (fd-store.c); NULL without systemd */
+    /* What the last manager_reconcile() took, in microseconds: for the
+     * daemon's "ready" line. */
+    uint64_t reconcile_namespaces_usec, read_leases_usec, adopt_leases_usec;
     /* Without the fd store: the daemon's closing thread (fd-closer.h) takes
      * an ended lease's fd, seq being its marker's release_seq; NULL: the
      * manager closes it itself. */

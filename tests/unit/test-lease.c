@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "daemon/bus-errors.h"
+#include "daemon/fd-closer.h"
 #include "core/manager.h"
 #include "core/state.h"
 #include "fake-netns.h"
@@ -318,6 +319,47 @@ static void test_close_later(void **state)
     assert_int_equal(m->n_releasing, 0);
     assert_null(cid_map_get(map, CID_MIN));
     assert_int_equal(acquire(m, "a", CID_MIN, "z", NULL, true, &err), CID_MIN);
+    teardown_manager(m);
+}
+
+/* The closing thread for real (fd-closer.c): the fds are closed off the
+ * caller's thread, and the markers settle once the loop reads the
+ * thread's wakeup; at the end the thread closes what is still queued. */
+static void test_closing_thread(void **state)
+{
+    Manager *m = make_manager();
+    sd_event *event = NULL;
+    const char *err;
+    assert_int_equal(sd_event_new(&event), 0);
+    assert_int_equal(fd_closer_attach(event, m), 0);
+    assert_non_null(m->close_later);
+
+    uint32_t cids[40];
+    for (int i = 0; i < 40; i++)
+        assert_int_not_equal(cids[i] = acquire(m, "g1", 0, "x", NULL, true, &err), 0);
+    manager_drop_namespace_leases(m, "g1", "test");
+    assert_int_equal(m->n_releasing, 40);
+    for (int i = 0; i < 40; i++)
+        assert_true(cid_map_get(&m->global_space->map, cids[i]) == CID_RELEASING);
+    for (int i = 0; i < 600 && m->n_releasing > 0; i++)
+        assert_true(sd_event_run(event, 100000) >= 0);
+    assert_int_equal(m->n_releasing, 0);
+    for (int i = 0; i < 40; i++)
+        assert_null(cid_map_get(&m->global_space->map, cids[i]));
+    assert_int_equal(fd_closer_settle(event, m, NULL), 0); /* nothing left to wait for */
+
+    /* Queued and not yet closed when the daemon stops: closed all the same. */
+    int fds[10];
+    for (int i = 0; i < 10; i++) {
+        uint32_t cid = acquire(m, "a", 0, "y", NULL, true, &err);
+        fds[i] = manager_find_lease(m, "a", cid)->fd;
+    }
+    manager_drop_namespace_leases(m, "a", "test");
+    fd_closer_free(m);
+    assert_null(m->close_later);
+    for (int i = 0; i < 10; i++)
+        assert_true(fcntl(fds[i], F_GETFD) < 0 && errno == EBADF);
+    sd_event_unref(event);
     teardown_manager(m);
 }
 
@@ -639,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_per_namespace_sets),
         cmocka_unit_test(test_releasing_marks),
         cmocka_unit_test(test_close_later),
+        cmocka_unit_test(test_closing_thread),
         cmocka_unit_test(test_find_many),
         cmocka_unit_test(test_bound_exit),
         cmocka_unit_test(test_check_leases),

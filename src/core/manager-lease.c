@@ -162,13 +162,6 @@ static int bind_process(const LeaseRequest *req, Lease *l, ManagerError *e)
     return 0;
 }
 
-static uint64_t now_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Asks the kernel for cid in the request's namespace. */
 static int reserve(Manager *m, const LeaseRequest *req, uint32_t cid)
 {
@@ -297,7 +290,7 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
         snprintf(l->rec.owner, sizeof(l->rec.owner), "%s", req->owner);
         l->rec.uid = req->uid;
         l->rec.pid = req->pid;
-        l->rec.acquired_usec = now_usec();
+        l->rec.acquired_usec = clock_usec(CLOCK_REALTIME);
         l->rec.reserved = req->reserve;
         l->rec.persist = req->persist && req->reserve;
         /* A lease that would not survive a restart is not granted: its fd

@@ -516,25 +516,18 @@ static int reconcile_namespaces(Manager *m)
     return manager_save(m);
 }
 
-static uint64_t monotonic_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 int manager_reconcile(Manager *m)
 {
-    uint64_t start = monotonic_usec();
+    uint64_t start = clock_usec(CLOCK_MONOTONIC);
     int r = reconcile_namespaces(m);
     if (r < 0)
         return r;
-    uint64_t namespaces_done = monotonic_usec();
+    uint64_t namespaces_done = clock_usec(CLOCK_MONOTONIC);
     m->reconcile_namespaces_usec = namespaces_done - start;
     LeaseRecord *records = NULL;
     size_t n = 0, dropped = 0;
     r = lease_records_load(m->config.state_dir, &records, &n, &dropped);
-    uint64_t read_done = monotonic_usec();
+    uint64_t read_done = clock_usec(CLOCK_MONOTONIC);
     m->read_leases_usec = read_done - namespaces_done;
     if (r < 0)
         log_error_errno(r, "Cannot read the leases in %s/%s: %m", m->config.state_dir, LEASES_DIR);
@@ -542,7 +535,7 @@ int manager_reconcile(Manager *m)
         log_warning("Ignored %zu unreadable lease files in %s/%s", dropped, m->config.state_dir, LEASES_DIR);
     r = manager_reconcile_leases(m, records, n);
     free(records);
-    m->adopt_leases_usec = monotonic_usec() - read_done;
+    m->adopt_leases_usec = clock_usec(CLOCK_MONOTONIC) - read_done;
     return r;
 }
 
@@ -657,13 +650,6 @@ static void namespace_remove(Manager *m, Namespace *ns)
     ns_index_invalidate(m);
 }
 
-static uint64_t now_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Drops a record that never became a namespace, and says so on disk. */
 static void namespace_discard(Manager *m, const char *name)
 {
@@ -776,7 +762,7 @@ int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **r
     Namespace ns = {
         .mode = vsock_mode_from_string(req->mode),
         .g2h_fallback = req->g2h_fallback,
-        .created_usec = now_usec(),
+        .created_usec = clock_usec(CLOCK_REALTIME),
         .pending = true,
         .fd = -1,
     };

@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <systemd/sd-bus.h>
@@ -132,13 +131,6 @@ static int on_recheck_timer(sd_event_source *s, uint64_t usec, void *userdata)
     return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
-static uint64_t now(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static int run(Manager *m)
 {
     sd_event *event = NULL;
@@ -185,7 +177,7 @@ static int run(Manager *m)
     }
 
     raise_fd_limit(m);
-    uint64_t t_start = now(CLOCK_MONOTONIC);
+    uint64_t t_start = clock_usec(CLOCK_MONOTONIC);
     r = fd_store_take(m);
     if (r < 0)
         goto finish;
@@ -194,13 +186,13 @@ static int run(Manager *m)
         log_error_errno(r, "Cannot start the thread that closes released devices: %m");
         goto finish;
     }
-    uint64_t t_taken = now(CLOCK_MONOTONIC);
+    uint64_t t_taken = clock_usec(CLOCK_MONOTONIC);
     r = manager_startup(m);
     if (r < 0)
         goto finish;
-    uint64_t t_started = now(CLOCK_MONOTONIC);
+    uint64_t t_started = clock_usec(CLOCK_MONOTONIC);
     fd_store_adopted(m);
-    uint64_t t_adopted = now(CLOCK_MONOTONIC);
+    uint64_t t_adopted = clock_usec(CLOCK_MONOTONIC);
     r = sd_event_add_inotify(event, NULL, m->config.netns_dir, IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR,
                              on_netns_dir_event, m);
     if (r < 0) {
@@ -224,10 +216,10 @@ static int run(Manager *m)
     log_info("vsocknsd %s ready (kernel support: %s, %zu namespaces, %zu leases; state taken up in %llu ms: "
              "fd store %llu, namespaces %llu, lease files %llu, leases %llu, fd store settled %llu)",
              VSOCKNS_VERSION, kernel_support_to_string(m->kernel_support), m->n_namespaces, m->n_leases,
-             (unsigned long long) ((t_adopted - t_start) / 1000000), (unsigned long long) ((t_taken - t_start) / 1000000),
+             (unsigned long long) ((t_adopted - t_start) / 1000), (unsigned long long) ((t_taken - t_start) / 1000),
              (unsigned long long) (m->reconcile_namespaces_usec / 1000),
              (unsigned long long) (m->read_leases_usec / 1000), (unsigned long long) (m->adopt_leases_usec / 1000),
-             (unsigned long long) ((t_adopted - t_started) / 1000000));
+             (unsigned long long) ((t_adopted - t_started) / 1000));
 
     r = sd_event_loop(event);
     sd_notify(false, "STOPPING=1");

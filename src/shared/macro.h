@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -45,4 +47,12 @@ static inline void fclosep(FILE **f)
 static inline int negative_errno(void)
 {
     return errno > 0 ? -errno : -EIO;
+}
+
+/* Now on clock (CLOCK_MONOTONIC, CLOCK_REALTIME, ...), in microseconds. */
+static inline uint64_t clock_usec(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

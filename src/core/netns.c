@@ -38,9 +38,7 @@ typedef struct HelperReply {
 
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_usec(CLOCK_MONOTONIC) / 1000;
 }
 
 int netns_helper_timeout_ms = NETNS_HELPER_TIMEOUT_MS_DEFAULT;

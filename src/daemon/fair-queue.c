@@ -72,11 +72,10 @@ static void sender_drop(FairQueue *q, size_t i)
 
 static bool warn_now(time_t *last)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    if (*last != 0 && ts.tv_sec - *last < WARN_INTERVAL_SEC)
+    time_t now = (time_t) (clock_usec(CLOCK_MONOTONIC) / 1000000);
+    if (*last != 0 && now - *last < WARN_INTERVAL_SEC)
         return false;
-    *last = ts.tv_sec;
+    *last = now;
     return true;
 }
 

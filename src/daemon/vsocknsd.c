@@ -19,6 +19,7 @@
 #include "daemon/fair-queue.h"
 #include "daemon/fd-closer.h"
 #include "daemon/fd-store.h"
+#include "daemon/idle-trim.h"
 #include "daemon/manager-dbus.h"
 #include "daemon/namespace-dbus.h"
 #include "shared/log.h"
@@ -136,6 +137,7 @@ static int run(Manager *m)
     sd_event *event = NULL;
     sd_bus *bus = NULL;
     FairQueue *fair = NULL;
+    IdleTrim *trim = NULL;
     int r;
 
     sigset_t mask;
@@ -205,6 +207,11 @@ static int run(Manager *m)
         log_error_errno(r, "Cannot set up the recheck timer: %m");
         goto finish;
     }
+    r = idle_trim_attach(event, IDLE_TRIM_USEC, IDLE_TRIM_MIN_FREE, &trim);
+    if (r < 0) {
+        log_error_errno(r, "Cannot set up the heap trim timer: %m");
+        goto finish;
+    }
     /* Last: once we own the name, callers may rely on everything above. */
     r = sd_bus_request_name(bus, VSOCKNS_BUS_NAME, 0);
     if (r < 0) {
@@ -233,6 +240,7 @@ finish:
     fd_store_free(m);
     manager_dbus_disconnect(m);
     fair_queue_free(fair);
+    idle_trim_free(trim);
     sd_bus_flush_close_unref(bus);
     sd_event_unref(event);
     return r;

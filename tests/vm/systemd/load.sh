@@ -8,9 +8,9 @@
 # do not pile up in vsocknsd (its peak RSS during the load stays within
 # 32 MiB of where it started), and once the leases are gone and vsocknsd
 # has been quiet long enough to give its free heap back (idle-trim.h), its
-# fds are back to the baseline and its RSS is within 5% of it. (The flood round takes
-# about 7 times as long: on one emulated CPU the flood takes most of the
-# bus's time.)
+# fds are back to the baseline and its RSS is within 5% of it. (The flood
+# round takes about 7 times as long: on one emulated CPU the flood takes
+# most of the bus's time.)
 . "$(dirname "$0")/../daemon-lib.sh"
 
 clients=${VSOCKNS_LOAD_CLIENTS:-50} calls=${VSOCKNS_LOAD_CALLS:-10000}

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "shared/macro.h"
+#include "shared/process.h"
 
 #define TOKEN_LEN 16
 
@@ -203,32 +204,11 @@ static int probe(Prober *p, int ns_fd, int parent_fd)
     return 0;
 }
 
-/* Closes every fd but the few the prober needs: a copy of a lease's vhost
- * device kept here would hold its CID (and a VM's memory) after release. */
-static void close_all_but(int a, int b, int c)
-{
-    int keep[3] = { a, b, c };
-    for (int i = 0; i < 3; i++) /* sort the three */
-        for (int j = i + 1; j < 3; j++)
-            if (keep[j] < keep[i]) {
-                int t = keep[i];
-                keep[i] = keep[j];
-                keep[j] = t;
-            }
-    unsigned from = 3;
-    for (int i = 0; i < 3; i++) {
-        if (keep[i] < 0 || (unsigned) keep[i] < from)
-            continue;
-        if ((unsigned) keep[i] > from)
-            close_range(from, keep[i] - 1, 0);
-        from = keep[i] + 1;
-    }
-    close_range(from, ~0u, 0);
-}
-
 static _Noreturn void prober_main(int ns_fd, int parent_fd, int report_fd)
 {
-    close_all_but(ns_fd, parent_fd, report_fd);
+    /* A copy of a lease's vhost device kept here would hold its CID (and a
+     * VM's memory) after release. */
+    close_all_fds_but((int[]) { ns_fd, parent_fd, report_fd }, 3);
     IsolationReport report = { .error = 0 };
     Prober p = { .home_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), .report = &report };
     if (p.home_fd < 0)

@@ -161,8 +161,9 @@ static bool ns_index_build(Manager *m)
 }
 
 /* Every lease operation looks its namespace up, and a restart adopts
- * 10,000 leases among 1,000 namespaces: by index, not by a linear search. */
-Namespace *manager_find(Manager *m, const char *name)
+ * 10,000 leases among 1,000 namespaces: by index, not by a linear search.
+ * Finds pending records too (creations under way). */
+static Namespace *find_any(Manager *m, const char *name)
 {
     if (m->n_namespaces >= NS_INDEX_MIN &&
         ((m->ns_index_of == m->namespaces && m->ns_index_n == m->n_namespaces) || ns_index_build(m))) {
@@ -178,6 +179,12 @@ Namespace *manager_find(Manager *m, const char *name)
         if (streq(m->namespaces[i].name, name))
             return &m->namespaces[i];
     return NULL;
+}
+
+Namespace *manager_find(Manager *m, const char *name)
+{
+    Namespace *ns = find_any(m, name);
+    return ns && !ns->pending ? ns : NULL;
 }
 
 int manager_save(Manager *m)
@@ -368,7 +375,7 @@ static int parent_setup(Manager *m, Parent *p)
     NetnsSetup setup = { .pin_path = p->path, .child_ns_mode = want, .g2h_fallback = -1 };
     NetnsCreated created;
     int fd;
-    r = netns_create_pinned(-1, &setup, NULL, NULL, &fd, &created);
+    r = netns_create_pinned(-1, &setup, &fd, &created);
     if (r >= 0)
         close(fd); /* parents live in our own 0700 directory: found by path */
     if (r == -EPERM)
@@ -590,8 +597,10 @@ int manager_check_create(Manager *m, const CreateRequest *req, const char **ret_
     if (mode == VSOCK_MODE_INVALID)
         return manager_error_set(e, -EINVAL, ERROR_INVALID_MODE,
                          "Mode '%.32s' is not valid: use 'local' or 'global'.", req->mode);
-    if (manager_find(m, req->name))
-        return manager_error_set(e, -EEXIST, ERROR_NAMESPACE_EXISTS, "Namespace '%s' already exists.", req->name);
+    const Namespace *same = find_any(m, req->name);
+    if (same)
+        return manager_error_set(e, -EEXIST, ERROR_NAMESPACE_EXISTS, "Namespace '%s' already exists%s.", req->name,
+                                 same->pending ? " (it is being created)" : "");
 
     char path[PATH_MAX];
     pin_path(m, req->name, path, sizeof(path));
@@ -653,7 +662,7 @@ static void namespace_remove(Manager *m, Namespace *ns)
 /* Drops a record that never became a namespace, and says so on disk. */
 static void namespace_discard(Manager *m, const char *name)
 {
-    Namespace *ns = manager_find(m, name);
+    Namespace *ns = find_any(m, name);
     if (ns)
         namespace_remove(m, ns);
     manager_save(m);
@@ -674,7 +683,7 @@ typedef struct CreateProgress {
 static int record_progress(void *userdata, NetnsStage stage, const NetnsCreated *c)
 {
     CreateProgress *p = userdata;
-    Namespace *ns = manager_find(p->manager, p->name);
+    Namespace *ns = find_any(p->manager, p->name);
     if (stage == NETNS_STAGE_MADE && vsock_mode_from_string(c->ns_mode) != p->want) {
         p->mode_mismatch = true;
         return -EBUSY;
@@ -708,42 +717,18 @@ static int open_creation_parent(Manager *m, const CreateRequest *req, const char
                                        parent_path, strerror(-fd));
 }
 
-static int create_from_parent(Manager *m, const CreateRequest *req, const char *parent_path, int *ret_fd,
-                              int *ret_g2h_fallback, ManagerError *e)
-{
-    _cleanup_close_ int parent_fd = open_creation_parent(m, req, parent_path, e);
-    if (parent_fd < -1)
-        return parent_fd;
-
+/* A creation under way: its pending record is in m->namespaces (found by
+ * name: the array moves), the helper is making the namespace. */
+struct CreateJob {
+    bool stopped;            /* by manager_create_namespace_stop() */
+    char name[NS_NAME_MAX + 1];
+    char mode[16];
     char path[PATH_MAX];
-    pin_path(m, req->name, path, sizeof(path));
-    NetnsSetup setup = { .pin_path = path, .g2h_fallback = req->g2h_fallback };
-    CreateProgress progress = { .manager = m, .name = req->name, .want = vsock_mode_from_string(req->mode) };
-    NetnsCreated created = { .g2h_fallback = -1 };
-    int r = m->netns->create_pinned(m->netns_userdata, parent_fd, &setup, record_progress, &progress, ret_fd, &created);
-    *ret_g2h_fallback = created.g2h_fallback;
-    if (r == -EEXIST)
-        return manager_error_set(e, r, ERROR_NAMESPACE_EXISTS, "%s already exists.", path);
-    if (progress.mode_mismatch)
-        return manager_error_set(e, -EBUSY, ERROR_MODE_MISMATCH,
-                         "The kernel made namespace '%s' %s instead of %s; nothing was kept.", req->name,
-                         created.ns_mode[0] ? created.ns_mode : "another mode", req->mode);
-    if (r == -ESTALE)
-        return manager_error_set(e, r, ERROR_KERNEL,
-                         "%s was replaced by someone else while namespace '%s' was being created; it is left "
-                         "alone and nothing was kept.", path, req->name);
-    if (r == -ETIMEDOUT)
-        return manager_error_set(e, r, ERROR_KERNEL,
-                         "Creating namespace '%s' did not finish within %d s (the kernel or a lock on %s "
-                         "stalled); nothing was kept.", req->name, netns_helper_timeout_ms / 1000,
-                         m->config.netns_dir);
-    if (r < 0)
-        return manager_error_set(e, r, ERROR_KERNEL, "Creating namespace '%s' failed: %s.", req->name, strerror(-r));
-    FAULT_POINT("after-bind-mount");
-    return 0;
-}
+    CreateProgress progress;
+    NetnsJob *netns;
+};
 
-int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **ret, ManagerError *e)
+int manager_create_namespace_begin(Manager *m, const CreateRequest *req, CreateJob **ret, ManagerError *e)
 {
     const char *parent_path = NULL;
     int r = manager_check_create(m, req, &parent_path, e);
@@ -753,11 +738,21 @@ int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **r
         return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
                          "Namespace '%s' was removed behind vsockns's back; nothing to nest in.", req->parent);
 
+    CreateJob *j = calloc(1, sizeof(*j));
+    if (!j)
+        return manager_error_set(e, -ENOMEM, ERROR_NONE, "Out of memory.");
+    snprintf(j->name, sizeof(j->name), "%s", req->name);
+    snprintf(j->mode, sizeof(j->mode), "%s", req->mode);
+    pin_path(m, req->name, j->path, sizeof(j->path));
+    j->progress = (CreateProgress) { .manager = m, .name = j->name, .want = vsock_mode_from_string(req->mode) };
+
     /*
      * A pending record first, then every step recorded before the next
      * (record_progress): if vsocknsd dies half-way, the next start knows
      * exactly which placeholder and which namespace were its own, finishes
      * or undoes the job, and never touches anything else (finish_pending).
+     * While pending, the name is taken but the namespace is not there for
+     * anything else (manager_find() does not see it).
      */
     Namespace ns = {
         .mode = vsock_mode_from_string(req->mode),
@@ -770,39 +765,128 @@ int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **r
     snprintf(ns.name, sizeof(ns.name), "%s", req->name);
     snprintf(ns.parent, sizeof(ns.parent), "%s", req->parent ? req->parent : "");
     r = namespace_add(m, &ns);
-    if (r < 0)
+    if (r < 0) {
+        free(j);
         return manager_error_set(e, r, ERROR_NONE, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
+    }
 
-    int fd, g2h_fallback;
-    r = create_from_parent(m, req, parent_path, &fd, &g2h_fallback, e);
+    _cleanup_close_ int parent_fd = open_creation_parent(m, req, parent_path, e);
+    r = parent_fd < -1 ? parent_fd : 0;
+    if (r == 0) {
+        NetnsSetup setup = { .pin_path = j->path, .g2h_fallback = req->g2h_fallback };
+        r = m->netns->create_begin(m->netns_userdata, parent_fd, &setup, record_progress, &j->progress, &j->netns);
+        if (r == -EEXIST)
+            manager_error_set(e, r, ERROR_NAMESPACE_EXISTS, "%s already exists.", j->path);
+        else if (r < 0)
+            manager_error_set(e, r, ERROR_KERNEL, "Creating namespace '%s' failed: %s.", req->name, strerror(-r));
+    }
     if (r < 0) {
         namespace_discard(m, req->name);
+        free(j);
+        return r;
+    }
+    *ret = j;
+    return 0;
+}
+
+int manager_create_job_fd(const CreateJob *j)
+{
+    return j->netns->fd;
+}
+
+void manager_create_job_cancel(CreateJob *j)
+{
+    netns_job_cancel(j->netns);
+}
+
+/* The helper is done: the error a caller gets, or 0 and *ret_fd. */
+static int create_outcome(Manager *m, CreateJob *j, int *ret_fd, ManagerError *e)
+{
+    int r = j->netns->result;
+    const NetnsCreated *created = &j->netns->created;
+    if (r == -EEXIST)
+        return manager_error_set(e, r, ERROR_NAMESPACE_EXISTS, "%s already exists.", j->path);
+    if (j->progress.mode_mismatch)
+        return manager_error_set(e, -EBUSY, ERROR_MODE_MISMATCH,
+                         "The kernel made namespace '%s' %s instead of %s; nothing was kept.", j->name,
+                         created->ns_mode[0] ? created->ns_mode : "another mode", j->mode);
+    if (r == -ESTALE)
+        return manager_error_set(e, r, ERROR_KERNEL,
+                         "%s was replaced by someone else while namespace '%s' was being created; it is left "
+                         "alone and nothing was kept.", j->path, j->name);
+    if (r == -ETIMEDOUT && j->stopped)
+        return manager_error_set(e, r, ERROR_KERNEL,
+                         "vsocknsd is stopping: the creation of namespace '%s' was stopped and nothing was "
+                         "kept; ask again once it is back.", j->name);
+    if (r == -ETIMEDOUT)
+        return manager_error_set(e, r, ERROR_KERNEL,
+                         "Creating namespace '%s' did not finish within %d s (the kernel stalled); vsocknsd "
+                         "stopped it and nothing was kept.", j->name, netns_helper_timeout_ms / 1000);
+    if (r < 0)
+        return manager_error_set(e, r, ERROR_KERNEL, "Creating namespace '%s' failed: %s.", j->name, strerror(-r));
+    FAULT_POINT("after-bind-mount");
+    *ret_fd = j->netns->ns_fd;
+    j->netns->ns_fd = -1;
+    return 0;
+}
+
+int manager_create_namespace_step(Manager *m, CreateJob *j, Namespace **ret, ManagerError *e)
+{
+    int r = netns_job_step(j->netns);
+    if (r == -EAGAIN)
+        return r;
+    int fd = -1;
+    r = create_outcome(m, j, &fd, e);
+    int g2h_fallback = j->netns->created.g2h_fallback;
+    netns_job_free(j->netns);
+    if (r < 0) {
+        namespace_discard(m, j->name);
+        free(j);
         return r;
     }
 
-    Namespace *added = manager_find(m, req->name);
+    Namespace *added = find_any(m, j->name);
     added->fd = fd;
     added->pending = false;
     added->placeholder_dev = added->placeholder_ino = 0;
-    if (added->g2h_fallback < 0)
-        added->g2h_fallback = g2h_fallback >= 0 && m->g2h_fallback_supported ? g2h_fallback
-                                                                            : read_g2h_fallback(m, added);
+    /* Read in the helper; -1 if it could not (no second helper for it). */
+    if (added->g2h_fallback < 0 && m->g2h_fallback_supported)
+        added->g2h_fallback = g2h_fallback;
     r = manager_save(m);
     if (r < 0) {
-        char path[PATH_MAX];
         NetnsId id = { .dev = added->dev, .ino = added->inode };
-        pin_path(m, req->name, path, sizeof(path));
-        m->netns->unpin_verified(m->netns_userdata, path, &id);
-        namespace_discard(m, req->name);
-        return manager_error_set(e, r, ERROR_NONE, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
+        m->netns->unpin_verified(m->netns_userdata, j->path, &id);
+        namespace_discard(m, j->name);
+        manager_error_set(e, r, ERROR_NONE, "Cannot record namespace '%s': %s.", j->name, strerror(-r));
+        free(j);
+        return r;
     }
-    log_event(LOG_INFO, EVENT_NAMESPACE_CREATED, (EventFields) { .ns = req->name, .has_uid = true, .uid = req->uid },
-              "Created %s namespace '%s'%s%s", req->mode, req->name, ns.parent[0] ? " in " : "", ns.parent);
+    log_event(LOG_INFO, EVENT_NAMESPACE_CREATED, (EventFields) { .ns = added->name, .has_uid = true, .uid = added->uid },
+              "Created %s namespace '%s'%s%s", j->mode, added->name, added->parent[0] ? " in " : "", added->parent);
+    free(j);
     if (m->on_added)
         m->on_added(m, added, m->userdata);
     if (ret)
         *ret = added;
     return 0;
+}
+
+int manager_create_namespace_stop(Manager *m, CreateJob *j, Namespace **ret, ManagerError *e)
+{
+    j->stopped = true;
+    netns_job_cancel(j->netns);
+    netns_job_wait(j->netns, 0);
+    return manager_create_namespace_step(m, j, ret, e);
+}
+
+int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **ret, ManagerError *e)
+{
+    CreateJob *j;
+    int r = manager_create_namespace_begin(m, req, &j, e);
+    if (r < 0)
+        return r;
+    netns_job_wait(j->netns, netns_helper_timeout_ms);
+    return manager_create_namespace_step(m, j, ret, e);
 }
 
 /* The namespace is gone or going: end its leases, drop it, tell. */

@@ -193,6 +193,7 @@ void manager_config_parse(Manager *m, FILE *f);
 int manager_reconcile(Manager *m);
 
 const char *kernel_support_to_string(KernelSupport s);
+/* A managed namespace by name; NULL also while it is still being created. */
 Namespace *manager_find(Manager *m, const char *name);
 /* manager_find(), and a check that /run/netns/NAME still pins the namespace
  * we hold: if it was removed or replaced behind our back (and the inotify
@@ -203,6 +204,24 @@ Namespace *manager_find_live(Manager *m, const char *name);
 /* Checks a request without touching anything; on success *ret_parent_path
  * is the namespace to create the child from (NULL: the host). */
 int manager_check_create(Manager *m, const CreateRequest *req, const char **ret_parent_path, ManagerError *e);
+
+/*
+ * Creating a namespace without the loop waiting for the kernel. begin
+ * checks the request (as manager_check_create), records the name as
+ * pending (taken, but found by nobody: manager_find() skips it) and starts
+ * the creation; the caller waits until manager_create_job_fd() is readable
+ * and calls step, which returns -EAGAIN until the creation is over, and
+ * then the namespace (or the error) and frees the job. cancel gives up (the
+ * deadline netns_helper_timeout_ms passed): the next steps end it with a
+ * TimedOut-like Kernel error. stop does cancel and waits, for shutdown.
+ */
+typedef struct CreateJob CreateJob;
+int manager_create_namespace_begin(Manager *m, const CreateRequest *req, CreateJob **ret, ManagerError *e);
+int manager_create_job_fd(const CreateJob *j);
+void manager_create_job_cancel(CreateJob *j);
+int manager_create_namespace_step(Manager *m, CreateJob *j, Namespace **ret, ManagerError *e);
+int manager_create_namespace_stop(Manager *m, CreateJob *j, Namespace **ret, ManagerError *e);
+/* All of it at once, waiting in poll(): for tests and tools without a loop. */
 int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **ret, ManagerError *e);
 int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerError *e);
 

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -23,7 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/fault.h"
 #include "shared/macro.h"
+#include "shared/process.h"
 
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
@@ -87,6 +90,7 @@ static _Noreturn void helper_child(int netns_fd, int reply_fd, netns_helper_fn f
 {
     HelperReply reply = { .result = 0 };
 
+    close_all_fds_but((int[]) { netns_fd, reply_fd }, 2);
     if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0)
         reply.result = -errno;
     else
@@ -275,6 +279,9 @@ static int create_in_helper(const NetnsSetup *setup, char *out, size_t out_size,
  */
 static _Noreturn void create_child(int parent_fd, const NetnsSetup *setup, int reply_fd, int go_fd)
 {
+    close_all_fds_but((int[]) { parent_fd, reply_fd, go_fd }, 3);
+    /* Tests only: a kernel that stalls in the middle of a creation. */
+    FAULT_STALL("create-helper-stall");
     HelperReply reply = { .result = 0, .g2h_fallback = -1 };
     struct stat st;
     if (parent_fd >= 0 && setns(parent_fd, CLONE_NEWNET) < 0)
@@ -313,83 +320,250 @@ static bool id_matches(const NetnsId *want, const NetnsId *got)
     return got->ino == want->ino && (want->dev == 0 || got->dev == want->dev);
 }
 
-/* Steps 2 and 3 of netns_create_pinned, with the helper. */
-static int create_and_pin(int parent_fd, const NetnsSetup *setup, netns_record_fn record, void *userdata,
-                          NetnsCreated *c)
+typedef enum HelperStage {
+    HELPER_WAIT_MADE,     /* for the report that the namespace exists */
+    HELPER_WAIT_PINNED,   /* told to pin it: for the report of the bind mount */
+    HELPER_WAIT_EXIT,     /* the result is known: for the helper to be gone */
+} HelperStage;
+
+/* The daemon's side of one creating helper. */
+struct NetnsHelper {
+    pid_t pid;
+    int go_fd;               /* 'y' or 'n' once the namespace is recorded */
+    HelperStage stage;
+    bool killed;             /* netns_job_cancel(): the answer is -ETIMEDOUT */
+    HelperReply reply;       /* being read */
+    size_t got;
+    char *pin_path;
+    netns_record_fn record;
+    void *userdata;
+};
+
+static NetnsJob *job_new(void)
 {
-    int reply[2], go[2];
-    if (pipe2(reply, O_CLOEXEC) < 0)
-        return -errno;
-    if (pipe2(go, O_CLOEXEC) < 0) {
-        int r = -errno;
-        close(reply[0]);
-        close(reply[1]);
-        return r;
+    NetnsJob *j = calloc(1, sizeof(*j));
+    if (!j)
+        return NULL;
+    j->fd = j->ns_fd = -1;
+    j->created.g2h_fallback = -1;
+    return j;
+}
+
+/* The helper is gone and j->result is known: reap it and leave nothing but
+ * what succeeded (a pinned namespace, held as j->ns_fd). */
+static void job_settle(NetnsJob *j)
+{
+    struct NetnsHelper *h = j->helper;
+    /* Its end of the pipe closed as it exited: this wait is short. */
+    while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    j->pid = 0;
+    close(j->fd);
+    j->fd = -1;
+    if (h->go_fd >= 0)
+        close(h->go_fd);
+    NetnsCreated *c = &j->created;
+    if (j->result < 0) {
+        /* Only what is still ours: the namespace (if the bind got that
+         * far), else the bare placeholder. */
+        if (c->id.ino == 0 || netns_unpin_verified(h->pin_path, &c->id) == -ESTALE)
+            netns_remove_placeholder(h->pin_path, &c->placeholder);
+    } else {
+        /* Hold the namespace that is pinned there now, if it is still ours. */
+        int fd = netns_open_verified(h->pin_path, &c->id, NULL);
+        if (fd < 0)
+            j->result = fd;
+        else
+            j->ns_fd = fd;
     }
-    pid_t pid = fork();
+    free(h->pin_path);
+    free(h);
+    j->helper = NULL;
+}
+
+/* One whole reply has arrived: act on it. */
+static void job_on_reply(NetnsJob *j)
+{
+    struct NetnsHelper *h = j->helper;
+    h->got = 0;
+    if (h->stage == HELPER_WAIT_PINNED) {
+        j->result = h->reply.result;
+        h->stage = HELPER_WAIT_EXIT;
+        return;
+    }
+    int r = h->reply.result;
+    if (r == 0) {
+        NetnsCreated *c = &j->created;
+        snprintf(c->ns_mode, sizeof(c->ns_mode), "%.15s", h->reply.out);
+        c->id = (NetnsId) { .dev = h->reply.dev, .ino = h->reply.ino };
+        c->g2h_fallback = h->reply.g2h_fallback;
+        r = h->record ? h->record(h->userdata, NETNS_STAGE_MADE, c) : 0;
+    }
+    (void) !write(h->go_fd, r == 0 ? "y" : "n", 1);
+    close(h->go_fd);
+    h->go_fd = -1;
+    if (r == 0)
+        h->stage = HELPER_WAIT_PINNED;
+    else {
+        j->result = r;
+        h->stage = HELPER_WAIT_EXIT;
+    }
+}
+
+int netns_job_step(NetnsJob *j)
+{
+    struct NetnsHelper *h = j->helper;
+    if (!h)
+        return 0;
+    for (;;) {
+        char discard[sizeof(HelperReply)];
+        char *into = h->stage == HELPER_WAIT_EXIT ? discard : (char *) &h->reply + h->got;
+        size_t want = h->stage == HELPER_WAIT_EXIT ? sizeof(discard) : sizeof(h->reply) - h->got;
+        ssize_t n = read(j->fd, into, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return -EAGAIN;
+        if (n <= 0) {
+            /* The helper is gone (or the pipe broke): was that the end? */
+            if (h->stage != HELPER_WAIT_EXIT)
+                j->result = h->killed ? -ETIMEDOUT : n < 0 ? -errno : -EPROTO;
+            job_settle(j);
+            return 0;
+        }
+        if (h->stage == HELPER_WAIT_EXIT)
+            continue;
+        h->got += n;
+        if (h->got == sizeof(h->reply))
+            job_on_reply(j);
+    }
+}
+
+void netns_job_cancel(NetnsJob *j)
+{
+    struct NetnsHelper *h = j->helper;
+    if (!h || h->killed || h->stage == HELPER_WAIT_EXIT)
+        return; /* nothing under way, or it is exiting by itself */
+    /* It answers with end-of-file once dead (netns_job_step). */
+    kill(h->pid, SIGKILL);
+    h->killed = true;
+}
+
+int netns_job_wait(NetnsJob *j, int timeout_ms)
+{
+    uint64_t deadline = now_ms() + (uint64_t) timeout_ms;
+    while (netns_job_step(j) == -EAGAIN) {
+        uint64_t now = now_ms();
+        if (now >= deadline)
+            netns_job_cancel(j); /* then wait for it to be gone */
+        struct pollfd p = { .fd = j->fd, .events = POLLIN };
+        if (poll(&p, 1, now >= deadline ? -1 : (int) (deadline - now)) < 0 && errno != EINTR)
+            return -errno;
+    }
+    return j->result;
+}
+
+NetnsJob *netns_job_free(NetnsJob *j)
+{
+    if (!j)
+        return NULL;
+    if (j->helper) {
+        netns_job_cancel(j);
+        netns_job_wait(j, 0);
+    }
+    if (j->ns_fd >= 0)
+        close(j->ns_fd);
+    free(j);
+    return NULL;
+}
+
+/* Starts the helper of a creation whose placeholder exists. */
+static int job_start_helper(NetnsJob *j, int parent_fd, const NetnsSetup *setup)
+{
+    struct NetnsHelper *h = calloc(1, sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    h->go_fd = -1;
+    h->pin_path = strdup(setup->pin_path);
+    int reply[2] = { -1, -1 }, go[2] = { -1, -1 };
+    int r = 0;
+    if (!h->pin_path)
+        r = -ENOMEM;
+    /* Non-blocking: the loop reads what is there and goes on; the helper's
+     * few hundred bytes always fit. */
+    else if (pipe2(reply, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(go, O_CLOEXEC) < 0)
+        r = -errno;
+    pid_t pid = r < 0 ? -1 : fork();
     if (pid == 0) {
-        close(reply[0]);
-        close(go[1]);
         signal(SIGPIPE, SIG_IGN);
         create_child(parent_fd, setup, reply[1], go[0]);
     }
-    close(reply[1]);
-    close(go[0]);
-    if (pid < 0) {
-        int r = -errno;
-        close(reply[0]);
-        close(go[1]);
+    if (r == 0 && pid < 0)
+        r = -errno;
+    if (reply[1] >= 0)
+        close(reply[1]);
+    if (go[0] >= 0)
+        close(go[0]);
+    if (r < 0) {
+        if (reply[0] >= 0)
+            close(reply[0]);
+        if (go[1] >= 0)
+            close(go[1]);
+        free(h->pin_path);
+        free(h);
         return r;
     }
-
-    HelperReply made, pinned;
-    ssize_t n = read_reply(reply[0], &made);
-    int r = n < 0 ? (int) n : n != sizeof(made) ? -EPROTO : made.result;
-    if (r == 0) {
-        snprintf(c->ns_mode, sizeof(c->ns_mode), "%.15s", made.out);
-        c->id = (NetnsId) { .dev = made.dev, .ino = made.ino };
-        c->g2h_fallback = made.g2h_fallback;
-        r = record ? record(userdata, NETNS_STAGE_MADE, c) : 0;
-    }
-    (void) !write(go[1], r == 0 ? "y" : "n", 1);
-    close(go[1]);
-    if (r == 0) {
-        n = read_reply(reply[0], &pinned);
-        r = n < 0 ? (int) n : n != sizeof(pinned) ? -EPROTO : pinned.result;
-    }
-    close(reply[0]);
-    reap_helper(pid, r == -ETIMEDOUT);
-    return r;
+    h->pid = j->pid = pid;
+    h->go_fd = go[1];
+    h->stage = HELPER_WAIT_MADE;
+    j->fd = reply[0];
+    j->helper = h;
+    return 0;
 }
 
-int netns_create_pinned(int parent_fd, const NetnsSetup *setup, netns_record_fn record, void *userdata,
-                        int *ret_fd, NetnsCreated *ret)
+int netns_create_begin(int parent_fd, const NetnsSetup *setup, netns_record_fn record, void *userdata,
+                       NetnsJob **ret)
 {
-    NetnsCreated c = { .g2h_fallback = -1 };
+    NetnsJob *j = job_new();
+    if (!j)
+        return -ENOMEM;
     /* The placeholder: O_EXCL makes a second creator of the name fail. */
     int fd = open(setup->pin_path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
-    if (fd < 0)
+    if (fd < 0) {
+        free(j);
         return -errno;
-    int r = fd_id(fd, &c.placeholder);
+    }
+    int r = fd_id(fd, &j->created.placeholder);
     close(fd);
     if (r == 0 && record)
-        r = record(userdata, NETNS_STAGE_PLACEHOLDER, &c);
+        r = record(userdata, NETNS_STAGE_PLACEHOLDER, &j->created);
     if (r == 0)
-        r = create_and_pin(parent_fd, setup, record, userdata, &c);
+        r = job_start_helper(j, parent_fd, setup);
     if (r < 0) {
-        /* Only what is still ours: the namespace (if the bind got that
-         * far), else the bare placeholder. */
-        if (c.id.ino == 0 || netns_unpin_verified(setup->pin_path, &c.id) == -ESTALE)
-            netns_remove_placeholder(setup->pin_path, &c.placeholder);
+        netns_remove_placeholder(setup->pin_path, &j->created.placeholder);
+        free(j);
         return r;
     }
-    /* Hold the namespace that is pinned there now, if it is still ours. */
-    fd = netns_open_verified(setup->pin_path, &c.id, NULL);
-    if (fd < 0)
-        return fd;
-    *ret_fd = fd;
-    *ret = c;
+    j->helper->record = record;
+    j->helper->userdata = userdata;
+    *ret = j;
     return 0;
+}
+
+int netns_create_pinned(int parent_fd, const NetnsSetup *setup, int *ret_fd, NetnsCreated *ret)
+{
+    NetnsJob *j;
+    int r = netns_create_begin(parent_fd, setup, NULL, NULL, &j);
+    if (r < 0)
+        return r;
+    r = netns_job_wait(j, netns_helper_timeout_ms);
+    *ret = j->created;
+    if (r == 0) {
+        *ret_fd = j->ns_fd;
+        j->ns_fd = -1;
+    }
+    netns_job_free(j);
+    return r;
 }
 
 int netns_open_verified(const char *path, const NetnsId *want, NetnsId *ret)
@@ -490,10 +664,10 @@ int netns_open(const char *path)
     return netns_open_verified(path, NULL, NULL);
 }
 
-static int real_create_pinned(void *userdata, int parent_fd, const NetnsSetup *setup, netns_record_fn record,
-                              void *record_userdata, int *ret_fd, NetnsCreated *ret)
+static int real_create_begin(void *userdata, int parent_fd, const NetnsSetup *setup, netns_record_fn record,
+                             void *record_userdata, NetnsJob **ret)
 {
-    return netns_create_pinned(parent_fd, setup, record, record_userdata, ret_fd, ret);
+    return netns_create_begin(parent_fd, setup, record, record_userdata, ret);
 }
 
 static int real_open_verified(void *userdata, const char *path, const NetnsId *want, NetnsId *ret)
@@ -522,7 +696,7 @@ static int real_sysctl_read(void *userdata, int netns_fd, const char *key, char 
 }
 
 const NetnsOps netns_ops_real = {
-    .create_pinned = real_create_pinned,
+    .create_begin = real_create_begin,
     .open_verified = real_open_verified,
     .path_id = real_path_id,
     .unpin_verified = real_unpin_verified,

@@ -9,8 +9,10 @@
  * There is one way to do anything in a namespace: netns_helper_run(), a
  * short-lived forked helper that joins the namespace, runs one function and
  * sends back one answer; the daemon waits for it at most
- * netns_helper_timeout_ms (10 s), then kills it and reports -ETIMEDOUT. Creation
- * (netns_create_pinned) is that helper in two steps. The single exception
+ * netns_helper_timeout_ms (10 s), then kills it and reports -ETIMEDOUT.
+ * Creation is that helper in two steps, and asynchronous (NetnsJob): the
+ * daemon serves other callers while the kernel makes the namespace, which
+ * it may take its time over. The single exception
  * is opening a file that must belong to the namespace and come back as an
  * fd (vhost.h: netns_open_file), done on a thread that joins the namespace
  * and returns (or aborts the daemon): an open of /dev/vhost-vsock cannot
@@ -76,15 +78,42 @@ extern int netns_helper_timeout_ms;
 int netns_dir_prepare(const char *dir);
 
 /*
- * Creates a namespace from inside parent_fd (< 0: the host) and pins it:
- * placeholder (O_EXCL: -EEXIST if the path exists), namespace, bind mount.
- * record (may be NULL) is called after the first two steps. On success
- * *ret_fd holds the new namespace, verified to be the one pinned. On
+ * A namespace creation under way, so that the event loop never waits for
+ * the kernel: netns_create_begin() makes the placeholder (O_EXCL: -EEXIST
+ * if the path exists), records it, and starts the helper; the caller
+ * watches fd for POLLIN and calls netns_job_step() until it returns 0, when
+ * result is in. record (may be NULL) is called at each stage, the second
+ * time from netns_job_step(). With result 0, ns_fd holds the new namespace,
+ * verified to be the one pinned (the caller takes it: set it to -1). On
  * failure nothing is left, but for a pin that someone replaced while we
  * made it (-ESTALE), which is not ours to remove.
  */
-int netns_create_pinned(int parent_fd, const NetnsSetup *setup, netns_record_fn record, void *userdata,
-                        int *ret_fd, NetnsCreated *ret);
+typedef struct NetnsJob {
+    int fd;                      /* to wait on (POLLIN); -1 once result is in */
+    int result;                  /* 0 or a negative errno, once fd is -1 */
+    int ns_fd;                   /* with result 0: the new namespace */
+    NetnsCreated created;        /* what was made so far */
+    pid_t pid;                   /* the helper, while there is one */
+    struct NetnsHelper *helper;  /* netns.c's; NULL once done (and for fakes) */
+} NetnsJob;
+
+int netns_create_begin(int parent_fd, const NetnsSetup *setup, netns_record_fn record, void *userdata,
+                       NetnsJob **ret);
+/* Reads what the helper said and acts on it: -EAGAIN to wait for fd
+ * again, 0 once result is in (the helper is gone then). */
+int netns_job_step(NetnsJob *j);
+/* Gives up (a deadline passed): kills the helper; the job then ends with
+ * -ETIMEDOUT, once the helper is gone, through netns_job_step(). */
+void netns_job_cancel(NetnsJob *j);
+/* Waits in poll() for the end, cancelling after timeout_ms: the result.
+ * Only where nothing else is served (startup, shutdown, tests). */
+int netns_job_wait(NetnsJob *j, int timeout_ms);
+/* Cancels and waits for a job still under way, closes an ns_fd not taken. */
+NetnsJob *netns_job_free(NetnsJob *j);
+
+/* The same without a loop (for vsockns's own parents, at startup): waits
+ * up to netns_helper_timeout_ms. *ret_fd on success. */
+int netns_create_pinned(int parent_fd, const NetnsSetup *setup, int *ret_fd, NetnsCreated *ret);
 
 /*
  * Opens the namespace pinned at path, to hold on to: never through a
@@ -125,8 +154,10 @@ int netns_open(const char *path);
  * same name; userdata is the table's.
  */
 typedef struct NetnsOps {
-    int (*create_pinned)(void *userdata, int parent_fd, const NetnsSetup *setup, netns_record_fn record,
-                         void *record_userdata, int *ret_fd, NetnsCreated *ret);
+    /* netns_create_begin(); a fake may return a job that is already done
+     * (fd -1, helper NULL): the netns_job_*() functions accept it. */
+    int (*create_begin)(void *userdata, int parent_fd, const NetnsSetup *setup, netns_record_fn record,
+                        void *record_userdata, NetnsJob **ret);
     int (*open_verified)(void *userdata, const char *path, const NetnsId *want, NetnsId *ret);
     int (*path_id)(void *userdata, const char *path, NetnsId *ret, bool *ret_is_ns);
     int (*unpin_verified)(void *userdata, const char *path, const NetnsId *id);

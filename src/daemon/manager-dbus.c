@@ -47,6 +47,95 @@ int bus_read_create_options(sd_bus_message *m, CreateRequest *req, sd_bus_error 
                             error);
 }
 
+/*
+ * A CreateNamespace whose namespace the kernel is making: the loop serves
+ * other callers meanwhile and answers this one when the helper reports
+ * (or, after netns_helper_timeout_ms, once the helper it killed is gone).
+ */
+struct CreateCall {
+    Manager *manager;
+    sd_bus_message *call;
+    CreateJob *job;
+    sd_event_source *io, *deadline;
+    CreateCall *next;
+};
+
+static void create_call_free(CreateCall *c)
+{
+    BusContext *ctx = c->manager->userdata;
+    for (CreateCall **p = &ctx->creates; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    sd_event_source_disable_unref(c->io);
+    sd_event_source_disable_unref(c->deadline);
+    sd_bus_message_unref(c->call);
+    free(c);
+}
+
+/* The creation is over (r, ns or e): answer and forget the call. */
+static void create_call_done(CreateCall *c, int r, const Namespace *ns, const ManagerError *e)
+{
+    if (r < 0) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        bus_reply_manager_error(&error, r, e);
+        r = sd_bus_reply_method_error(c->call, &error);
+        sd_bus_error_free(&error);
+    } else {
+        _cleanup_free_ char *path = namespace_object_path(ns->name);
+        r = path ? sd_bus_reply_method_return(c->call, "o", path) : -ENOMEM;
+    }
+    if (r < 0)
+        log_warning_errno(r, "Cannot answer CreateNamespace: %m");
+    create_call_free(c);
+}
+
+static int on_create_progress(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+    CreateCall *c = userdata;
+    ManagerError e = {};
+    Namespace *ns = NULL;
+    int r = manager_create_namespace_step(c->manager, c->job, &ns, &e);
+    if (r == -EAGAIN)
+        return 0;
+    create_call_done(c, r, ns, &e);
+    return 0;
+}
+
+static int on_create_deadline(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    CreateCall *c = userdata;
+    /* The helper is killed; the answer comes once it is gone. */
+    log_warning("Creating a namespace did not finish within %d s; stopping it", netns_helper_timeout_ms / 1000);
+    manager_create_job_cancel(c->job);
+    return 0;
+}
+
+/* Watches the job on the loop; on failure the job is stopped and the
+ * call answered. */
+static int create_call_watch(CreateCall *c, sd_event *event)
+{
+    /* A copy of the fd of our own: the job closes its fd when it ends,
+     * while this source still has it registered. */
+    int fd = fcntl(manager_create_job_fd(c->job), F_DUPFD_CLOEXEC, 3);
+    int r = fd < 0 ? -errno : sd_event_add_io(event, &c->io, fd, EPOLLIN, on_create_progress, c);
+    if (r >= 0)
+        r = sd_event_source_set_io_fd_own(c->io, true);
+    else if (fd >= 0)
+        close(fd);
+    if (r >= 0)
+        r = sd_event_add_time_relative(event, &c->deadline, CLOCK_MONOTONIC,
+                                       (uint64_t) netns_helper_timeout_ms * 1000, 0, on_create_deadline, c);
+    if (r >= 0)
+        return 0;
+    ManagerError e = {};
+    Namespace *ns = NULL;
+    int done = manager_create_namespace_stop(c->manager, c->job, &ns, &e);
+    create_call_done(c, done, ns, &e);
+    return r;
+}
+
 static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
     Manager *manager = userdata;
@@ -76,14 +165,21 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
 
-    Namespace *ns;
-    r = manager_create_namespace(manager, &req, &ns, &e);
-    if (r < 0)
-        return bus_reply_manager_error(error, r, &e);
-    _cleanup_free_ char *path = namespace_object_path(ns->name);
-    if (!path)
+    CreateCall *c = calloc(1, sizeof(*c));
+    if (!c)
         return -ENOMEM;
-    return sd_bus_reply_method_return(m, "o", path);
+    r = manager_create_namespace_begin(manager, &req, &c->job, &e);
+    if (r < 0) {
+        free(c);
+        return bus_reply_manager_error(error, r, &e);
+    }
+    BusContext *ctx = manager->userdata;
+    c->manager = manager;
+    c->call = sd_bus_message_ref(m);
+    c->next = ctx->creates;
+    ctx->creates = c;
+    (void) create_call_watch(c, sd_bus_get_event(sd_bus_message_get_bus(m)));
+    return 1;
 }
 
 static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -138,6 +234,8 @@ static int method_list_namespaces(sd_bus_message *m, void *userdata, sd_bus_erro
         r = sd_bus_message_open_container(reply, 'a', "(ssso)");
     for (size_t i = 0; r >= 0 && i < manager->n_namespaces; i++) {
         const Namespace *ns = &manager->namespaces[i];
+        if (ns->pending)
+            continue; /* still being created */
         char pin[PATH_MAX];
         _cleanup_free_ char *path = namespace_object_path(ns->name);
         snprintf(pin, sizeof(pin), "%s/%s", manager->config.netns_dir, ns->name);
@@ -478,7 +576,10 @@ static int property_get_namespace_count(sd_bus *bus, const char *path, const cha
                                         sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
     Manager *m = userdata;
-    return sd_bus_message_append(reply, "u", (uint32_t) m->n_namespaces);
+    uint32_t n = 0;
+    for (size_t i = 0; i < m->n_namespaces; i++)
+        n += !m->namespaces[i].pending; /* not those still being created */
+    return sd_bus_message_append(reply, "u", n);
 }
 
 static int property_get_lease_count(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -667,11 +768,34 @@ static void on_lease_removed(Manager *m, Lease *l, const char *why, void *userda
         log_warning_errno(r, "Cannot emit LeaseReleased: %m");
 }
 
+/* Creations still under way when vsocknsd stops: stopped, undone, and
+ * answered. */
+static void stop_creates(BusContext *ctx)
+{
+    while (ctx->creates) {
+        CreateCall *c = ctx->creates;
+        ManagerError e = {};
+        Namespace *ns = NULL;
+        int r = manager_create_namespace_stop(c->manager, c->job, &ns, &e);
+        create_call_done(c, r, ns, &e);
+    }
+}
+
+/* The loop is ending: before sd-bus closes the connection (its own exit
+ * source, priority 0), so that the answers still go out. */
+static int on_loop_exit(sd_event_source *s, void *userdata)
+{
+    stop_creates(userdata);
+    return 0;
+}
+
 void manager_dbus_disconnect(Manager *m)
 {
     BusContext *ctx = m->userdata;
     if (!ctx)
         return;
+    stop_creates(ctx);
+    sd_event_source_disable_unref(ctx->exit_source);
     polkit_registry_free(ctx->polkit);
     free(ctx);
     m->userdata = NULL;
@@ -685,6 +809,15 @@ int manager_dbus_connect_signals(sd_bus *bus, Manager *m)
         return -ENOMEM;
     }
     ctx->bus = bus;
+    int r = sd_event_add_exit(sd_bus_get_event(bus), &ctx->exit_source, on_loop_exit, ctx);
+    if (r >= 0)
+        r = sd_event_source_set_priority(ctx->exit_source, SD_EVENT_PRIORITY_IMPORTANT);
+    if (r < 0) {
+        sd_event_source_disable_unref(ctx->exit_source);
+        polkit_registry_free(ctx->polkit);
+        free(ctx);
+        return r;
+    }
     m->userdata = ctx;
     m->on_added = on_namespace_added;
     m->on_removed = on_namespace_removed;

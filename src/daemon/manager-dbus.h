@@ -7,10 +7,14 @@
 #include "core/manager.h"
 #include "polkit.h"
 
+typedef struct CreateCall CreateCall;
+
 /* What the bus layer keeps beside the manager (the manager's userdata). */
 typedef struct BusContext {
     sd_bus *bus;
     PolkitRegistry *polkit;
+    CreateCall *creates;     /* CreateNamespace calls waiting for the kernel */
+    sd_event_source *exit_source; /* stops them when the loop ends */
 } BusContext;
 
 PolkitRegistry *bus_polkit_of(Manager *m);

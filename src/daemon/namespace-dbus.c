@@ -95,14 +95,18 @@ static int namespace_node_enumerator(sd_bus *bus, const char *path, void *userda
     char **list = calloc(m->n_namespaces + 1, sizeof(char *));
     if (!list)
         return -ENOMEM;
+    size_t n = 0;
     for (size_t i = 0; i < m->n_namespaces; i++) {
-        list[i] = namespace_object_path(m->namespaces[i].name);
-        if (!list[i]) {
-            for (size_t j = 0; j < i; j++)
+        if (m->namespaces[i].pending)
+            continue; /* still being created */
+        list[n] = namespace_object_path(m->namespaces[i].name);
+        if (!list[n]) {
+            for (size_t j = 0; j < n; j++)
                 free(list[j]);
             free(list);
             return -ENOMEM;
         }
+        n++;
     }
     *nodes = list;
     return 1;

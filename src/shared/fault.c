@@ -3,25 +3,43 @@
 
 #ifdef VSOCKNS_FAULT_INJECTION
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
 
-void fault_point(const char *name)
+/* Whether the file names this point; if so it is consumed. */
+static bool armed_for(const char *name)
 {
     char armed[64] = "";
     FILE *f = fopen(FAULT_FILE, "re");
     if (!f)
-        return;
+        return false;
     if (!fgets(armed, sizeof(armed), f))
         armed[0] = '\0';
     fclose(f);
     armed[strcspn(armed, "\n")] = '\0';
     if (strcmp(armed, name) != 0)
-        return;
+        return false;
     unlink(FAULT_FILE);
+    return true;
+}
+
+void fault_stall(const char *name)
+{
+    if (!armed_for(name))
+        return;
+    log_notice("Fault point %s reached: stalling until killed", name);
+    for (;;)
+        pause();
+}
+
+void fault_point(const char *name)
+{
+    if (!armed_for(name))
+        return;
     log_notice("Fault point %s reached: killing vsocknsd with SIGKILL", name);
     raise(SIGKILL);
 }

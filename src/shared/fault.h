@@ -2,16 +2,21 @@
 /*
  * Named failure points, compiled in only for tests (the vsocknsd-faults
  * binary, never installed): FAULT_POINT("after-fdstore") kills the daemon
- * with SIGKILL right there when the file VSOCKNS_FAULT_FILE
- * (/run/vsockns-fault) names that point. The file is removed first, so the
- * restarted daemon runs on. In every other build the points are nothing.
+ * with SIGKILL right there when the file FAULT_FILE (/run/vsockns-fault)
+ * names that point. The file is removed first, so the restarted daemon runs
+ * on. FAULT_STALL("name") instead stops right there until killed: a kernel
+ * that never returns, as seen from a helper process. In every other build
+ * the points are nothing.
  */
 #pragma once
 
 #ifdef VSOCKNS_FAULT_INJECTION
 #define FAULT_FILE "/run/vsockns-fault"
 void fault_point(const char *name);
+void fault_stall(const char *name);
 #define FAULT_POINT(name) fault_point(name)
+#define FAULT_STALL(name) fault_stall(name)
 #else
 #define FAULT_POINT(name) do { } while (0)
+#define FAULT_STALL(name) do { } while (0)
 #endif

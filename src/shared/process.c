@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 pid_t pidfd_get_pid(int fd)
 {
@@ -61,4 +62,22 @@ int process_uid(pid_t pid, uid_t *ret)
         }
     fclose(f);
     return r;
+}
+
+void close_all_fds_but(const int *keep, size_t n)
+{
+    unsigned from = 3;
+    for (;;) {
+        /* The lowest fd to keep at or above from: close up to it. */
+        int next = -1;
+        for (size_t i = 0; i < n; i++)
+            if (keep[i] >= 0 && (unsigned) keep[i] >= from && (next < 0 || keep[i] < next))
+                next = keep[i];
+        if (next < 0)
+            break;
+        if ((unsigned) next > from)
+            close_range(from, next - 1, 0);
+        from = next + 1;
+    }
+    close_range(from, ~0u, 0);
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -52,32 +53,40 @@ static void copy_state(FakeNetns *f)
         fclose(file);
 }
 
-static int fake_create_pinned(void *userdata, int parent_fd, const NetnsSetup *setup, netns_record_fn record,
-                              void *record_userdata, int *ret_fd, NetnsCreated *ret)
+/* Does it all at once: the job it returns is already over. */
+static int fake_create_begin(void *userdata, int parent_fd, const NetnsSetup *setup, netns_record_fn record,
+                             void *record_userdata, NetnsJob **ret)
 {
     FakeNetns *f = userdata;
     f->creates++;
     if (fake_netns_find(f, setup->pin_path))
         return -EEXIST;
-    NetnsCreated c = { .g2h_fallback = -1 }; /* the manager asks sysctl_read */
-    c.placeholder = fake_netns_plant(f, setup->pin_path, false);
-    int r = record ? record(record_userdata, NETNS_STAGE_PLACEHOLDER, &c) : 0;
-    if (r == 0) {
-        snprintf(c.ns_mode, sizeof(c.ns_mode), "%s", f->made_mode);
-        c.id = (NetnsId) { .dev = FAKE_DEV, .ino = f->next_ino++ };
-        r = record ? record(record_userdata, NETNS_STAGE_MADE, &c) : 0;
-        copy_state(f);
-    }
+    NetnsJob *j = calloc(1, sizeof(*j));
+    if (!j)
+        return -ENOMEM;
+    *j = (NetnsJob) { .fd = -1, .ns_fd = -1, .created.g2h_fallback = -1 };
+    NetnsCreated *c = &j->created;
+    c->placeholder = fake_netns_plant(f, setup->pin_path, false);
+    int r = record ? record(record_userdata, NETNS_STAGE_PLACEHOLDER, c) : 0;
     if (r < 0) {
         fake_netns_remove(f, setup->pin_path);
-        *ret = c;
+        free(j);
         return r;
     }
-    FakePin *p = fake_netns_find(f, setup->pin_path);
-    p->is_ns = true;
-    p->id = c.id;
-    *ret_fd = eventfd(0, EFD_CLOEXEC);
-    *ret = c;
+    snprintf(c->ns_mode, sizeof(c->ns_mode), "%s", f->made_mode);
+    c->id = (NetnsId) { .dev = FAKE_DEV, .ino = f->next_ino++ };
+    r = record ? record(record_userdata, NETNS_STAGE_MADE, c) : 0;
+    copy_state(f);
+    if (r < 0) {
+        fake_netns_remove(f, setup->pin_path);
+        j->result = r;
+    } else {
+        FakePin *p = fake_netns_find(f, setup->pin_path);
+        p->is_ns = true;
+        p->id = c->id;
+        j->ns_fd = eventfd(0, EFD_CLOEXEC);
+    }
+    *ret = j;
     return 0;
 }
 
@@ -138,7 +147,7 @@ static int fake_sysctl_read(void *userdata, int netns_fd, const char *key, char 
 }
 
 const NetnsOps fake_netns_ops = {
-    .create_pinned = fake_create_pinned,
+    .create_begin = fake_create_begin,
     .open_verified = fake_open_verified,
     .path_id = fake_path_id,
     .unpin_verified = fake_unpin_verified,

@@ -13,7 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -243,6 +247,62 @@ static void test_helper_timeout(void **state)
     netns_helper_timeout_ms = NETNS_HELPER_TIMEOUT_MS_DEFAULT;
 }
 
+/* The real creation, asynchronous: a helper that stops answering is
+ * waited for without blocking, and cancelled leaves nothing behind. */
+static void test_job_real(void **state)
+{
+    if (geteuid() != 0) {
+        print_message("skipped: making and pinning namespaces needs root\n");
+        return;
+    }
+    char pin[512];
+    pin_of("real", pin, sizeof(pin));
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/netns", state_dir);
+    mkdir(dir, 0755);
+    NetnsSetup setup = { .pin_path = pin, .g2h_fallback = -1 };
+
+    /* One that goes through: pinned, and held by the fd it gives. */
+    NetnsJob *j;
+    assert_int_equal(netns_create_begin(-1, &setup, NULL, NULL, &j), 0);
+    assert_true(j->fd >= 0 && j->pid > 0);
+    assert_int_equal(netns_job_wait(j, 10000), 0);
+    assert_int_equal(j->fd, -1);
+    assert_int_equal(j->pid, 0);
+    assert_true(j->ns_fd >= 0);
+    NetnsId id;
+    bool is_ns = false;
+    assert_int_equal(netns_path_id(pin, &id, &is_ns), 0);
+    assert_true(is_ns);
+    assert_true(id.ino == j->created.id.ino);
+    assert_int_equal(netns_unpin_verified(pin, &j->created.id), 0);
+    j = netns_job_free(j);
+
+    /* One whose helper stops (as a kernel that stalls would): the step
+     * does not wait for it; cancelled, it ends -ETIMEDOUT and the
+     * placeholder is gone. */
+    assert_int_equal(netns_create_begin(-1, &setup, NULL, NULL, &j), 0);
+    assert_int_equal(kill(j->pid, SIGSTOP), 0);
+    usleep(100000);
+    assert_int_equal(netns_job_step(j), -EAGAIN);
+    assert_int_equal(access(pin, F_OK), 0); /* the placeholder, or the pin if it was that quick */
+    netns_job_cancel(j);
+    struct pollfd p = { .fd = j->fd, .events = POLLIN };
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    while (netns_job_step(j) == -EAGAIN)
+        poll(&p, 1, 1000);
+    assert_int_equal(j->result, -ETIMEDOUT);
+    assert_int_equal(j->ns_fd, -1);
+    assert_int_equal(access(pin, F_OK), -1);
+    j = netns_job_free(j);
+
+    /* The placeholder's O_EXCL: a second creator of a name gets -EEXIST. */
+    int fd = open(pin, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    close(fd);
+    assert_int_equal(netns_create_begin(-1, &setup, NULL, NULL, &j), -EEXIST);
+    unlink(pin);
+}
+
 int main(void)
 {
     if (!mkdtemp(state_dir))
@@ -254,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_reconcile),
         cmocka_unit_test(test_helper_timeout),
+        cmocka_unit_test(test_job_real),
     };
     int failed = cmocka_run_group_tests_name("namespaces", tests, NULL, NULL);
     char cmd[128];

@@ -1,0 +1,89 @@
+#!/bin/bash
+# CreateNamespace while the kernel stalls in the middle of making the
+# namespace (the vsocknsd-faults build's create-helper-stall point: the
+# helper stops until it is killed). vsocknsd keeps serving everyone else,
+# other creations included; the name is taken but shown nowhere; after the
+# helper deadline (10 s) the call fails with a named error, nothing of it is
+# left, and the name can be created again. A stop of vsocknsd in the middle
+# of such a creation answers the caller and leaves nothing either.
+. "$(dirname "$0")/../daemon-lib.sh"
+
+dropin=/run/systemd/system/vsocknsd.service.d/60-faults.conf
+mkdir -p "$(dirname "$dropin")"
+printf '[Service]\nExecStart=\nExecStart=%s\n' "$VSOCKNS_BUILD_ROOT/src/vsocknsd-faults" >"$dropin"
+defer "rm -f $dropin /run/vsockns-fault; systemctl daemon-reload; systemctl restart vsocknsd"
+systemctl daemon-reload
+systemctl restart vsocknsd
+main_pid() { systemctl show -P MainPID vsocknsd; }
+expect_eq "the unit runs vsocknsd-faults" yes \
+    "$([[ $(readlink /proc/"$(main_pid)"/exe) == */vsocknsd-faults ]] && echo yes)"
+
+dir=$(mktemp -d)
+defer "rm -rf $dir"
+# stall NAME OUT: starts CreateNamespace NAME in the background (its pid in
+# $stalled), returns once its helper has stopped at the fault point.
+stall() {
+    echo create-helper-stall >/run/vsockns-fault
+    call CreateNamespace "$1" local "@a{sv} {}" >"$2" &
+    stalled=$!
+    for _ in $(seq 300); do
+        [[ -e /run/vsockns-fault ]] || break
+        sleep 0.1
+    done
+    expect_eq "$1: its helper stalls (armed file consumed)" gone \
+        "$([[ -e /run/vsockns-fault ]] && echo still-armed || echo gone)"
+}
+helpers() { pgrep -c -P "$(main_pid)" || true; }
+not_left() {
+    expect_eq "$1: no pin or placeholder left" no "$([[ -e /run/netns/$1 ]] && echo yes || echo no)"
+    expect_eq "$1: no record left" no "$(grep -q "\"$1\"" /run/vsockns/namespaces.json && echo yes || echo no)"
+}
+
+stall cs-slow "$dir/slow"
+expect_eq "the stalled helper is a child of vsocknsd" 1 "$(helpers)"
+
+# Everything below is answered while the creation waits for the kernel.
+out=$(call CreateNamespace cs-fast global "@a{sv} {}")
+expect_eq "another creation goes through meanwhile" yes \
+    "$([[ $out == "(objectpath '/org/vsockns1/namespace/cs_2dfast'"* ]] && echo yes)"
+defer "$ctl delete --force cs-fast"
+expect_eq "ns_mode of the namespace made meanwhile" global "$(sysctl_get cs-fast ns_mode)"
+expect_eq "the list answers, without the name being created" "cs-fast" \
+    "$($ctl list --json | grep -o '"name":"cs-[^"]*"' | cut -d'"' -f4 | xargs)"
+expect_error NoSuchNamespace GetNamespace cs-slow
+expect_error NoSuchNamespace DeleteNamespace cs-slow true
+expect_error NoSuchNamespace AcquireLease cs-slow 0 "x" "@a{sv} {}"
+out=$(call CreateNamespace cs-slow global "@a{sv} {}")
+expect_eq "the same name again: NamespaceExists, being created" yes \
+    "$([[ $out == *NamespaceExists*"being created"* ]] && echo yes)"
+expect_eq "NamespaceCount leaves it out" "u 1" \
+    "$(busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager NamespaceCount)"
+expect_eq "the stalled CreateNamespace is still waiting after all that" yes \
+    "$(kill -0 "$stalled" 2>/dev/null && echo yes)"
+
+wait "$stalled"
+echo "stalled call answered: $(cat "$dir/slow")"
+expect_eq "it fails with a named error once the helper deadline passed" yes \
+    "$(grep -q "org.vsockns1.Error.KernelError: Creating namespace 'cs-slow' did not finish within 10 s" "$dir/slow" &&
+        echo yes)"
+not_left cs-slow
+expect_eq "the stalled helper is gone" 0 "$(helpers)"
+expect_eq "the journal names the stall" yes \
+    "$(journalctl -b -u vsocknsd --no-pager | grep -q "Fault point create-helper-stall reached: stalling" && echo yes)"
+create cs-slow local
+expect_eq "ns_mode of cs-slow made again" local "$(sysctl_get cs-slow ns_mode)"
+
+# Stopping vsocknsd in the middle of a creation: the caller gets an answer
+# and nothing is left for the next start to clean up.
+stall cs-stop "$dir/stop"
+systemctl restart vsocknsd
+wait "$stalled"
+echo "call answered at the stop: $(cat "$dir/stop")"
+expect_eq "the caller is told vsocknsd stopped" yes \
+    "$(grep -q "vsocknsd is stopping: the creation of namespace 'cs-stop' was stopped" "$dir/stop" && echo yes)"
+not_left cs-stop
+expect_eq "the next start had no interrupted creation to finish" no \
+    "$(journalctl -b -u vsocknsd --no-pager | grep -q "cs-stop.*interrupted\|interrupted.*cs-stop" && echo yes || echo no)"
+expect_eq "namespaces kept across the restart" "cs-fast cs-slow" \
+    "$($ctl list --json | grep -o '"name":"cs-[^"]*"' | cut -d'"' -f4 | sort | xargs)"
+finish

@@ -815,7 +815,7 @@ static int create_outcome(Manager *m, CreateJob *j, int *ret_fd, ManagerError *e
                          "%s was replaced by someone else while namespace '%s' was being created; it is left "
                          "alone and nothing was kept.", j->path, j->name);
     if (r == -ETIMEDOUT && j->stopped)
-        return manager_error_set(e, r, ERROR_KERNEL,
+        return manager_error_set(e, -ESHUTDOWN, ERROR_NONE,
                          "vsocknsd is stopping: the creation of namespace '%s' was stopped and nothing was "
                          "kept; ask again once it is back.", j->name);
     if (r == -ETIMEDOUT)

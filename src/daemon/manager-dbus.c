@@ -51,11 +51,17 @@ int bus_read_create_options(sd_bus_message *m, CreateRequest *req, sd_bus_error 
  * A CreateNamespace whose namespace the kernel is making: the loop serves
  * other callers meanwhile and answers this one when the helper reports
  * (or, after netns_helper_timeout_ms, once the helper it killed is gone).
+ * At most CREATES_RUNNING_MAX helpers run at once (each is a process, and
+ * the unit has TasksMax=); further calls wait their turn in order.
  */
+#define CREATES_RUNNING_MAX 8
+
 struct CreateCall {
     Manager *manager;
     sd_bus_message *call;
-    CreateJob *job;
+    CreateRequest req;       /* its strings are the call's: held by the ref */
+    CreateJob *job;          /* NULL while waiting for its turn, and once over */
+    bool running;            /* its helper was started: counted as running */
     sd_event_source *io, *deadline;
     CreateCall *next;
 };
@@ -68,14 +74,16 @@ static void create_call_free(CreateCall *c)
             *p = c->next;
             break;
         }
+    if (c->running)
+        ctx->n_creates_running--;
     sd_event_source_disable_unref(c->io);
     sd_event_source_disable_unref(c->deadline);
     sd_bus_message_unref(c->call);
     free(c);
 }
 
-/* The creation is over (r, ns or e): answer and forget the call. */
-static void create_call_done(CreateCall *c, int r, const Namespace *ns, const ManagerError *e)
+/* Answers the call (r, ns or e) and forgets it. */
+static void create_call_answer(CreateCall *c, int r, const Namespace *ns, const ManagerError *e)
 {
     if (r < 0) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -91,35 +99,28 @@ static void create_call_done(CreateCall *c, int r, const Namespace *ns, const Ma
     create_call_free(c);
 }
 
-static int on_create_progress(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static int on_create_progress(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static int on_create_deadline(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Starts the creation of a call whose turn it is; a refusal or failure
+ * answers it at once. */
+static void create_call_start(CreateCall *c)
 {
-    CreateCall *c = userdata;
+    BusContext *ctx = c->manager->userdata;
     ManagerError e = {};
     Namespace *ns = NULL;
-    int r = manager_create_namespace_step(c->manager, c->job, &ns, &e);
-    if (r == -EAGAIN)
-        return 0;
-    create_call_done(c, r, ns, &e);
-    return 0;
-}
-
-static int on_create_deadline(sd_event_source *s, uint64_t usec, void *userdata)
-{
-    CreateCall *c = userdata;
-    /* The helper is killed; the answer comes once it is gone. */
-    log_warning("Creating a namespace did not finish within %d s; stopping it", netns_helper_timeout_ms / 1000);
-    manager_create_job_cancel(c->job);
-    return 0;
-}
-
-/* Watches the job on the loop; on failure the job is stopped and the
- * call answered. */
-static int create_call_watch(CreateCall *c, sd_event *event)
-{
+    int r = manager_create_namespace_begin(c->manager, &c->req, &c->job, &e);
+    if (r < 0) {
+        create_call_answer(c, r, NULL, &e);
+        return;
+    }
+    c->running = true;
+    ctx->n_creates_running++;
+    sd_event *event = sd_bus_get_event(sd_bus_message_get_bus(c->call));
     /* A copy of the fd of our own: the job closes its fd when it ends,
      * while this source still has it registered. */
     int fd = fcntl(manager_create_job_fd(c->job), F_DUPFD_CLOEXEC, 3);
-    int r = fd < 0 ? -errno : sd_event_add_io(event, &c->io, fd, EPOLLIN, on_create_progress, c);
+    r = fd < 0 ? -errno : sd_event_add_io(event, &c->io, fd, EPOLLIN, on_create_progress, c);
     if (r >= 0)
         r = sd_event_source_set_io_fd_own(c->io, true);
     else if (fd >= 0)
@@ -128,12 +129,48 @@ static int create_call_watch(CreateCall *c, sd_event *event)
         r = sd_event_add_time_relative(event, &c->deadline, CLOCK_MONOTONIC,
                                        (uint64_t) netns_helper_timeout_ms * 1000, 0, on_create_deadline, c);
     if (r >= 0)
-        return 0;
+        return;
+    log_warning_errno(r, "Cannot watch the creation of namespace '%s': %m", c->req.name);
+    r = manager_create_namespace_stop(c->manager, c->job, &ns, &e);
+    c->job = NULL;
+    create_call_answer(c, r, ns, &e);
+}
+
+/* Starts waiting calls, oldest first, while there is room. */
+static void create_calls_run(BusContext *ctx)
+{
+    CreateCall *c = ctx->creates;
+    while (c && ctx->n_creates_running < CREATES_RUNNING_MAX) {
+        CreateCall *next = c->next;
+        if (!c->running)
+            create_call_start(c); /* may answer and free it */
+        c = next;
+    }
+}
+
+static int on_create_progress(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+    CreateCall *c = userdata;
+    BusContext *ctx = c->manager->userdata;
     ManagerError e = {};
     Namespace *ns = NULL;
-    int done = manager_create_namespace_stop(c->manager, c->job, &ns, &e);
-    create_call_done(c, done, ns, &e);
-    return r;
+    int r = manager_create_namespace_step(c->manager, c->job, &ns, &e);
+    if (r == -EAGAIN)
+        return 0;
+    c->job = NULL; /* freed by the step */
+    create_call_answer(c, r, ns, &e);
+    create_calls_run(ctx);
+    return 0;
+}
+
+static int on_create_deadline(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    CreateCall *c = userdata;
+    /* The helper is killed; the answer comes once it is gone. */
+    log_warning("Creating namespace '%s' did not finish within %d s; stopping it", c->req.name,
+                netns_helper_timeout_ms / 1000);
+    manager_create_job_cancel(c->job);
+    return 0;
 }
 
 static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -168,17 +205,16 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     CreateCall *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    r = manager_create_namespace_begin(manager, &req, &c->job, &e);
-    if (r < 0) {
-        free(c);
-        return bus_reply_manager_error(error, r, &e);
-    }
+    *c = (CreateCall) { .manager = manager, .call = sd_bus_message_ref(m), .req = req };
     BusContext *ctx = manager->userdata;
-    c->manager = manager;
-    c->call = sd_bus_message_ref(m);
-    c->next = ctx->creates;
-    ctx->creates = c;
-    (void) create_call_watch(c, sd_bus_get_event(sd_bus_message_get_bus(m)));
+    CreateCall **tail = &ctx->creates;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = c;
+    if (ctx->n_creates_running < CREATES_RUNNING_MAX)
+        create_call_start(c);
+    else
+        log_debug("CreateNamespace '%s' waits: %d creations are under way", req.name, CREATES_RUNNING_MAX);
     return 1;
 }
 
@@ -776,8 +812,12 @@ static void stop_creates(BusContext *ctx)
         CreateCall *c = ctx->creates;
         ManagerError e = {};
         Namespace *ns = NULL;
-        int r = manager_create_namespace_stop(c->manager, c->job, &ns, &e);
-        create_call_done(c, r, ns, &e);
+        int r = c->running ? manager_create_namespace_stop(c->manager, c->job, &ns, &e)
+                           : manager_error_set(&e, -ESHUTDOWN, ERROR_NONE,
+                                               "vsocknsd is stopping: namespace '%s' was not created; ask "
+                                               "again once it is back.", c->req.name);
+        c->job = NULL;
+        create_call_answer(c, r, ns, &e);
     }
 }
 

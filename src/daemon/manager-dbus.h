@@ -13,7 +13,8 @@ typedef struct CreateCall CreateCall;
 typedef struct BusContext {
     sd_bus *bus;
     PolkitRegistry *polkit;
-    CreateCall *creates;     /* CreateNamespace calls waiting for the kernel */
+    CreateCall *creates;     /* CreateNamespace calls under way or waiting, in order */
+    size_t n_creates_running; /* of them, those whose helper runs */
     sd_event_source *exit_source; /* stops them when the loop ends */
 } BusContext;
 

@@ -4,8 +4,9 @@
 # helper stops until it is killed). vsocknsd keeps serving everyone else,
 # other creations included; the name is taken but shown nowhere; after the
 # helper deadline (10 s) the call fails with a named error, nothing of it is
-# left, and the name can be created again. A stop of vsocknsd in the middle
-# of such a creation answers the caller and leaves nothing either.
+# left, and the name can be created again. At most 8 creations run at once;
+# the others wait their turn. A stop of vsocknsd in the middle of a creation
+# answers the caller and leaves nothing either.
 . "$(dirname "$0")/../daemon-lib.sh"
 
 dropin=/run/systemd/system/vsocknsd.service.d/60-faults.conf
@@ -73,6 +74,29 @@ expect_eq "the journal names the stall" yes \
 create cs-slow local
 expect_eq "ns_mode of cs-slow made again" local "$(sysctl_get cs-slow ns_mode)"
 
+# At most 8 helpers at once: with 8 stalled, a ninth creation waits for its
+# turn (no ninth helper), everything else is still answered, and it is made
+# once the stalled ones have been stopped.
+for i in $(seq 8); do
+    stall "cs-st-$i" "$dir/st-$i"
+    pids+=("$stalled")
+done
+call CreateNamespace cs-queued global "@a{sv} {}" >"$dir/queued" &
+queued=$!
+sleep 2
+expect_eq "helpers running with 8 stalled and one more asked for" 8 "$(helpers)"
+expect_eq "the list answers meanwhile" "cs-fast cs-slow" \
+    "$($ctl list --json | grep -o '"name":"cs-[^"]*"' | cut -d'"' -f4 | sort | xargs)"
+expect_eq "the ninth creation is still waiting" yes "$(kill -0 "$queued" 2>/dev/null && echo yes)"
+wait "${pids[@]}" "$queued"
+expect_eq "the 8 stalled ones failed with the named error" 8 \
+    "$(grep -l "KernelError: Creating namespace 'cs-st-.*did not finish within 10 s" "$dir"/st-* | wc -l)"
+expect_eq "the ninth was made once it was its turn" yes \
+    "$(grep -q "objectpath '/org/vsockns1/namespace/cs_2dqueued'" "$dir/queued" && echo yes)"
+defer "$ctl delete --force cs-queued"
+for i in $(seq 8); do not_left "cs-st-$i"; done
+expect_eq "no helper left" 0 "$(helpers)"
+
 # Stopping vsocknsd in the middle of a creation: the caller gets an answer
 # and nothing is left for the next start to clean up.
 stall cs-stop "$dir/stop"
@@ -84,6 +108,6 @@ expect_eq "the caller is told vsocknsd stopped" yes \
 not_left cs-stop
 expect_eq "the next start had no interrupted creation to finish" no \
     "$(journalctl -b -u vsocknsd --no-pager | grep -q "cs-stop.*interrupted\|interrupted.*cs-stop" && echo yes || echo no)"
-expect_eq "namespaces kept across the restart" "cs-fast cs-slow" \
+expect_eq "namespaces kept across the restart" "cs-fast cs-queued cs-slow" \
     "$($ctl list --json | grep -o '"name":"cs-[^"]*"' | cut -d'"' -f4 | sort | xargs)"
 finish

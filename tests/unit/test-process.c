@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Process facts from /proc: start times (against pid reuse) and pidfds. */
+#include <fcntl.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,11 +64,44 @@ static void test_start_time_survives_exec(void **state)
     close(ready[0]);
 }
 
+/* A helper keeps exactly the fds it names (any order, gaps, duplicates
+ * and negatives ignored) and 0-2; everything else from 3 up is closed. */
+static void test_close_all_fds_but(void **state)
+{
+    int fds[8];
+    for (int i = 0; i < 8; i++) {
+        fds[i] = dup(2);
+        assert_true(fds[i] > 2);
+    }
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int keep[] = { fds[6], -1, fds[1], fds[3], fds[1] };
+        close_all_fds_but(keep, sizeof(keep) / sizeof(keep[0]));
+        int bad = 0;
+        for (int fd = 0; fd < 3; fd++)
+            bad += fcntl(fd, F_GETFD) < 0;
+        for (int i = 0; i < 8; i++) {
+            bool kept = i == 1 || i == 3 || i == 6;
+            bad += (fcntl(fds[i], F_GETFD) >= 0) != kept;
+        }
+        bad += fcntl(fds[7] + 1, F_GETFD) >= 0; /* nothing above either */
+        _exit(bad);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    for (int i = 0; i < 8; i++)
+        close(fds[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_start_time),
         cmocka_unit_test(test_start_time_survives_exec),
+        cmocka_unit_test(test_close_all_fds_but),
     };
     return cmocka_run_group_tests_name("process", tests, NULL, NULL);
 }

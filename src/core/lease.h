@@ -58,6 +58,7 @@ struct Lease {
     size_t set_slot;  /* its index in its namespace's LeaseSet */
     struct Vault *vault; /* the daemon's fd store: where a copy of fd is kept (fd-store.c) */
     size_t vault_slot;   /* its index there */
+    bool vault_record_current; /* at startup: that vault's copy of rec is this one */
     uint64_t checked_round; /* manager_check_leases(): last round it was checked in */
 };
 

@@ -627,12 +627,10 @@ static void free_unadopted(Lease *l)
  * once the lease is adopted: entries left behind are the daemon's to remove
  * from the store (release_unclaimed_fds), so a dropped lease's CID does not
  * stay held by systemd's copy. */
-static StoredFd *find_stored_fd(Manager *m, const Lease *l)
+StoredFd *manager_stored_fd_by_name(Manager *m, const char *name)
 {
-    char name[256];
-    lease_fd_name(l, name, sizeof(name));
     /* Sorted by name; the same name may come twice (in two vaults, when a
-     * vault was being rebuilt): the first that is still unclaimed. */
+     * vault was being rebuilt). */
     size_t lo = 0, hi = m->n_stored_fds;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -641,9 +639,18 @@ static StoredFd *find_stored_fd(Manager *m, const Lease *l)
         else
             hi = mid;
     }
-    for (size_t i = lo; i < m->n_stored_fds && streq(m->stored_fds[i].name, name); i++)
-        if (m->stored_fds[i].fd >= 0)
-            return &m->stored_fds[i];
+    return lo < m->n_stored_fds && streq(m->stored_fds[lo].name, name) ? &m->stored_fds[lo] : NULL;
+}
+
+static StoredFd *find_stored_fd(Manager *m, const Lease *l)
+{
+    char name[256];
+    lease_fd_name(l, name, sizeof(name));
+    /* The first of that name that is still unclaimed. */
+    StoredFd *sf = manager_stored_fd_by_name(m, name);
+    for (; sf && sf < m->stored_fds + m->n_stored_fds && streq(sf->name, name); sf++)
+        if (sf->fd >= 0)
+            return sf;
     return NULL;
 }
 
@@ -714,6 +721,8 @@ static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why, 
     if (stored) {
         l->fd = TAKE_FD(stored->fd);
         l->vault = stored->vault;
+        /* A vault with an older copy of the record (or none) is rebuilt. */
+        l->vault_record_current = stored->has_record && rec->file_ino && stored->rec.file_ino == rec->file_ino;
         *from_store = true;
     }
     return l;

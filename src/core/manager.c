@@ -523,6 +523,33 @@ static int reconcile_namespaces(Manager *m)
     return manager_save(m);
 }
 
+/* lease_records_load_known(): the copy of a lease file's record that came
+ * back from the fd store with its fd, if any. */
+static bool known_from_store(void *userdata, const char *file_name, uint64_t ino, LeaseRecord *ret)
+{
+    Manager *m = userdata;
+    unsigned cid;
+    int at = 0;
+    char ns[NS_NAME_MAX + 2], name[256];
+    /* CID@NS.json, as state.c names them. */
+    if (sscanf(file_name, "%u@%n", &cid, &at) != 1 || at == 0)
+        return false;
+    size_t len = strlen(file_name + at);
+    if (len <= STRLEN(".json") || len - STRLEN(".json") >= sizeof(ns) ||
+        !streq(file_name + at + len - STRLEN(".json"), ".json"))
+        return false;
+    memcpy(ns, file_name + at, len - STRLEN(".json"));
+    ns[len - STRLEN(".json")] = '\0';
+    snprintf(name, sizeof(name), "lease-%u-%s", cid, ns);
+    const StoredFd *sf = manager_stored_fd_by_name(m, name);
+    for (; sf && sf < m->stored_fds + m->n_stored_fds && streq(sf->name, name); sf++)
+        if (sf->has_record && sf->rec.file_ino == ino) {
+            *ret = sf->rec;
+            return true;
+        }
+    return false;
+}
+
 int manager_reconcile(Manager *m)
 {
     uint64_t start = clock_usec(CLOCK_MONOTONIC);
@@ -532,14 +559,17 @@ int manager_reconcile(Manager *m)
     uint64_t namespaces_done = clock_usec(CLOCK_MONOTONIC);
     m->reconcile_namespaces_usec = namespaces_done - start;
     LeaseRecord *records = NULL;
-    size_t n = 0, dropped = 0;
-    r = lease_records_load(m->config.state_dir, &records, &n, &dropped);
+    size_t n = 0, dropped = 0, copies = 0;
+    r = lease_records_load_known(m->config.state_dir, known_from_store, m, &records, &n, &dropped, &copies);
     uint64_t read_done = clock_usec(CLOCK_MONOTONIC);
     m->read_leases_usec = read_done - namespaces_done;
     if (r < 0)
         log_error_errno(r, "Cannot read the leases in %s/%s: %m", m->config.state_dir, LEASES_DIR);
     if (dropped > 0)
         log_warning("Ignored %zu unreadable lease files in %s/%s", dropped, m->config.state_dir, LEASES_DIR);
+    if (n > 0)
+        log_info("Read %zu lease records: %zu from the copies the fd store kept with their fds, %zu from their "
+                 "files", n, copies, n - copies);
     r = manager_reconcile_leases(m, records, n);
     free(records);
     m->adopt_leases_usec = clock_usec(CLOCK_MONOTONIC) - read_done;

@@ -89,6 +89,8 @@ typedef struct StoredFd {
     char name[256];
     int fd;
     struct Vault *vault;
+    bool has_record;     /* the vault also carried its lease's record: */
+    LeaseRecord rec;     /* with the inode of the file it is a copy of */
 } StoredFd;
 
 struct Manager {
@@ -200,6 +202,9 @@ Namespace *manager_find(Manager *m, const char *name);
  * event is not handled yet), it is forgotten now (its leases end) and NULL
  * is returned. For every request that acts on a namespace. */
 Namespace *manager_find_live(Manager *m, const char *name);
+/* The first entry of that name among the fds taken from the fd store (they
+ * are sorted by name; a name may come twice), or NULL. */
+StoredFd *manager_stored_fd_by_name(Manager *m, const char *name);
 
 /* Checks a request without touching anything; on success *ret_parent_path
  * is the namespace to create the child from (NULL: the host). */

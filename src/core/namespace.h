@@ -53,4 +53,6 @@ typedef struct LeaseRecord {
     uint64_t bind_start_time;     /* its start time (clock ticks), against pid reuse */
     bool persist;                 /* when that process exits, re-take the CID on a
                                    * fresh device instead of ending the lease */
+    uint64_t file_ino;            /* not in the file: the inode of the file that holds
+                                   * exactly this record (0: unknown) */
 } LeaseRecord;

@@ -8,7 +8,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include "lease.h"
 #include "shared/log.h"
@@ -163,6 +165,21 @@ static int namespace_from_json(json_object *o, Namespace *ns)
     return 0;
 }
 
+int lease_record_check(const LeaseRecord *l)
+{
+    if (!memchr(l->ns, 0, sizeof(l->ns)) || (!ns_name_is_valid(l->ns) && strcmp(l->ns, NS_NAME_HOST) != 0))
+        return -EINVAL;
+    if (l->cid < 3 || l->cid == UINT32_MAX)
+        return -EINVAL;
+    /* The same rule as at AcquireLease: a record must not smuggle in a
+     * label the bus would have refused. */
+    if (!memchr(l->owner, 0, sizeof(l->owner)) || lease_owner_problem(l->owner))
+        return -EINVAL;
+    if (l->pid < 0 || l->bind_pid < 0)
+        return -EINVAL;
+    return 0;
+}
+
 static int lease_from_json(json_object *o, LeaseRecord *l)
 {
     const char *str;
@@ -203,6 +220,74 @@ static int lease_from_json(json_object *o, LeaseRecord *l)
         if (get_uint(o, "bind_start_time", UINT64_MAX, &l->bind_start_time) == false)
             return -EINVAL;
     }
+    return lease_record_check(l);
+}
+
+/* A record as the fd store's vaults carry it (fd-store.c), next to its
+ * fd: fixed-width fields, no padding left to chance. */
+#define PACKED_MAGIC 0x31524c56u /* "VLR1" */
+typedef struct PackedLease {
+    uint32_t magic;
+    uint32_t cid;
+    uint32_t uid;
+    int32_t pid;
+    int32_t bind_pid;
+    uint8_t reserved, persist, pad[2];
+    uint64_t acquired_usec;
+    uint64_t bind_start_time;
+    uint64_t file_ino;
+    char ns[NS_NAME_MAX + 1];
+    char owner[LEASE_OWNER_MAX + 1];
+} PackedLease;
+
+_Static_assert(sizeof(PackedLease) <= LEASE_RECORD_PACKED_MAX, "LEASE_RECORD_PACKED_MAX too small");
+
+size_t lease_record_pack(const LeaseRecord *l, void *buf, size_t size)
+{
+    if (size < sizeof(PackedLease))
+        return 0;
+    PackedLease p;
+    memset(&p, 0, sizeof(p)); /* padding too: it goes out whole */
+    p.magic = PACKED_MAGIC;
+    p.cid = l->cid;
+    p.uid = l->uid;
+    p.pid = l->pid;
+    p.bind_pid = l->bind_pid;
+    p.reserved = l->reserved;
+    p.persist = l->persist;
+    p.acquired_usec = l->acquired_usec;
+    p.bind_start_time = l->bind_start_time;
+    p.file_ino = l->file_ino;
+    memcpy(p.ns, l->ns, sizeof(p.ns));
+    memcpy(p.owner, l->owner, sizeof(p.owner));
+    memcpy(buf, &p, sizeof(p));
+    return sizeof(p);
+}
+
+int lease_record_unpack(const void *buf, size_t size, LeaseRecord *ret)
+{
+    PackedLease p;
+    if (size != sizeof(p))
+        return -EBADMSG;
+    memcpy(&p, buf, sizeof(p));
+    if (p.magic != PACKED_MAGIC || p.reserved > 1 || p.persist > 1)
+        return -EBADMSG;
+    LeaseRecord l = {
+        .cid = p.cid,
+        .uid = p.uid,
+        .pid = p.pid,
+        .bind_pid = p.bind_pid,
+        .reserved = p.reserved,
+        .persist = p.persist,
+        .acquired_usec = p.acquired_usec,
+        .bind_start_time = p.bind_start_time,
+        .file_ino = p.file_ino,
+    };
+    memcpy(l.ns, p.ns, sizeof(l.ns));
+    memcpy(l.owner, p.owner, sizeof(l.owner));
+    if (lease_record_check(&l) < 0)
+        return -EBADMSG;
+    *ret = l;
     return 0;
 }
 
@@ -286,6 +371,11 @@ int write_file_atomic(const char *dir, const char *name, const char *content)
 
 int write_file_atomic_mode(const char *dir, const char *name, const char *content, mode_t mode)
 {
+    return write_file_atomic_ino(dir, name, content, mode, NULL);
+}
+
+int write_file_atomic_ino(const char *dir, const char *name, const char *content, mode_t mode, uint64_t *ret_ino)
+{
     char tmp[PATH_MAX], final[PATH_MAX];
     snprintf(final, sizeof(final), "%s/%s", dir, name);
     snprintf(tmp, sizeof(tmp), "%s/.#%s.XXXXXX", dir, name);
@@ -303,8 +393,11 @@ int write_file_atomic_mode(const char *dir, const char *name, const char *conten
         done += n;
     }
     /* State: 0600, the files name uids and pids of callers. */
-    if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, final) < 0)
+    struct stat st;
+    if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || (ret_ino && fstat(fd, &st) < 0) || rename(tmp, final) < 0)
         goto fail;
+    if (ret_ino)
+        *ret_ino = st.st_ino;
 
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
@@ -439,9 +532,11 @@ static void lease_file_name(const LeaseRecord *l, char *buf, size_t size)
     snprintf(buf, size, "%u@%s.json", l->cid, l->ns);
 }
 
-int lease_record_save(const char *dir, const LeaseRecord *l)
+int lease_record_save(const char *dir, LeaseRecord *l)
 {
     char sub[PATH_MAX], name[NAME_MAX + 1];
+    /* Until written, no file holds exactly this record. */
+    l->file_ino = 0;
     snprintf(sub, sizeof(sub), "%s/%s", dir, LEASES_DIR);
     if (mkdir(sub, 0700) < 0 && errno != EEXIST)
         return -errno;
@@ -449,7 +544,7 @@ int lease_record_save(const char *dir, const LeaseRecord *l)
     if (!text)
         return -ENOMEM;
     lease_file_name(l, name, sizeof(name));
-    return write_file_atomic(sub, name, text);
+    return write_file_atomic_ino(sub, name, text, 0600, &l->file_ino);
 }
 
 int lease_record_remove(const char *dir, const LeaseRecord *l)
@@ -462,6 +557,13 @@ int lease_record_remove(const char *dir, const LeaseRecord *l)
 
 int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t *ret_dropped)
 {
+    return lease_records_load_known(dir, NULL, NULL, ret, ret_n, ret_dropped, NULL);
+}
+
+int lease_records_load_known(const char *dir, lease_known_fn known, void *userdata, LeaseRecord **ret,
+                             size_t *ret_n, size_t *ret_dropped, size_t *ret_copies)
+{
+    size_t copies = 0;
     char sub[512];
     snprintf(sub, sizeof(sub), "%s/%s", dir, LEASES_DIR);
     *ret = NULL;
@@ -473,6 +575,12 @@ int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t
     size_t n = 0, size = 0, dropped = 0;
     LeaseRecord *list = NULL;
     struct dirent *de;
+    /* The inode numbers of a tmpfs only grow (until they wrap at 2^32 or
+     * 2^64): an inode number names one file for good. Elsewhere a freed
+     * one is soon given to a new file, so there the files are always read. */
+    struct statfs sfs;
+    if (known && (fstatfs(dirfd(d), &sfs) < 0 || sfs.f_type != TMPFS_MAGIC))
+        known = NULL;
     /* 10,000 small files at a start: one tokener for all of them. */
     json_tokener *tok = json_tokener_new();
     while ((de = readdir(d))) {
@@ -481,8 +589,18 @@ int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t
         char path[PATH_MAX];
         _cleanup_free_ char *text = NULL;
         LeaseRecord rec;
-        snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
         char want[NAME_MAX + 1];
+        /* A copy of exactly this file's record, kept elsewhere: no need to
+         * read it. Still checked against the name, as a file is. */
+        if (known && de->d_type == DT_REG && known(userdata, de->d_name, de->d_ino, &rec) &&
+            rec.file_ino == de->d_ino && lease_record_check(&rec) == 0) {
+            lease_file_name(&rec, want, sizeof(want));
+            if (streq(want, de->d_name)) {
+                copies++;
+                goto keep;
+            }
+        }
+        snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
         int r = read_file_at(dirfd(d), de->d_name, &text);
         if (r == -EMEDIUMTYPE)
             log_warning("Ignoring lease file %s: not a regular file (a symlink?)", path);
@@ -505,6 +623,8 @@ int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t
             dropped++;
             continue;
         }
+        rec.file_ino = de->d_ino;
+    keep:
         if (n == size) {
             size = size ? 2 * size : 64;
             LeaseRecord *grown = realloc(list, size * sizeof(LeaseRecord));
@@ -526,5 +646,7 @@ int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t
     *ret_n = n;
     if (ret_dropped)
         *ret_dropped = dropped;
+    if (ret_copies)
+        *ret_copies = copies;
     return 0;
 }

@@ -12,13 +12,18 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "core/state.h"
 #include "daemon/fd-closer.h"
 #include "shared/log.h"
 #include "shared/fault.h"
 #include "shared/macro.h"
 
 #define SETTLE_TIMEOUT_USEC (5 * 1000000ULL)
-#define RECORD_MAX 256 /* a lease's fd name with its NUL */
+#define NAME_MAX_LEN 256 /* a lease's fd name with its NUL */
+/* A vault's record: the fd name, its NUL, and (when its lease file's inode
+ * is known) the packed lease record, so that a restart need not read that
+ * file (lease_records_load_known()). */
+#define RECORD_MAX (NAME_MAX_LEN + LEASE_RECORD_PACKED_MAX)
 
 typedef struct Vault {
     unsigned id;                /* its entries in the store: vault-ID-r, vault-ID-w */
@@ -121,9 +126,12 @@ static void vault_drop(FdStore *s, size_t i)
 /* Queues the lease's record: 0, -EAGAIN if the vault is full, or < 0. */
 static int vault_send(Vault *v, const Lease *l)
 {
-    char name[RECORD_MAX], control[CMSG_SPACE(sizeof(int))] = { 0 };
-    lease_fd_name(l, name, sizeof(name));
-    struct iovec iov = { .iov_base = name, .iov_len = strlen(name) + 1 };
+    char record[RECORD_MAX], control[CMSG_SPACE(sizeof(int))] = { 0 };
+    lease_fd_name(l, record, NAME_MAX_LEN);
+    size_t len = strlen(record) + 1;
+    if (l->rec.file_ino != 0)
+        len += lease_record_pack(&l->rec, record + len, sizeof(record) - len);
+    struct iovec iov = { .iov_base = record, .iov_len = len };
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
     struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
     c->cmsg_level = SOL_SOCKET;
@@ -167,7 +175,10 @@ void fd_store_add(Lease *l)
     if (!s || l->fd < 0)
         return;
     if (l->vault) {
-        /* Came back in this vault at startup: its record is there already. */
+        /* Came back in this vault at startup: its record is there already,
+         * but maybe not the current one (fd_store_flush() makes it so). */
+        if (!l->vault_record_current)
+            l->vault->stale = true;
         if (vault_attach(l->vault, l))
             return;
         l->vault->stale = true;
@@ -260,7 +271,7 @@ typedef struct Taken {
     size_t n, allocated;
 } Taken;
 
-static int taken_push(Taken *t, const char *name, int fd, Vault *v)
+static int taken_push(Taken *t, const char *name, int fd, Vault *v, const LeaseRecord *rec)
 {
     if (t->n == t->allocated) {
         size_t want = t->allocated ? t->allocated * 2 : 64;
@@ -274,6 +285,9 @@ static int taken_push(Taken *t, const char *name, int fd, Vault *v)
     snprintf(sf->name, sizeof(sf->name), "%s", name);
     sf->fd = fd;
     sf->vault = v;
+    sf->has_record = rec != NULL;
+    if (rec)
+        sf->rec = *rec;
     return 0;
 }
 
@@ -316,6 +330,11 @@ static int vault_read_back(Vault *v, int reader, Taken *t)
         if (k <= 0)
             return 0;
         name[k] = 0;
+        /* The name, and maybe the record after its NUL. */
+        size_t name_len = strnlen(name, k);
+        LeaseRecord rec;
+        bool has_record = name_len + 1 < (size_t) k &&
+                          lease_record_unpack(name + name_len + 1, k - name_len - 1, &rec) == 0;
         int fd = -1;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
             if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
@@ -333,7 +352,8 @@ static int vault_read_back(Vault *v, int reader, Taken *t)
         v->n_records++;
         unsigned cid;
         int at = 0;
-        if (fd < 0 || sscanf(name, "lease-%u-%n", &cid, &at) != 1 || at == 0 || strlen(name) != (size_t) k - 1) {
+        if (fd < 0 || sscanf(name, "lease-%u-%n", &cid, &at) != 1 || at == 0 || name_len >= NAME_MAX_LEN ||
+            (name_len + 1 != (size_t) k && !has_record)) {
             log_warning("Vault %u of the fd store holds a record that is not a lease's; it goes", v->id);
             if (fd >= 0)
                 close(fd);
@@ -341,7 +361,7 @@ static int vault_read_back(Vault *v, int reader, Taken *t)
         }
         if (!v->ns[0])
             snprintf(v->ns, sizeof(v->ns), "%s", name + at);
-        int r = taken_push(t, name, fd, v);
+        int r = taken_push(t, name, fd, v, has_record ? &rec : NULL);
         if (r < 0) {
             close(fd);
             return r;
@@ -384,7 +404,7 @@ int fd_store_take(Manager *m)
             else
                 close(fd); /* a second copy of that end: never stored so */
         } else if (r >= 0 && strncmp(name, "lease-", 6) == 0)
-            r = taken_push(&t, name, fd, NULL);
+            r = taken_push(&t, name, fd, NULL, NULL);
         else {
             if (r >= 0) {
                 log_notice("Closing fd '%s' from the fd store: not one of vsocknsd's", name);

@@ -2,13 +2,16 @@
 /* State serialisation: round trip, validation of what is read back, atomic files. */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -274,6 +277,153 @@ static void test_lease_files(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The fd store's form of a record: back as it went, and checked as a
+ * file is (a vault's bytes are no more trusted than a file's). */
+static void test_lease_pack(void **state)
+{
+    LeaseRecord a = make_lease("t1", 42, "vm-a"), out;
+    a.persist = true;
+    a.bind_pid = 77;
+    a.bind_start_time = 123456;
+    a.file_ino = 987654321;
+    char buf[LEASE_RECORD_PACKED_MAX];
+    size_t n = lease_record_pack(&a, buf, sizeof(buf));
+    assert_true(n > 0 && n <= sizeof(buf));
+    assert_int_equal(lease_record_pack(&a, buf, n - 1), 0);
+    memset(&out, 0x55, sizeof(out));
+    assert_int_equal(lease_record_unpack(buf, n, &out), 0);
+    assert_string_equal(out.ns, "t1");
+    assert_string_equal(out.owner, "vm-a");
+    assert_int_equal(out.cid, 42);
+    assert_true(out.persist && out.reserved == a.reserved);
+    assert_int_equal(out.bind_pid, 77);
+    assert_int_equal(out.bind_start_time, 123456);
+    assert_int_equal(out.file_ino, 987654321);
+
+    assert_int_equal(lease_record_unpack(buf, n - 1, &out), -EBADMSG);
+    char bad[LEASE_RECORD_PACKED_MAX];
+    /* Every single byte flipped to each of a few values: never a crash,
+     * and whatever passes is still a record AcquireLease could have made. */
+    const unsigned char values[] = { 0x00, 0x01, 0x02, 0x2f, 0x7f, 0xff };
+    size_t accepted = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t v = 0; v < sizeof(values); v++) {
+            memcpy(bad, buf, n);
+            bad[i] = (char) values[v];
+            if (lease_record_unpack(bad, n, &out) == 0) {
+                assert_int_equal(lease_record_check(&out), 0);
+                accepted++;
+            }
+        }
+    assert_true(accepted > 0);
+    /* Named refusals: the magic, a CID below 3, a
+     * namespace name without its NUL, an owner the bus refuses. */
+    memcpy(bad, buf, n);
+    bad[0] ^= 1;
+    assert_int_equal(lease_record_unpack(bad, n, &out), -EBADMSG);
+    LeaseRecord c = a;
+    c.cid = 2;
+    lease_record_pack(&c, bad, sizeof(bad));
+    assert_int_equal(lease_record_unpack(bad, n, &out), -EBADMSG);
+    c = a;
+    memset(c.ns, 'x', sizeof(c.ns));
+    lease_record_pack(&c, bad, sizeof(bad));
+    assert_int_equal(lease_record_unpack(bad, n, &out), -EBADMSG);
+    c = a;
+    snprintf(c.owner, sizeof(c.owner), "vm\x01");
+    lease_record_pack(&c, bad, sizeof(bad));
+    assert_int_equal(lease_record_unpack(bad, n, &out), -EBADMSG);
+}
+
+/* What known() was asked, and what it answers. */
+typedef struct Known {
+    LeaseRecord copy;
+    unsigned asked;
+} Known;
+
+static bool known_copy(void *userdata, const char *file_name, uint64_t ino, LeaseRecord *ret)
+{
+    Known *k = userdata;
+    k->asked++;
+    *ret = k->copy;
+    return true;
+}
+
+/* Lease files with copies of their records kept elsewhere: a copy of
+ * exactly that file (same inode) is taken instead of reading it; a copy of
+ * an older version of it (the file was rewritten: a new inode) is not; on
+ * a file system that reuses inode numbers copies are never asked for. */
+static void test_lease_files_known(void **state)
+{
+    struct statfs sfs;
+    if (statfs("/dev/shm", &sfs) < 0 || sfs.f_type != TMPFS_MAGIC) {
+        print_message("skipped: no tmpfs at /dev/shm to test on\n");
+        return;
+    }
+    char dir[] = "/dev/shm/vsockns-test-known.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    LeaseRecord a = make_lease("t1", 42, "in-file");
+    assert_int_equal(lease_record_save(dir, &a), 0);
+    char path[256];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/leases/42@t1.json", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(a.file_ino, st.st_ino);
+
+    Known k = { .copy = a };
+    snprintf(k.copy.owner, sizeof(k.copy.owner), "in-copy"); /* tells which one was taken */
+    LeaseRecord *list;
+    size_t n, dropped, copies;
+    assert_int_equal(lease_records_load_known(dir, known_copy, &k, &list, &n, &dropped, &copies), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(copies, 1);
+    assert_int_equal(k.asked, 1);
+    assert_string_equal(list[0].owner, "in-copy");
+    assert_int_equal(list[0].file_ino, st.st_ino);
+    free(list);
+
+    /* Rewritten: a new inode; the copy is of the old one. */
+    snprintf(a.owner, sizeof(a.owner), "rewritten");
+    assert_int_equal(lease_record_save(dir, &a), 0);
+    assert_true(a.file_ino != k.copy.file_ino);
+    assert_int_equal(lease_records_load_known(dir, known_copy, &k, &list, &n, &dropped, &copies), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].owner, "rewritten");
+    assert_int_equal(copies, 0);
+    assert_int_equal(list[0].file_ino, a.file_ino);
+    free(list);
+
+    /* A copy of the right inode that names another file: not taken. */
+    k.copy = a;
+    k.copy.cid = 43;
+    assert_int_equal(lease_records_load_known(dir, known_copy, &k, &list, &n, &dropped, &copies), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].cid, 42);
+    free(list);
+
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+
+    /* Not a tmpfs: the files are read, known() is not even asked. */
+    char disk[] = "/var/tmp/vsockns-test-known.XXXXXX";
+    assert_non_null(mkdtemp(disk));
+    if (statfs(disk, &sfs) == 0 && sfs.f_type != TMPFS_MAGIC) {
+        a = make_lease("t1", 42, "in-file");
+        assert_int_equal(lease_record_save(disk, &a), 0);
+        k = (Known) { .copy = a };
+        snprintf(k.copy.owner, sizeof(k.copy.owner), "in-copy");
+        assert_int_equal(lease_records_load_known(disk, known_copy, &k, &list, &n, &dropped, &copies), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(k.asked, 0);
+        assert_string_equal(list[0].owner, "in-file");
+        free(list);
+    } else
+        print_message("skipped the non-tmpfs part: /var/tmp is a tmpfs here\n");
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", disk);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_state_dir(void **state)
 {
     char dir[] = "/tmp/vsockns-test-dir.XXXXXX", sub[128], problem[256], cmd[512];
@@ -310,6 +460,8 @@ int main(void)
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_lease_records),
         cmocka_unit_test(test_lease_files),
+        cmocka_unit_test(test_lease_pack),
+        cmocka_unit_test(test_lease_files_known),
         cmocka_unit_test(test_wrong_types_dropped),
         cmocka_unit_test(test_state_dir),
     };

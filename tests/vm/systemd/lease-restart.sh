@@ -29,6 +29,29 @@ expect_eq "kernel: 60 still held after kill -9" EADDRINUSE "$(cid_probe lr-a 60)
 expect_eq "LeaseCount" "u 3" "$(busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager LeaseCount)"
 expect_eq "no CID held twice" 3 "$($ctl leases --json | grep -o '"cid":[0-9]*' | sort -u | wc -l)"
 
+# The fd store keeps a copy of each reserved lease's record next to its fd,
+# so a restart reads no lease file for them (the advisory one is read). A
+# record rewritten since (lease 65 bound to a process after it was taken) is
+# read from its file, not taken from the older copy, and its vault is
+# rebuilt with the new one.
+records_line() { journalctl -u vsocknsd -b -o cat | grep -E '^Read [0-9]+ lease records' | tail -1; }
+read_as() { echo "Read $1 lease records: $2 from the copies the fd store kept with their fds, $3 from their files"; }
+expect_eq "journal: records of reserved leases from the fd store's copies" "$(read_as 3 2 1)" "$(records_line)"
+expect_eq "acquire 65" 65 "$($ctl acquire --cid 65 --owner rebound lr-a)"
+sleep 1000 &
+keeper=$!
+defer "kill $keeper 2>/dev/null"
+$ctl bind lr-a 65 "$keeper" >/dev/null
+expect_eq "restarted after kill -9 (lease 65 bound since it was stored)" yes "$(kill9_and_wait_restart && echo yes)"
+expect_eq "journal: the rewritten record read from its file" "$(read_as 4 2 2)" "$(records_line)"
+expect_eq "restarted after kill -9 again" yes "$(kill9_and_wait_restart && echo yes)"
+expect_eq "journal: its vault was rebuilt with the new copy" "$(read_as 4 3 1)" "$(records_line)"
+kill "$keeper"
+for _ in $(seq 50); do $ctl leases lr-a | grep -q rebound || break; sleep 0.1; done
+expect_eq "lease 65 ended with the process it was bound to after the restarts (its new record was used)" "" \
+    "$($ctl leases lr-a | grep -w rebound)"
+expect_eq "kernel: 65 free" OK "$(cid_probe lr-a 65)"
+
 # The bound process still ends its lease after the restarts.
 kill "$sleeper"
 for _ in $(seq 50); do $ctl leases lr-a | grep -q bound || break; sleep 0.1; done

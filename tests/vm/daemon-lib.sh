@@ -10,6 +10,19 @@
 "$(dirname "${BASH_SOURCE[0]}")/../../tools/vm-install-daemon" "$VSOCKNS_BUILD_ROOT" || exit 1
 
 
+# The unit runs the fault-injection build (vsocknsd-faults, shared/fault.h)
+# from the build tree until the test ends.
+use_faults_build() {
+    local dropin=/run/systemd/system/vsocknsd.service.d/60-faults.conf
+    mkdir -p "$(dirname "$dropin")"
+    printf '[Service]\nExecStart=\nExecStart=%s\n' "$VSOCKNS_BUILD_ROOT/src/vsocknsd-faults" >"$dropin"
+    defer "rm -f $dropin /run/vsockns-fault; systemctl daemon-reload; systemctl restart vsocknsd"
+    systemctl daemon-reload
+    systemctl restart vsocknsd
+    expect_eq "the unit runs vsocknsd-faults" yes \
+        "$([[ $(readlink /proc/"$(systemctl show -P MainPID vsocknsd)"/exe) == */vsocknsd-faults ]] && echo yes)"
+}
+
 # kill -9 vsocknsd and wait until systemd has restarted it (Restart=on-failure).
 kill9_and_wait_restart() {
     local pid new

@@ -9,15 +9,8 @@
 # answers the caller and leaves nothing either.
 . "$(dirname "$0")/../daemon-lib.sh"
 
-dropin=/run/systemd/system/vsocknsd.service.d/60-faults.conf
-mkdir -p "$(dirname "$dropin")"
-printf '[Service]\nExecStart=\nExecStart=%s\n' "$VSOCKNS_BUILD_ROOT/src/vsocknsd-faults" >"$dropin"
-defer "rm -f $dropin /run/vsockns-fault; systemctl daemon-reload; systemctl restart vsocknsd"
-systemctl daemon-reload
-systemctl restart vsocknsd
+use_faults_build
 main_pid() { systemctl show -P MainPID vsocknsd; }
-expect_eq "the unit runs vsocknsd-faults" yes \
-    "$([[ $(readlink /proc/"$(main_pid)"/exe) == */vsocknsd-faults ]] && echo yes)"
 
 dir=$(mktemp -d)
 defer "rm -rf $dir"

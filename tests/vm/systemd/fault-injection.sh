@@ -6,15 +6,7 @@
 # parse, and the operation that was cut short works when asked again.
 . "$(dirname "$0")/../daemon-lib.sh"
 
-# The unit runs the fault-injection build from the build tree.
-dropin=/run/systemd/system/vsocknsd.service.d/60-faults.conf
-mkdir -p "$(dirname "$dropin")"
-printf '[Service]\nExecStart=\nExecStart=%s\n' "$VSOCKNS_BUILD_ROOT/src/vsocknsd-faults" >"$dropin"
-defer "rm -f $dropin; systemctl daemon-reload; systemctl restart vsocknsd"
-systemctl daemon-reload
-systemctl restart vsocknsd
-expect_eq "the unit runs vsocknsd-faults" yes \
-    "$([[ $(readlink /proc/"$(systemctl show -P MainPID vsocknsd)"/exe) == */vsocknsd-faults ]] && echo yes)"
+use_faults_build
 
 main_pid() { systemctl show -P MainPID vsocknsd; }
 # arm POINT CMD...: arms the point, runs CMD (which loses its daemon), waits

@@ -398,8 +398,10 @@ static void job_on_reply(NetnsJob *j)
         c->id = (NetnsId) { .dev = h->reply.dev, .ino = h->reply.ino };
         c->g2h_fallback = h->reply.g2h_fallback;
         r = h->record ? h->record(h->userdata, NETNS_STAGE_MADE, c) : 0;
+        /* It waits for the word (after a failure of its own it does not:
+         * it has exited, and a write would meet a closed pipe). */
+        (void) !write(h->go_fd, r == 0 ? "y" : "n", 1);
     }
-    (void) !write(h->go_fd, r == 0 ? "y" : "n", 1);
     close(h->go_fd);
     h->go_fd = -1;
     if (r == 0)

@@ -140,6 +140,10 @@ static int run(Manager *m)
     IdleTrim *trim = NULL;
     int r;
 
+    /* A helper that exited early must not take the daemon with it through
+     * a write to its pipe (systemd's IgnoreSIGPIPE= does this for the unit;
+     * vsocknsd run by hand needs it too). */
+    signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);

@@ -296,6 +296,17 @@ static void test_job_real(void **state)
     assert_int_equal(access(pin, F_OK), -1);
     j = netns_job_free(j);
 
+    /* A helper that fails on its own (here: the "parent" is no namespace)
+     * reports and exits; nothing is written to it afterwards (the pipe is
+     * closed: SIGPIPE would end this process) and nothing is left. */
+    int not_ns = eventfd(0, EFD_CLOEXEC);
+    assert_int_equal(netns_create_begin(not_ns, &setup, NULL, NULL, &j), 0);
+    usleep(100000); /* let it report and exit first */
+    assert_int_equal(netns_job_wait(j, 10000), -EINVAL);
+    assert_int_equal(access(pin, F_OK), -1);
+    j = netns_job_free(j);
+    close(not_ns);
+
     /* The placeholder's O_EXCL: a second creator of a name gets -EEXIST. */
     int fd = open(pin, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
     close(fd);

@@ -525,22 +525,13 @@ static int reconcile_namespaces(Manager *m)
 
 /* lease_records_load_known(): the copy of a lease file's record that came
  * back from the fd store with its fd, if any. */
-static bool known_from_store(void *userdata, const char *file_name, uint64_t ino, LeaseRecord *ret)
+static bool known_from_store(void *userdata, uint32_t cid, const char *ns, uint64_t ino, LeaseRecord *ret)
 {
     Manager *m = userdata;
-    unsigned cid;
-    int at = 0;
-    char ns[NS_NAME_MAX + 2], name[256];
-    /* CID@NS.json, as state.c names them. */
-    if (sscanf(file_name, "%u@%n", &cid, &at) != 1 || at == 0)
-        return false;
-    size_t len = strlen(file_name + at);
-    if (len <= STRLEN(".json") || len - STRLEN(".json") >= sizeof(ns) ||
-        !streq(file_name + at + len - STRLEN(".json"), ".json"))
-        return false;
-    memcpy(ns, file_name + at, len - STRLEN(".json"));
-    ns[len - STRLEN(".json")] = '\0';
-    snprintf(name, sizeof(name), "lease-%u-%s", cid, ns);
+    Lease named = { .rec.cid = cid };
+    char name[256];
+    snprintf(named.rec.ns, sizeof(named.rec.ns), "%s", ns);
+    lease_fd_name(&named, name, sizeof(name));
     const StoredFd *sf = manager_stored_fd_by_name(m, name);
     for (; sf && sf < m->stored_fds + m->n_stored_fds && streq(sf->name, name); sf++)
         if (sf->has_record && sf->rec.file_ino == ino) {

@@ -532,6 +532,21 @@ static void lease_file_name(const LeaseRecord *l, char *buf, size_t size)
     snprintf(buf, size, "%u@%s.json", l->cid, l->ns);
 }
 
+/* The CID and namespace a lease file's name gives (not checked further:
+ * what is read or copied is matched against the name again). */
+static bool lease_file_name_parse(const char *name, unsigned *ret_cid, char *ns, size_t ns_size)
+{
+    int at = 0;
+    if (sscanf(name, "%u@%n", ret_cid, &at) != 1 || at == 0)
+        return false;
+    size_t len = strlen(name + at), suffix = STRLEN(".json");
+    if (len <= suffix || len - suffix >= ns_size || !streq(name + at + len - suffix, ".json"))
+        return false;
+    memcpy(ns, name + at, len - suffix);
+    ns[len - suffix] = '\0';
+    return true;
+}
+
 int lease_record_save(const char *dir, LeaseRecord *l)
 {
     char sub[PATH_MAX], name[NAME_MAX + 1];
@@ -592,7 +607,10 @@ int lease_records_load_known(const char *dir, lease_known_fn known, void *userda
         char want[NAME_MAX + 1];
         /* A copy of exactly this file's record, kept elsewhere: no need to
          * read it. Still checked against the name, as a file is. */
-        if (known && de->d_type == DT_REG && known(userdata, de->d_name, de->d_ino, &rec) &&
+        unsigned cid;
+        char ns[NS_NAME_MAX + 1];
+        if (known && de->d_type == DT_REG && lease_file_name_parse(de->d_name, &cid, ns, sizeof(ns)) &&
+            known(userdata, cid, ns, de->d_ino, &rec) &&
             rec.file_ino == de->d_ino && lease_record_check(&rec) == 0) {
             lease_file_name(&rec, want, sizeof(want));
             if (streq(want, de->d_name)) {

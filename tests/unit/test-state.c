@@ -341,7 +341,7 @@ typedef struct Known {
     unsigned asked;
 } Known;
 
-static bool known_copy(void *userdata, const char *file_name, uint64_t ino, LeaseRecord *ret)
+static bool known_copy(void *userdata, uint32_t cid, const char *ns, uint64_t ino, LeaseRecord *ret)
 {
     Known *k = userdata;
     k->asked++;

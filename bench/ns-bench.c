@@ -4,6 +4,10 @@
  * vsockns, against what people would do instead, in one run:
  *   - `vsocknsctl create NAME local` / `vsocknsctl delete NAME`, N commands
  *     each, against `ip netns add NAME` / `ip netns del NAME`, N commands;
+ *   - `vsocknsctl list` N times: a command that makes one call to vsocknsd
+ *     and has it make nothing, the floor under any `vsocknsctl` command (a
+ *     new process, its libraries, a bus connection, one round trip): what
+ *     the create and delete ratios can at best come down to;
  *   - CreateNamespace / DeleteNamespace from one persistent bus client
  *     (local and global), against the floor: unshare(CLONE_NEWNET) and a
  *     bind mount onto /run/netns/NAME in this process, then umount + unlink.
@@ -160,10 +164,19 @@ int main(int argc, char **argv)
     run((char *const[]) { "ip", "netns", "add", "nsb-warmup", NULL });
     run((char *const[]) { "ip", "netns", "del", "nsb-warmup", NULL });
 
+    /* The client floor first, while no nsb-* namespace exists: the list it
+     * gets is what the others' is at their start. */
+    BenchCpu start = bench_cpu_now(daemon_pid);
+    for (int i = 0; i < N; i++)
+        run((char *const[]) { (char *) ctl, "list", NULL });
+    BenchCpu ctl_floor = bench_cpu_since(start, daemon_pid);
+    printf("done: vsocknsctl list x %d\n", N);
+    fflush(stdout);
+
     BenchCpu cost[N_WAYS][2];
     for (Way w = 0; w < N_WAYS; w++)
         for (int create = 1; create >= 0; create--) {
-            BenchCpu start = bench_cpu_now(daemon_pid);
+            start = bench_cpu_now(daemon_pid);
             for (int i = 0; i < N; i++)
                 one(w, create, i);
             cost[w][!create] = bench_cpu_since(start, daemon_pid);
@@ -178,10 +191,18 @@ int main(int argc, char **argv)
             snprintf(what, sizeof(what), "%s: %s", way_name[w], d ? "delete" : "create");
             bench_cpu_print(what, cost[w][d], N);
         }
+    bench_cpu_print("vsocknsctl list (one call that makes nothing)", ctl_floor, N);
 #define RATIO(a, b, d) ((double) cost[a][d].wall_ns / (double) cost[b][d].wall_ns)
     printf("\nratios (wall time):\n");
     printf("  vsocknsctl create / ip netns add:           %6.2f\n", RATIO(WAY_CTL, WAY_IP, 0));
     printf("  vsocknsctl delete / ip netns del:           %6.2f\n", RATIO(WAY_CTL, WAY_IP, 1));
+    /* What any vsocknsctl command costs before vsocknsd does anything. */
+    printf("  vsocknsctl list / ip netns add:             %6.2f\n",
+           (double) ctl_floor.wall_ns / (double) cost[WAY_IP][0].wall_ns);
+    printf("  vsocknsctl list / ip netns del:             %6.2f\n",
+           (double) ctl_floor.wall_ns / (double) cost[WAY_IP][1].wall_ns);
+    printf("  vsocknsctl create / vsocknsctl list:        %6.2f\n",
+           (double) cost[WAY_CTL][0].wall_ns / (double) ctl_floor.wall_ns);
     printf("  CreateNamespace local / floor:              %6.2f\n", RATIO(WAY_BUS_LOCAL, WAY_FLOOR, 0));
     printf("  CreateNamespace global / floor:             %6.2f\n", RATIO(WAY_BUS_GLOBAL, WAY_FLOOR, 0));
     printf("  DeleteNamespace local / floor (umount):     %6.2f\n", RATIO(WAY_BUS_LOCAL, WAY_FLOOR, 1));

@@ -375,7 +375,13 @@ int fd_store_take(Manager *m)
     m->have_fd_store = getenv("NOTIFY_SOCKET") != NULL;
     if (m->have_fd_store && !(m->fd_store = calloc(1, sizeof(FdStore))))
         return -ENOMEM;
-    int n = sd_listen_fds_with_names(true, &names);
+    /* Without sd_listen_fds()'s own close-on-exec pass: that is two
+     * fcntl() per fd, and 1,000 namespaces with leases are 2,000 vault
+     * ends. The reading ends are closed below; the fds kept get it here. */
+    int n = sd_listen_fds_with_names(false, &names);
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDNAMES");
     if (n < 0)
         return log_error_errno(n, "Cannot read the fds passed by systemd: %m");
     if (n == 0) {
@@ -399,13 +405,14 @@ int fd_store_take(Manager *m)
         if (r >= 0 && s && sscanf(name, "vault-%u-%c%n", &id, &end, &len) == 2 && name[len] == 0 &&
             (end == 'r' || end == 'w') && (v = vault_coming_back(s, id))) {
             int *slot = end == 'r' ? &v->reader : &v->writer;
-            if (*slot < 0)
-                *slot = fd;
-            else
+            if (*slot >= 0)
                 close(fd); /* a second copy of that end: never stored so */
-        } else if (r >= 0 && strncmp(name, "lease-", 6) == 0)
+            else if ((*slot = fd) == v->writer)
+                (void) fcntl(fd, F_SETFD, FD_CLOEXEC); /* kept */
+        } else if (r >= 0 && strncmp(name, "lease-", 6) == 0) {
+            (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
             r = taken_push(&t, name, fd, NULL, NULL);
-        else {
+        } else {
             if (r >= 0) {
                 log_notice("Closing fd '%s' from the fd store: not one of vsocknsd's", name);
                 store_remove(name);

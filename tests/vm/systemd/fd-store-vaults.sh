@@ -32,6 +32,19 @@ expect_eq "CID 3 held" EADDRINUSE "$(cid_probe fv-a 3)"
 expect_eq "CID 152 held" EADDRINUSE "$(cid_probe fv-a 152)"
 expect_eq "CID 10 still free" OK "$(cid_probe fv-a 10)"
 expect_eq "store unchanged by the restart" $((base + 6)) "$(n_store)"
+# The vaults' writing ends came back from systemd without close-on-exec;
+# vsocknsd sets it on what it keeps (not on what it closes at once).
+not_cloexec() {
+    local pid f n flags
+    pid=$(systemctl show -P MainPID vsocknsd)
+    for f in /proc/"$pid"/fdinfo/*; do
+        n=${f##*/}
+        flags=$(awk '/^flags:/ { print $2 }' "$f" 2>/dev/null)
+        ((n > 2)) && [[ -n $flags ]] || continue
+        (( (8#$flags & 8#2000000) == 0 )) && echo "$n"
+    done | wc -l
+}
+expect_eq "every fd vsocknsd holds after the restart is close-on-exec" 0 "$(not_cloexec)"
 
 systemctl restart vsocknsd
 expect_eq "149 leases after systemctl restart" 149 "$(count fv-a)"

@@ -429,13 +429,13 @@ static int read_g2h_fallback(Manager *m, const Namespace *ns)
 static bool finish_pending(Manager *m, Namespace *ns, const char *path)
 {
     NetnsId placeholder = { .dev = ns->placeholder_dev, .ino = ns->placeholder_ino };
-    NetnsId want = { .dev = ns->dev, .ino = ns->inode };
+    NetnsId want = { .dev = ns->dev, .ino = ns->inode }, found = {};
     if (placeholder.ino == 0) {
         log_notice("Creation of namespace '%s' was interrupted before its placeholder was made; dropping the "
                    "record and leaving %s alone", ns->name, path);
         return false;
     }
-    int fd = want.ino ? m->netns->open_verified(m->netns_userdata, path, &want, NULL) : -ENOTCONN;
+    int fd = want.ino ? m->netns->open_verified(m->netns_userdata, path, &want, &found) : -ENOTCONN;
     if (fd < 0) {
         int r = m->netns->remove_placeholder(m->netns_userdata, path, &placeholder);
         if (r == 0)
@@ -459,6 +459,7 @@ static bool finish_pending(Manager *m, Namespace *ns, const char *path)
         return false;
     }
     ns->fd = fd;
+    ns->dev = found.dev; /* a record made before the namespace existed has none */
     ns->pending = false;
     ns->placeholder_dev = ns->placeholder_ino = 0;
     if (ns->g2h_fallback < 0)
@@ -489,11 +490,14 @@ static int reconcile_namespaces(Manager *m)
         log_warning("Dropped %zu malformed entries from %s/%s", dropped, m->config.state_dir, STATE_FILE);
 
     size_t kept = 0;
+    /* The file is rewritten only if this differs from what it says. */
+    bool changed = dropped > 0;
     for (size_t i = 0; i < st.n_namespaces; i++) {
         Namespace *ns = &st.namespaces[i];
         char path[PATH_MAX];
         pin_path(m, ns->name, path, sizeof(path));
         if (ns->pending) {
+            changed = true;
             if (finish_pending(m, ns, path))
                 st.namespaces[kept++] = *ns;
             continue;
@@ -507,6 +511,7 @@ static int reconcile_namespaces(Manager *m)
         else if (ns->fd < 0)
             log_notice("Namespace '%s' is gone (%s: %s); dropping it", ns->name, path, strerror(-ns->fd));
         else {
+            changed |= ns->dev != found.dev;
             ns->dev = found.dev;
             st.namespaces[kept++] = *ns;
             /* One line per namespace only when asked: 1,000 of them at
@@ -516,11 +521,13 @@ static int reconcile_namespaces(Manager *m)
     }
     if (kept > 0)
         log_info("Re-adopted %zu namespaces", kept);
+    changed |= kept != st.n_namespaces;
     free(m->namespaces);
     m->namespaces = st.namespaces;
     m->n_namespaces = kept;
     ns_index_invalidate(m);
-    return manager_save(m);
+    /* Writing 1,000 namespaces back unchanged costs a start tens of ms. */
+    return changed ? manager_save(m) : 0;
 }
 
 /* lease_records_load_known(): the copy of a lease file's record that came

@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -215,6 +216,7 @@ static void test_reconcile(void **state)
     assert_true(manager_find(m, "kept") && manager_find(m, "kept")->fd >= 0);
     assert_true(manager_find(m, "pend-pinned") && !manager_find(m, "pend-pinned")->pending);
     assert_true(manager_find(m, "pend-pinned")->fd >= 0);
+    assert_true(manager_find(m, "pend-pinned")->dev == pend.dev); /* its record had none */
     assert_null(manager_find(m, "replaced"));
     assert_non_null(fake_netns_find(&fake, pin[1]));           /* the new one left alone */
     assert_null(fake_netns_find(&fake, pin[3]));               /* our placeholder removed */
@@ -222,6 +224,33 @@ static void test_reconcile(void **state)
     assert_true(fake_netns_find(&fake, pin[5])->id.ino == old_foreign.ino); /* unprovable */
     assert_int_equal(fake.unpins, 0);
     manager_free(m);
+
+    /* The next start finds the file as it left it: it is not rewritten
+     * (same inode: every write is a new file renamed over the old). */
+    char file[600];
+    snprintf(file, sizeof(file), "%s/%s", state_dir, STATE_FILE);
+    struct stat before, after;
+    assert_int_equal(stat(file, &before), 0);
+    m = make_manager();
+    assert_int_equal(manager_reconcile(m), 0);
+    assert_int_equal(m->n_namespaces, 2);
+    manager_free(m);
+    assert_int_equal(stat(file, &after), 0);
+    assert_true(after.st_ino == before.st_ino);
+    /* One of them gone meanwhile: the file is written without it. */
+    fake_netns_remove(&fake, pin[0]);
+    m = make_manager();
+    assert_int_equal(manager_reconcile(m), 0);
+    assert_int_equal(m->n_namespaces, 1);
+    manager_free(m);
+    assert_int_equal(stat(file, &after), 0);
+    assert_true(after.st_ino != before.st_ino);
+    State st = {};
+    size_t dropped = 0;
+    assert_int_equal(state_load(state_dir, &st, &dropped), 0);
+    assert_int_equal(st.n_namespaces, 1);
+    assert_string_equal(st.namespaces[0].name, "pend-pinned");
+    free(st.namespaces);
 }
 
 static int sleep_in_helper(void *userdata, char *out, size_t out_size)
@@ -314,6 +343,51 @@ static void test_job_real(void **state)
     unlink(pin);
 }
 
+/* netns_open_verified() on the real kernel: a pinned network namespace
+ * passes, and once nsfs is known (after the first pass), a namespace of
+ * another kind on nsfs, a file elsewhere and another inode are still
+ * refused, each with its own error. */
+static void test_open_verified_real(void **state)
+{
+    if (geteuid() != 0) {
+        print_message("skipped: making and pinning namespaces needs root\n");
+        return;
+    }
+    char dir[256], pin[512], uts[512], plain[512];
+    snprintf(dir, sizeof(dir), "%s/netns", state_dir);
+    mkdir(dir, 0755);
+    pin_of("verified", pin, sizeof(pin));
+    snprintf(uts, sizeof(uts), "%s/uts", dir);
+    snprintf(plain, sizeof(plain), "%s/plain", dir);
+    NetnsSetup setup = { .pin_path = pin, .g2h_fallback = -1 };
+    NetnsJob *j;
+    assert_int_equal(netns_create_begin(-1, &setup, NULL, NULL, &j), 0);
+    assert_int_equal(netns_job_wait(j, 10000), 0);
+    NetnsId id = j->created.id, got = {};
+    j = netns_job_free(j);
+    for (int pass = 0; pass < 2; pass++) {
+        int fd = netns_open_verified(pin, &id, &got);
+        assert_true(fd >= 0);
+        assert_true(got.ino == id.ino && got.dev == id.dev);
+        close(fd);
+    }
+    /* Our own UTS namespace pinned the same way: on nsfs, not a netns. */
+    int fd = open(uts, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    close(fd);
+    assert_int_equal(mount("/proc/self/ns/uts", uts, NULL, MS_BIND, NULL), 0);
+    assert_int_equal(netns_open_verified(uts, NULL, NULL), -ENOTCONN);
+    assert_int_equal(umount2(uts, MNT_DETACH), 0);
+    unlink(uts);
+    fd = open(plain, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    close(fd);
+    assert_int_equal(netns_open_verified(plain, NULL, NULL), -ENOTCONN);
+    unlink(plain);
+    NetnsId other = { .dev = id.dev, .ino = id.ino + 1 };
+    assert_int_equal(netns_open_verified(pin, &other, NULL), -ESTALE);
+    assert_int_equal(netns_unpin_verified(pin, &id), 0);
+    assert_int_equal(netns_open_verified(pin, &id, NULL), -ENOENT);
+}
+
 int main(void)
 {
     if (!mkdtemp(state_dir))
@@ -326,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_reconcile),
         cmocka_unit_test(test_helper_timeout),
         cmocka_unit_test(test_job_real),
+        cmocka_unit_test(test_open_verified_real),
     };
     int failed = cmocka_run_group_tests_name("namespaces", tests, NULL, NULL);
     char cmd[128];

@@ -762,6 +762,11 @@ int manager_create_namespace_begin(Manager *m, const CreateRequest *req, CreateJ
     int r = manager_check_create(m, req, &parent_path, e);
     if (r < 0)
         return r;
+    /* Again here, where the record that counts is made: a call that waited
+     * for its turn was checked when others of the same uid were waiting too. */
+    r = manager_check_quota(m, req->uid, false, 0, e);
+    if (r < 0)
+        return r;
     if (req->parent && req->parent[0] && !manager_find_live(m, req->parent))
         return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
                          "Namespace '%s' was removed behind vsockns's back; nothing to nest in.", req->parent);
@@ -977,7 +982,7 @@ bool manager_handle_pin_removed(Manager *m, const char *name)
     return m->n_namespaces != before;
 }
 
-int manager_check_quota(Manager *m, uid_t uid, bool lease, ManagerError *e)
+int manager_check_quota(Manager *m, uid_t uid, bool lease, size_t waiting, ManagerError *e)
 {
     if (uid == 0)
         return 0;
@@ -991,10 +996,13 @@ int manager_check_quota(Manager *m, uid_t uid, bool lease, ManagerError *e)
     } else
         for (size_t i = 0; i < m->n_namespaces; i++)
             n += m->namespaces[i].uid == uid;
-    if (n < max)
+    if (n + waiting < max)
         return 0;
+    char more[64] = "";
+    if (waiting > 0)
+        snprintf(more, sizeof(more), " and %zu more waiting to be created", waiting);
     return manager_error_set(e, -EDQUOT, ERROR_QUOTA_EXCEEDED,
-                             "uid %u already has %zu %s, its quota (%s= in %s); %s some first.", (unsigned) uid, n,
-                             lease ? "leases" : "namespaces", lease ? "LeasesPerUser" : "NamespacesPerUser",
+                             "uid %u already has %zu %s%s, its quota (%s= in %s); %s some first.", (unsigned) uid, n,
+                             lease ? "leases" : "namespaces", more, lease ? "LeasesPerUser" : "NamespacesPerUser",
                              m->config.config_file, lease ? "release" : "delete");
 }

@@ -307,5 +307,6 @@ bool manager_handle_pin_removed(Manager *m, const char *name);
 int manager_save(Manager *m);
 
 /* Whether uid (not root) may have one more namespace (lease false) or lease
- * (lease true): QuotaExceeded, naming the setting, if not. */
-int manager_check_quota(Manager *m, uid_t uid, bool lease, ManagerError *e);
+ * (lease true), with `waiting` more of its calls already queued for one:
+ * QuotaExceeded, naming the setting, if not. */
+int manager_check_quota(Manager *m, uid_t uid, bool lease, size_t waiting, ManagerError *e);

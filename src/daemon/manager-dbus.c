@@ -136,6 +136,16 @@ static void create_call_start(CreateCall *c)
     create_call_answer(c, r, ns, &e);
 }
 
+/* The calls of uid waiting for their turn: they count toward its quota
+ * (those under way have their record already). */
+static size_t create_calls_waiting(BusContext *ctx, uid_t uid)
+{
+    size_t n = 0;
+    for (CreateCall *c = ctx->creates; c; c = c->next)
+        n += !c->running && c->req.uid == uid;
+    return n;
+}
+
 /* Starts waiting calls, oldest first, while there is room. */
 static void create_calls_run(BusContext *ctx)
 {
@@ -196,9 +206,10 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     if (r <= 0)
         return r < 0 ? r : 1; /* denied, or asked: we run again with the answer */
     pid_t pid;
+    BusContext *ctx = manager->userdata;
     r = bus_caller_identity(m, &req.uid, &pid);
     if (r >= 0)
-        r = manager_check_quota(manager, req.uid, false, &e);
+        r = manager_check_quota(manager, req.uid, false, create_calls_waiting(ctx, req.uid), &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
 
@@ -206,7 +217,6 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     if (!c)
         return -ENOMEM;
     *c = (CreateCall) { .manager = manager, .call = sd_bus_message_ref(m), .req = req };
-    BusContext *ctx = manager->userdata;
     CreateCall **tail = &ctx->creates;
     while (*tail)
         tail = &(*tail)->next;
@@ -350,7 +360,7 @@ static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error 
     r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_LEASES, details, error);
     if (r <= 0)
         return r < 0 ? r : 1;
-    r = manager_check_quota(manager, req.uid, true, &e);
+    r = manager_check_quota(manager, req.uid, true, 0, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
 

@@ -127,6 +127,53 @@ static void test_create_refusals(void **state)
     pin_of("wrong", pin, sizeof(pin));
     assert_null(fake_netns_find(&fake, pin));
     assert_null(manager_find(m, "wrong"));
+    fake.made_mode = NULL;
+    manager_free(m);
+}
+
+/* The quota is checked where the record is made, not only when the call
+ * came: a creation that waited for its turn behind others of the same uid
+ * finds them made by then. */
+static void test_create_quota(void **state)
+{
+    setup_test();
+    Manager *m = make_manager();
+    m->namespaces_per_user = 2;
+    ManagerError e = {};
+    CreateRequest req = { .mode = "local", .g2h_fallback = -1, .uid = 1000 };
+    const char *names[] = { "q1", "q2", "q3" };
+    CreateJob *jobs[3] = {};
+    /* All three were let through on arrival (nothing of uid 1000 yet). */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(manager_check_quota(m, 1000, false, 0, &e), 0);
+    for (int i = 0; i < 2; i++) {
+        req.name = names[i];
+        assert_int_equal(manager_create_namespace_begin(m, &req, &jobs[i], &e), 0);
+    }
+    req.name = "q3";
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(manager_create_namespace_begin(m, &req, &jobs[2], &e), -EDQUOT);
+    assert_string_equal(bus_error_name(e.kind), BUS_ERROR_QUOTA_EXCEEDED);
+    char pin[512];
+    pin_of("q3", pin, sizeof(pin));
+    assert_null(fake_netns_find(&fake, pin)); /* nothing made */
+    for (int i = 0; i < 2; i++) { /* the fake kernel's jobs are done at once */
+        Namespace *ns = NULL;
+        assert_int_equal(manager_create_namespace_step(m, jobs[i], &ns, &e), 0);
+    }
+    assert_non_null(manager_find(m, "q1"));
+    assert_non_null(manager_find(m, "q2"));
+    assert_null(manager_find(m, "q3"));
+    /* Calls of the uid still waiting count on arrival; root has no quota. */
+    assert_int_equal(manager_check_quota(m, 1000, false, 0, &e), -EDQUOT);
+    assert_int_equal(manager_check_quota(m, 1001, false, 1, &e), 0);
+    assert_int_equal(manager_check_quota(m, 1001, false, 2, &e), -EDQUOT);
+    assert_non_null(strstr(e.message, "uid 1001 already has 0 namespaces and 2 more waiting to be created"));
+    req = (CreateRequest) { .name = "q4", .mode = "local", .g2h_fallback = -1, .uid = 0 };
+    CreateJob *j = NULL;
+    assert_int_equal(manager_create_namespace_begin(m, &req, &j, &e), 0);
+    Namespace *ns = NULL;
+    assert_int_equal(manager_create_namespace_step(m, j, &ns, &e), 0);
     manager_free(m);
 }
 
@@ -395,6 +442,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_records_each_step),
         cmocka_unit_test(test_create_refusals),
+        cmocka_unit_test(test_create_quota),
         cmocka_unit_test(test_swapped_pin),
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_reconcile),

@@ -11,6 +11,15 @@
 
 use_faults_build
 main_pid() { systemctl show -P MainPID vsocknsd; }
+# A user the shipped example rules let create ("vsockns" group), with a
+# quota of 2 namespaces (used with 8 creations stalled, below).
+groupadd -f vsockns
+id cs-quota >/dev/null 2>&1 || useradd -M -N -G vsockns cs-quota
+install -m 0644 /usr/share/doc/vsockns/examples/50-vsockns-example.rules /etc/polkit-1/rules.d/60-cs-quota.rules
+mkdir -p /etc/vsockns
+printf 'NamespacesPerUser=2\n' >/etc/vsockns/vsocknsd.conf
+defer "rm -f /etc/vsockns/vsocknsd.conf /etc/polkit-1/rules.d/60-cs-quota.rules; systemctl restart polkit"
+systemctl restart vsocknsd polkit
 
 dir=$(mktemp -d)
 defer "rm -rf $dir"
@@ -74,6 +83,23 @@ for i in $(seq 8); do
     stall "cs-st-$i" "$dir/st-$i"
     pids+=("$stalled")
 done
+# A user allowed to create, with a quota of 2, asks for 3 while those wait:
+# calls waiting for their turn count toward the quota (and the quota is
+# checked again when a call's turn comes), so 2 are made, never 3.
+as_quota_user() {
+    runuser -u cs-quota -- busctl --allow-interactive-authorization=no call org.vsockns1 /org/vsockns1 \
+        org.vsockns1.Manager CreateNamespace 'ssa{sv}' "$1" local 0 >"$2" 2>&1
+}
+for q in 1 2; do
+    as_quota_user "cs-q$q" "$dir/q$q" &
+    qpids+=($!)
+    sleep 0.5
+done
+# Whether q1 and q2 are surely still waiting as q3 is sent: no stalled
+# creation has ended yet (each ends 10 s after it began), so no turn came.
+stalled_alive=0
+for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && stalled_alive=$((stalled_alive + 1)); done
+as_quota_user cs-q3 "$dir/q3"
 call CreateNamespace cs-queued global "@a{sv} {}" >"$dir/queued" &
 queued=$!
 sleep 2
@@ -87,6 +113,20 @@ expect_eq "the 8 stalled ones failed with the named error" 8 \
 expect_eq "the ninth was made once it was its turn" yes \
     "$(grep -q "objectpath '/org/vsockns1/namespace/cs_2dqueued'" "$dir/queued" && echo yes)"
 defer "$ctl delete --force cs-queued"
+wait "${qpids[@]}"
+echo "the user's calls answered: $(cat "$dir"/q1 "$dir"/q2 "$dir"/q3 | tr '\n' ' ')"
+expect_eq "the user's namespaces made: 2 of 3 (quota 2)" "cs-q1 cs-q2" \
+    "$($ctl list --json | grep -o '"name":"cs-q[0-9]"' | cut -d'"' -f4 | sort | xargs)"
+expect_eq "the third was refused with the quota named" yes \
+    "$(grep -q "already has .*NamespacesPerUser= in /etc/vsockns/vsocknsd.conf" "$dir/q3" && echo yes)"
+if ((stalled_alive == 8)); then
+    expect_eq "it was refused on arrival, counting the 2 waiting" yes \
+        "$(grep -q "already has 0 namespaces and 2 more waiting to be created" "$dir/q3" && echo yes)"
+else
+    echo "not checked: refused on arrival (this machine took over 10 s for the 8 stalls and 2 calls," \
+         "so $((8 - stalled_alive)) stalled creations had ended and q1/q2 may have had their turn before q3)"
+fi
+for q in 1 2; do $ctl delete --force "cs-q$q" >/dev/null; done
 for i in $(seq 8); do not_left "cs-st-$i"; done
 expect_eq "no helper left" 0 "$(helpers)"
 

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "shared/fault.h"
 #include "shared/macro.h"
 #include "shared/process.h"
 
@@ -209,6 +210,7 @@ static _Noreturn void prober_main(int ns_fd, int parent_fd, int report_fd)
     /* A copy of a lease's vhost device kept here would hold its CID (and a
      * VM's memory) after release. */
     close_all_fds_but((int[]) { ns_fd, parent_fd, report_fd }, 3);
+    FAULT_STALL("isolation-probe-stall");
     IsolationReport report = { .error = 0 };
     Prober p = { .home_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), .report = &report };
     if (p.home_fd < 0)

@@ -60,10 +60,22 @@ int bus_namespace_list_sockets(sd_bus_message *m, void *userdata, sd_bus_error *
     return reply_sockets(m, ns->name, error);
 }
 
-/* ---- CheckIsolation: the prober's report arrives on the loop ---- */
+/*
+ * ---- CheckIsolation: the prober's report arrives on the loop ----
+ *
+ * Each check is a prober process. At most ISOLATION_CHECKS_MAX run at once
+ * (the unit's TasksMax= is shared with the creating helpers); more get
+ * LimitReached. A check is answered when the report comes (or at the
+ * deadline, the prober then killed), and forgotten only once its prober is
+ * gone: the end of its pipe says so, and only then is it reaped, so the
+ * loop never waits for a process the kernel has not let go of yet.
+ */
+#define ISOLATION_CHECKS_MAX 8
+
+static unsigned checks_running;
 
 typedef struct IsolationCheck {
-    sd_bus_message *call;
+    sd_bus_message *call;   /* NULL once answered */
     VsockMode mode;
     pid_t pid;
     sd_event_source *io, *timer;
@@ -72,7 +84,7 @@ typedef struct IsolationCheck {
 static void check_free(IsolationCheck *c)
 {
     if (c->pid > 0) {
-        kill(c->pid, SIGKILL);
+        kill(c->pid, SIGKILL); /* nothing if it has exited */
         while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
@@ -80,6 +92,7 @@ static void check_free(IsolationCheck *c)
     sd_event_source_disable_unref(c->timer);
     sd_bus_message_unref(c->call);
     free(c);
+    checks_running--;
 }
 
 static int append_paths(sd_bus_message *reply, VsockMode mode, const IsolationReport *rep)
@@ -123,23 +136,39 @@ static void check_reply(IsolationCheck *c, int r, const IsolationReport *rep)
         log_warning_errno(r, "Cannot answer CheckIsolation: %m");
 }
 
+/* Answers the call; the check stays until its prober is gone. */
+static void check_answer(IsolationCheck *c, int r, const IsolationReport *rep)
+{
+    check_reply(c, r, rep);
+    c->call = sd_bus_message_unref(c->call);
+    sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+}
+
 static int on_report(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
     IsolationCheck *c = userdata;
-    IsolationReport rep;
-    int r = isolation_probe_read(fd, &rep);
-    if (r == -EAGAIN)
-        return 0;
-    check_reply(c, r, &rep);
-    check_free(c);
+    if (c->call) {
+        IsolationReport rep;
+        int r = isolation_probe_read(fd, &rep);
+        if (r == -EAGAIN)
+            return 0;
+        check_answer(c, r, &rep);
+        if (r == 0)
+            return 0; /* the report: its prober exits next */
+    } else {
+        char b;
+        if (read(fd, &b, 1) < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+    }
+    check_free(c); /* the pipe ended: the prober is gone */
     return 0;
 }
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
 {
     IsolationCheck *c = userdata;
-    check_reply(c, -ETIMEDOUT, NULL);
-    check_free(c);
+    check_answer(c, -ETIMEDOUT, NULL);
+    kill(c->pid, SIGKILL); /* the end of its pipe will say when it is gone */
     return 0;
 }
 
@@ -167,6 +196,10 @@ int bus_method_check_isolation(sd_bus_message *m, void *userdata, sd_bus_error *
     r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
     if (r <= 0)
         return r < 0 ? r : 1;
+    if (checks_running >= ISOLATION_CHECKS_MAX)
+        return sd_bus_error_setf(error, BUS_ERROR_LIMIT_REACHED,
+                                 "%d isolation checks are under way, the most at once (each is a process); ask "
+                                 "again once one has finished.", ISOLATION_CHECKS_MAX);
 
     IsolationCheck *c = calloc(1, sizeof(*c));
     if (!c)
@@ -178,6 +211,7 @@ int bus_method_check_isolation(sd_bus_message *m, void *userdata, sd_bus_error *
         free(c);
         return bus_reply_manager_error(error, r, &e);
     }
+    checks_running++;
     c->call = sd_bus_message_ref(m);
     sd_event *event = sd_bus_get_event(sd_bus_message_get_bus(m));
     r = sd_event_add_io(event, &c->io, fd, EPOLLIN | EPOLLHUP, on_report, c);

@@ -1,0 +1,53 @@
+#!/bin/bash
+# CheckIsolation while its prober stalls (the vsocknsd-faults build's
+# isolation-probe-stall point: the prober stops until killed, as a kernel
+# that never answers would). The loop serves everything else meanwhile; at
+# most 8 probers run at once, so a ninth check gets LimitReached at once and
+# starts nothing; each stalled check is answered with the named KernelError
+# at its 20 s deadline, its prober killed and reaped (no zombie); and a
+# check after that works.
+. "$(dirname "$0")/../daemon-lib.sh"
+
+use_faults_build
+main_pid() { systemctl show -P MainPID vsocknsd; }
+probers() { pgrep -c -P "$(main_pid)" || true; }
+# A check with a timeout above the daemon's 20 s deadline.
+check_call() {
+    gdbus call --system --timeout 90 --dest org.vsockns1 --object-path /org/vsockns1 \
+        --method org.vsockns1.Manager.CheckIsolation "$1" "@a{sv} {}" 2>&1
+}
+
+create is-a local
+dir=$(mktemp -d)
+defer "rm -rf $dir"
+
+for i in $(seq 8); do
+    echo isolation-probe-stall >/run/vsockns-fault
+    check_call is-a >"$dir/c$i" &
+    pids+=($!)
+    for _ in $(seq 300); do
+        [[ -e /run/vsockns-fault ]] || break
+        sleep 0.1
+    done
+done
+expect_eq "8 probers stalled" 8 "$(probers)"
+out=$(check_call is-a)
+expect_eq "a ninth check is refused at once with LimitReached" yes \
+    "$([[ $out == *"org.vsockns1.Error.LimitReached: 8 isolation checks are under way"* ]] && echo yes || echo "no: $out")"
+expect_eq "and starts no ninth prober" 8 "$(probers)"
+expect_eq "the loop answers other calls meanwhile" yes "$($ctl list --json | grep -q '"is-a"' && echo yes)"
+expect_eq "the stalled checks are still waiting" 8 "$(for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && echo; done | wc -l)"
+
+wait "${pids[@]}"
+echo "a stalled check answered: $(cat "$dir/c1")"
+expect_eq "the 8 stalled checks end with the named error" 8 \
+    "$(grep -l "org.vsockns1.Error.KernelError: The isolation probe of 'is-a' did not finish within 20 s" "$dir"/c* | wc -l)"
+for _ in $(seq 100); do
+    [[ $(probers) == 0 ]] && break
+    sleep 0.1
+done
+expect_eq "their probers are killed and reaped (no zombie either)" 0 "$(probers)"
+expect_eq "the journal names the stall" yes \
+    "$(journalctl -b -u vsocknsd --no-pager | grep -q "Fault point isolation-probe-stall reached: stalling" && echo yes)"
+expect_eq "a check after that works" yes "$($ctl check is-a | grep -q "Isolation is as expected." && echo yes)"
+finish

@@ -61,8 +61,9 @@ int lease_records_load(const char *dir, LeaseRecord **ret, size_t *ret_n, size_t
 /*
  * The same, where copies of records are kept elsewhere (the fd store's
  * vaults, next to their fds): known() is asked for each file, by the CID
- * and namespace its name gives and its inode number, and may give the copy it has of that file's record; a copy
- * whose file_ino is that inode and that names that file is taken instead
+ * and namespace its name gives and its inode number, and may give the copy
+ * it has of that file's record; a copy whose file_ino is that inode and
+ * that names that file is taken instead
  * of reading the file. Every rewrite of a lease file makes a new inode
  * (temp file, rename), so a copy of an older version never matches. Only on
  * a tmpfs (as /run), where inode numbers are not reused. *ret_copies (may

@@ -407,8 +407,11 @@ int fd_store_take(Manager *m)
             int *slot = end == 'r' ? &v->reader : &v->writer;
             if (*slot >= 0)
                 close(fd); /* a second copy of that end: never stored so */
-            else if ((*slot = fd) == v->writer)
-                (void) fcntl(fd, F_SETFD, FD_CLOEXEC); /* kept */
+            else {
+                *slot = fd;
+                if (end == 'w') /* kept; the reading end is closed once read */
+                    (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+            }
         } else if (r >= 0 && strncmp(name, "lease-", 6) == 0) {
             (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
             r = taken_push(&t, name, fd, NULL, NULL);

@@ -406,8 +406,6 @@ static int setup_parents(Manager *m)
     return 0;
 }
 
-/* Keeps the namespaces of an earlier run that are still pinned where we
- * left them (same inode), drops the others with a log line. */
 /* Reads g2h_fallback of a pinned namespace: -1 if the kernel has none. */
 static int read_g2h_fallback(Manager *m, const Namespace *ns)
 {

@@ -443,11 +443,10 @@ int state_save(const char *dir, const State *st)
     return write_file_atomic(dir, STATE_FILE, text);
 }
 
-/* Reads a state file of ours: a regular file, never through a symlink
- * (someone who could plant one in our directory should not make us read
- * elsewhere), at most STATE_FILE_SIZE_MAX bytes. */
-/* Reads a regular file (never through a symlink) at path, relative to
- * dir_fd unless absolute. */
+/* Reads a state file of ours at path (relative to dir_fd unless absolute):
+ * a regular file, never through a symlink (someone who could plant one in
+ * our directory should not make us read elsewhere), at most
+ * STATE_FILE_SIZE_MAX bytes. */
 static int read_file_at(int dir_fd, const char *path, char **ret)
 {
     _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);

@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "macro.h"
 
-/* Whether the file names this point; if so it is consumed. */
-static bool armed_for(const char *name)
+/* Whether the file names this point; if so it is consumed, unless it
+ * names it with a trailing '*' and staying is allowed (stall points). */
+static bool armed_for(const char *name, bool may_stay)
 {
     char armed[64] = "";
     FILE *f = fopen(FAULT_FILE, "re");
@@ -21,7 +23,10 @@ static bool armed_for(const char *name)
         armed[0] = '\0';
     fclose(f);
     armed[strcspn(armed, "\n")] = '\0';
-    if (strcmp(armed, name) != 0)
+    size_t len = strlen(name);
+    if (may_stay && strncmp(armed, name, len) == 0 && streq(armed + len, "*"))
+        return true;
+    if (!streq(armed, name))
         return false;
     unlink(FAULT_FILE);
     return true;
@@ -29,7 +34,7 @@ static bool armed_for(const char *name)
 
 void fault_stall(const char *name)
 {
-    if (!armed_for(name))
+    if (!armed_for(name, true))
         return;
     log_notice("Fault point %s reached: stalling until killed", name);
     for (;;)
@@ -38,7 +43,7 @@ void fault_stall(const char *name)
 
 void fault_point(const char *name)
 {
-    if (!armed_for(name))
+    if (!armed_for(name, false))
         return;
     log_notice("Fault point %s reached: killing vsocknsd with SIGKILL", name);
     raise(SIGKILL);

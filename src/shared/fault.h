@@ -5,8 +5,9 @@
  * with SIGKILL right there when the file FAULT_FILE (/run/vsockns-fault)
  * names that point. The file is removed first, so the restarted daemon runs
  * on. FAULT_STALL("name") instead stops right there until killed: a kernel
- * that never returns, as seen from a helper process. In every other build
- * the points are nothing.
+ * that never returns, as seen from a helper process; "name*" in the file
+ * stops every process that reaches the point until the file is removed.
+ * In every other build the points are nothing.
  */
 #pragma once
 

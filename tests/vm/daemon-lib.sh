@@ -11,11 +11,12 @@
 
 
 # The unit runs the fault-injection build (vsocknsd-faults, shared/fault.h)
-# from the build tree until the test ends.
+# from the build tree until the test ends; arguments are added to its
+# command line (e.g. --log-level=debug).
 use_faults_build() {
     local dropin=/run/systemd/system/vsocknsd.service.d/60-faults.conf
     mkdir -p "$(dirname "$dropin")"
-    printf '[Service]\nExecStart=\nExecStart=%s\n' "$VSOCKNS_BUILD_ROOT/src/vsocknsd-faults" >"$dropin"
+    printf '[Service]\nExecStart=\nExecStart=%s\n' "$VSOCKNS_BUILD_ROOT/src/vsocknsd-faults $*" >"$dropin"
     defer "rm -f $dropin /run/vsockns-fault; systemctl daemon-reload; systemctl restart vsocknsd"
     systemctl daemon-reload
     systemctl restart vsocknsd

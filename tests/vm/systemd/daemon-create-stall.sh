@@ -9,7 +9,8 @@
 # answers the caller and leaves nothing either.
 . "$(dirname "$0")/../daemon-lib.sh"
 
-use_faults_build
+# At debug level vsocknsd logs each creation that waits for its turn.
+use_faults_build --log-level=debug
 main_pid() { systemctl show -P MainPID vsocknsd; }
 # A user the shipped example rules let create ("vsockns" group), with a
 # quota of 2 namespaces (used with 8 creations stalled, below).
@@ -78,35 +79,77 @@ expect_eq "ns_mode of cs-slow made again" local "$(sysctl_get cs-slow ns_mode)"
 
 # At most 8 helpers at once: with 8 stalled, a ninth creation waits for its
 # turn (no ninth helper), everything else is still answered, and it is made
-# once the stalled ones have been stopped.
+# once the stalled ones have been stopped. The 8 are sent at once, the
+# point armed for every helper ('*') until all 8 have stopped at it (the
+# journal names each), so the checks below come well before the first
+# stall's 10 s deadline. vsocknsd's journal of this boot is followed into a
+# file (cheaper to look at than a journalctl run each time).
+journalctl -b -u vsocknsd -o cat -f -n all --no-pager >"$dir/journal" 2>&1 &
+follower=$!
+defer "kill $follower"
+stalls_seen() { grep -c "Fault point create-helper-stall reached" "$dir/journal" || true; }
+seen=$(journalctl -b -u vsocknsd -o cat --no-pager | grep -c "Fault point create-helper-stall reached" || true)
+echo 'create-helper-stall*' >/run/vsockns-fault
+started=$SECONDS
 for i in $(seq 8); do
-    stall "cs-st-$i" "$dir/st-$i"
-    pids+=("$stalled")
+    call CreateNamespace "cs-st-$i" local "@a{sv} {}" >"$dir/st-$i" &
+    pids+=($!)
 done
-# A user allowed to create, with a quota of 2, asks for 3 while those wait:
-# calls waiting for their turn count toward the quota (and the quota is
-# checked again when a call's turn comes), so 2 are made, never 3.
+for _ in $(seq 300); do
+    (($(stalls_seen) >= seen + 8)) && break
+    sleep 0.1
+done
+rm -f /run/vsockns-fault
+expect_eq "8 helpers stalled at once" 8 "$(($(stalls_seen) - seen))"
+echo "the 8 stalled $((SECONDS - started)) s after they were sent"
+# A ninth creation, then a user allowed to create, with a quota of 2, asks
+# for 3 while those wait: calls waiting for their turn count toward the
+# quota (and the quota is checked again when a call's turn comes), so 2 are
+# made, never 3. Each call is sent once the one before it waits (a
+# deadline reached would give a waiting call its turn).
+# waiting NAME: "yes" once vsocknsd has logged that CreateNamespace NAME
+# waits for its turn, "no" if a stalled creation ended first.
+waiting() {
+    while kill -0 "${pids[0]}" 2>/dev/null; do
+        grep -q "CreateNamespace '$1' waits" "$dir/journal" &&
+            { echo yes; return; }
+        sleep 0.1
+    done
+    echo no
+}
+call CreateNamespace cs-queued global "@a{sv} {}" >"$dir/queued" &
+queued=$!
+expect_eq "the ninth creation waits for its turn (vsocknsd says so)" yes "$(waiting cs-queued)"
 as_quota_user() {
     runuser -u cs-quota -- busctl --allow-interactive-authorization=no call org.vsockns1 /org/vsockns1 \
         org.vsockns1.Manager CreateNamespace 'ssa{sv}' "$1" local 0 >"$2" 2>&1
 }
+# q1 and q2 wait before q3 is sent.
 for q in 1 2; do
     as_quota_user "cs-q$q" "$dir/q$q" &
     qpids+=($!)
-    sleep 0.5
+    [[ $(waiting "cs-q$q") == yes ]] || echo "cs-q$q was not seen waiting before a stalled creation ended"
 done
-# Whether q1 and q2 are surely still waiting as q3 is sent: no stalled
-# creation has ended yet (each ends 10 s after it began), so no turn came.
-stalled_alive=0
-for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && stalled_alive=$((stalled_alive + 1)); done
+echo "q3 sent $((SECONDS - started)) s after the first of the 8 stalled creations began"
 as_quota_user cs-q3 "$dir/q3"
-call CreateNamespace cs-queued global "@a{sv} {}" >"$dir/queued" &
-queued=$!
-sleep 2
-expect_eq "helpers running with 8 stalled and one more asked for" 8 "$(helpers)"
+# Whether the ninth still waits, then whether all 8 stalled calls are still
+# unanswered: only if they are had no turn come (each ends 10 s after it
+# began), so only then must the ninth be waiting, and q1 and q2 have been
+# waiting as q3 arrived. A machine slow enough to reach a deadline by now is
+# told so, not failed.
+queued_waiting=$(kill -0 "$queued" 2>/dev/null && echo yes)
+still_stalled=0
+for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && still_stalled=$((still_stalled + 1)); done
+echo "the ninth looked at $((SECONDS - started)) s after the first of the 8 stalled creations began"
+if ((still_stalled == 8)); then
+    expect_eq "the ninth creation is still waiting" yes "$queued_waiting"
+else
+    echo "not checked: the ninth creation still waiting ($((8 - still_stalled)) stalled creations" \
+         "had ended by then, so the ninth may have had its turn)"
+fi
+expect_eq "helpers running with 8 stalled and more asked for" 8 "$(helpers)"
 expect_eq "the list answers meanwhile" "cs-fast cs-slow" \
     "$($ctl list --json | grep -o '"name":"cs-[^"]*"' | cut -d'"' -f4 | sort | xargs)"
-expect_eq "the ninth creation is still waiting" yes "$(kill -0 "$queued" 2>/dev/null && echo yes)"
 wait "${pids[@]}" "$queued"
 expect_eq "the 8 stalled ones failed with the named error" 8 \
     "$(grep -l "KernelError: Creating namespace 'cs-st-.*did not finish within 10 s" "$dir"/st-* | wc -l)"
@@ -119,12 +162,12 @@ expect_eq "the user's namespaces made: 2 of 3 (quota 2)" "cs-q1 cs-q2" \
     "$($ctl list --json | grep -o '"name":"cs-q[0-9]"' | cut -d'"' -f4 | sort | xargs)"
 expect_eq "the third was refused with the quota named" yes \
     "$(grep -q "already has .*NamespacesPerUser= in /etc/vsockns/vsocknsd.conf" "$dir/q3" && echo yes)"
-if ((stalled_alive == 8)); then
+if ((still_stalled == 8)); then
     expect_eq "it was refused on arrival, counting the 2 waiting" yes \
         "$(grep -q "already has 0 namespaces and 2 more waiting to be created" "$dir/q3" && echo yes)"
 else
-    echo "not checked: refused on arrival (this machine took over 10 s for the 8 stalls and 2 calls," \
-         "so $((8 - stalled_alive)) stalled creations had ended and q1/q2 may have had their turn before q3)"
+    echo "not checked: refused on arrival ($((8 - still_stalled)) stalled creations had ended by" \
+         "the time q3 was answered, so q1/q2 may have had their turn before q3)"
 fi
 for q in 1 2; do $ctl delete --force "cs-q$q" >/dev/null; done
 for i in $(seq 8); do not_left "cs-st-$i"; done

@@ -340,10 +340,8 @@ static int parent_adopt(Parent *p)
     if (fd < 0)
         return parent_fail(p, fd, "cannot open it: %s", strerror(-fd));
 
-    char found[16] = "?", own[16] = "?";
-    vsock_sysctl_read(fd, "child_ns_mode", found, sizeof(found));
-    vsock_sysctl_read(fd, "ns_mode", own, sizeof(own));
-    int r = vsock_sysctl_write(fd, "child_ns_mode", want);
+    char found[VSOCK_MODE_TEXT_MAX], own[VSOCK_MODE_TEXT_MAX];
+    int r = vsock_child_mode_lock(fd, want, found, own);
     if (r == -EBUSY)
         return parent_fail(p, -EBUSY, "its child_ns_mode is locked to '%s' by someone else", found);
     if (r == -EPERM)

@@ -139,8 +139,10 @@ typedef struct SysctlOp {
     const char *value; /* NULL: read */
 } SysctlOp;
 
-/* Runs in the helper: /proc/sys/net files belong to the opener's netns. */
-static int sysctl_in_helper(void *userdata, char *out, size_t out_size)
+/* Reads or writes one vsock sysctl of the caller's netns (/proc/sys/net
+ * files belong to the netns of whoever opens them): in a helper, that is
+ * the namespace it joined. */
+static int sysctl_here(void *userdata, char *out, size_t out_size)
 {
     const SysctlOp *op = userdata;
     char path[PATH_MAX];
@@ -156,6 +158,8 @@ static int sysctl_in_helper(void *userdata, char *out, size_t out_size)
             return -errno;
         return (size_t) n == len ? 0 : -EIO;
     }
+    if (out_size == 0)
+        return -EINVAL;
     ssize_t n = read(fd, out, out_size - 1);
     if (n < 0)
         return -errno;
@@ -164,16 +168,57 @@ static int sysctl_in_helper(void *userdata, char *out, size_t out_size)
     return 0;
 }
 
+/* Our own netns needs no helper: its sysctls are read and written here. */
+static int sysctl_run(int netns_fd, SysctlOp *op, char *out, size_t out_size)
+{
+    if (netns_fd < 0)
+        return sysctl_here(op, out, out_size);
+    return netns_helper_run(netns_fd, sysctl_here, op, out, out_size);
+}
+
 int vsock_sysctl_read(int netns_fd, const char *key, char *buf, size_t size)
 {
     SysctlOp op = { .key = key };
-    return netns_helper_run(netns_fd, sysctl_in_helper, &op, buf, size);
+    if (size > 0)
+        buf[0] = '\0';
+    return sysctl_run(netns_fd, &op, buf, size);
 }
 
 int vsock_sysctl_write(int netns_fd, const char *key, const char *value)
 {
     SysctlOp op = { .key = key, .value = value };
-    return netns_helper_run(netns_fd, sysctl_in_helper, &op, NULL, 0);
+    return sysctl_run(netns_fd, &op, NULL, 0);
+}
+
+/* In the helper: child_ns_mode and ns_mode as they were, as "FOUND OWN" in
+ * out, then the write of child_ns_mode (which checks and locks). */
+static int child_mode_lock_here(void *userdata, char *out, size_t out_size)
+{
+    char found[VSOCK_MODE_TEXT_MAX] = "?", own[VSOCK_MODE_TEXT_MAX] = "?";
+    SysctlOp read_found = { .key = "child_ns_mode" }, read_own = { .key = "ns_mode" };
+    SysctlOp lock = { .key = "child_ns_mode", .value = userdata };
+    if (sysctl_here(&read_found, found, sizeof(found)) < 0 || !found[0] || strchr(found, ' '))
+        snprintf(found, sizeof(found), "?");
+    if (sysctl_here(&read_own, own, sizeof(own)) < 0 || !own[0] || strchr(own, ' '))
+        snprintf(own, sizeof(own), "?");
+    snprintf(out, out_size, "%s %s", found, own);
+    return sysctl_here(&lock, NULL, 0);
+}
+
+int vsock_child_mode_lock(int netns_fd, const char *want, char found[static VSOCK_MODE_TEXT_MAX],
+                          char own[static VSOCK_MODE_TEXT_MAX])
+{
+    char answer[2 * VSOCK_MODE_TEXT_MAX + 1] = "";
+    int r = netns_helper_run(netns_fd, child_mode_lock_here, (void *) want, answer, sizeof(answer));
+    snprintf(found, VSOCK_MODE_TEXT_MAX, "?");
+    snprintf(own, VSOCK_MODE_TEXT_MAX, "?");
+    char *space = strchr(answer, ' ');
+    if (space) {
+        *space = '\0';
+        snprintf(found, VSOCK_MODE_TEXT_MAX, "%s", answer);
+        snprintf(own, VSOCK_MODE_TEXT_MAX, "%s", space + 1);
+    }
+    return r;
 }
 
 int netns_dir_prepare(const char *dir)
@@ -247,19 +292,19 @@ static int create_in_helper(const NetnsSetup *setup, char *out, size_t out_size,
 
     if (setup->g2h_fallback >= 0) {
         SysctlOp op = { .key = "g2h_fallback", .value = setup->g2h_fallback ? "1" : "0" };
-        r = sysctl_in_helper(&op, NULL, 0);
+        r = sysctl_here(&op, NULL, 0);
         if (r < 0)
             return r;
     }
     if (setup->child_ns_mode) {
         SysctlOp op = { .key = "child_ns_mode", .value = setup->child_ns_mode };
-        r = sysctl_in_helper(&op, NULL, 0);
+        r = sysctl_here(&op, NULL, 0);
         if (r < 0)
             return r;
     }
 
     SysctlOp op = { .key = "ns_mode" };
-    r = sysctl_in_helper(&op, out, out_size);
+    r = sysctl_here(&op, out, out_size);
     if (r == -ENOENT) /* a kernel without vsock namespaces: all global */
         snprintf(out, out_size, "global");
     else if (r < 0)
@@ -267,7 +312,7 @@ static int create_in_helper(const NetnsSetup *setup, char *out, size_t out_size,
     /* Read here, while in it: asking later would take another helper. */
     char g2h[8];
     op = (SysctlOp) { .key = "g2h_fallback" };
-    *ret_g2h_fallback = sysctl_in_helper(&op, g2h, sizeof(g2h)) < 0 ? -1 : streq(g2h, "1");
+    *ret_g2h_fallback = sysctl_here(&op, g2h, sizeof(g2h)) < 0 ? -1 : streq(g2h, "1");
     return 0;
 }
 

@@ -5,18 +5,19 @@
  * placeholder in a shared-mount directory, removed with a lazy unmount.
  *
  * Running code inside a namespace. setns()/unshare() change only the
- * calling thread, and the daemon's own thread never leaves the host netns.
- * There is one way to do anything in a namespace: netns_helper_run(), a
- * short-lived forked helper that joins the namespace, runs one function and
- * sends back one answer; the daemon waits for it at most
- * netns_helper_timeout_ms (10 s), then kills it and reports -ETIMEDOUT.
- * Creation is that helper in two steps, and asynchronous (NetnsJob): the
- * daemon serves other callers while the kernel makes the namespace, which
- * it may take its time over. The single exception
- * is opening a file that must belong to the namespace and come back as an
- * fd (vhost.h: netns_open_file), done on a thread that joins the namespace
- * and returns (or aborts the daemon): an open of /dev/vhost-vsock cannot
- * stall, and forking per AcquireLease would cost more than the lease.
+ * calling thread, and the daemon's own thread never leaves the host netns
+ * (whose sysctls it reads and writes itself). There is one way to do
+ * anything in another namespace: netns_helper_run(), a short-lived forked
+ * helper that joins the namespace, runs one function and sends back one
+ * answer; the daemon waits for it at most netns_helper_timeout_ms (10 s),
+ * then kills it and reports -ETIMEDOUT. Creation is that helper in two
+ * steps, and asynchronous (NetnsJob): the daemon serves other callers while
+ * the kernel makes the namespace, which it may take its time over. The
+ * single exception is opening a file that must belong to the namespace and
+ * come back as an fd (vhost.h: netns_open_file), done on a thread that
+ * joins the namespace and returns (or aborts the daemon): an open of
+ * /dev/vhost-vsock cannot stall, and forking per AcquireLease would cost
+ * more than the lease.
  */
 #pragma once
 
@@ -35,10 +36,20 @@ typedef int (*netns_helper_fn)(void *userdata, char *out, size_t out_size);
  * caller's when netns_fd < 0). Returns fn's result; out gets its answer. */
 int netns_helper_run(int netns_fd, netns_helper_fn fn, void *userdata, char *out, size_t out_size);
 
-/* Reads /proc/sys/net/vsock/KEY as seen from netns_fd (< 0: our own). */
+/* Reads /proc/sys/net/vsock/KEY as seen from netns_fd (< 0: our own, read
+ * without a helper). */
 int vsock_sysctl_read(int netns_fd, const char *key, char *buf, size_t size);
 /* Writes it: 0, or the kernel's -EBUSY/-EPERM/... for child_ns_mode. */
 int vsock_sysctl_write(int netns_fd, const char *key, const char *value);
+
+/* The longest vsock mode as text ("global"), with room to spare. */
+#define VSOCK_MODE_TEXT_MAX 16
+/* In one helper in netns_fd: reads child_ns_mode and ns_mode into found and
+ * own ("?" if unreadable), then writes child_ns_mode=want, which both
+ * checks and locks it. Returns the write's result (-EBUSY: locked to
+ * another value, -EPERM: a local namespace cannot have global children). */
+int vsock_child_mode_lock(int netns_fd, const char *want, char found[static VSOCK_MODE_TEXT_MAX],
+                          char own[static VSOCK_MODE_TEXT_MAX]);
 
 /* What identifies a namespace (its nsfs file) or a placeholder file. */
 typedef struct NetnsId {

@@ -435,6 +435,71 @@ static void test_open_verified_real(void **state)
     assert_int_equal(netns_open_verified(pin, &id, NULL), -ENOENT);
 }
 
+/* What /proc/sys/net/vsock/KEY of this process's netns says, read here. */
+static int read_own_sysctl(const char *key, char *buf, size_t size)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/proc/sys/net/vsock/%s", key);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    if (!fgets(buf, (int) size, f))
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\n")] = '\0';
+    return 0;
+}
+
+/* Our own netns's sysctls are read without a helper and say what the file
+ * says; the parent lock reads and writes in one helper inside the netns. */
+static void test_sysctl_real(void **state)
+{
+    char want[32] = "", got[32] = "x";
+    int rw = read_own_sysctl("ns_mode", want, sizeof(want));
+    assert_int_equal(vsock_sysctl_read(-1, "ns_mode", got, sizeof(got)), rw);
+    if (rw == 0)
+        assert_string_equal(got, want);
+    assert_int_equal(vsock_sysctl_read(-1, "no-such-key", got, sizeof(got)), -ENOENT);
+
+    if (geteuid() != 0) {
+        print_message("skipped: the parent lock in a new namespace needs root\n");
+        return;
+    }
+    char dir[256], pin[512];
+    snprintf(dir, sizeof(dir), "%s/netns", state_dir);
+    mkdir(dir, 0755);
+    pin_of("lock", pin, sizeof(pin));
+    NetnsSetup setup = { .pin_path = pin, .g2h_fallback = -1 };
+    NetnsJob *j;
+    assert_int_equal(netns_create_begin(-1, &setup, NULL, NULL, &j), 0);
+    assert_int_equal(netns_job_wait(j, 10000), 0);
+    NetnsId id = j->created.id;
+    char made_mode[16];
+    snprintf(made_mode, sizeof(made_mode), "%s", j->created.ns_mode);
+    j = netns_job_free(j);
+    int fd = netns_open_verified(pin, &id, NULL);
+    assert_true(fd >= 0);
+
+    char found[VSOCK_MODE_TEXT_MAX], own[VSOCK_MODE_TEXT_MAX];
+    int r = vsock_child_mode_lock(fd, "local", found, own);
+    if (rw == -ENOENT) {
+        /* This kernel has no vsock namespaces: nothing to read or lock. */
+        assert_int_equal(r, -ENOENT);
+        assert_string_equal(found, "?");
+        assert_string_equal(own, "?");
+    } else {
+        /* Unlocked before: the write locks it; a second value is refused
+         * and the first one is what is found. */
+        assert_int_equal(r, 0);
+        assert_string_equal(own, made_mode);
+        assert_int_equal(vsock_child_mode_lock(fd, "global", found, own), -EBUSY);
+        assert_string_equal(found, "local");
+        assert_int_equal(vsock_child_mode_lock(fd, "local", found, own), 0);
+    }
+    close(fd);
+    assert_int_equal(netns_unpin_verified(pin, &id), 0);
+}
+
 int main(void)
 {
     if (!mkdtemp(state_dir))
@@ -449,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_helper_timeout),
         cmocka_unit_test(test_job_real),
         cmocka_unit_test(test_open_verified_real),
+        cmocka_unit_test(test_sysctl_real),
     };
     int failed = cmocka_run_group_tests_name("namespaces", tests, NULL, NULL);
     char cmd[128];

@@ -9,7 +9,15 @@
 
 host() { cat /proc/sys/net/vsock/child_ns_mode; }
 prop() { busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager HostChildMode; }
-journal_has() { journalctl -b -u vsocknsd -o cat --no-pager | grep -qF "$1" && echo yes || echo no; }
+# Whether vsocknsd's journal has the line (journald may take a moment to
+# have what the start wrote on stderr: looked for up to 10 s).
+journal_has() {
+    for _ in $(seq 50); do
+        journalctl -b -u vsocknsd -o cat --no-pager | grep -qF "$1" && { echo yes; return; }
+        sleep 0.2
+    done
+    echo no
+}
 start_with() {
     printf '%s\n' "$1" >/etc/vsockns/vsocknsd.conf
     systemctl restart vsocknsd

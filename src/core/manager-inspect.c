@@ -19,14 +19,13 @@ static int inspect_target(Manager *m, const char *name, Namespace **ret, Manager
     *ret = NULL;
     if (streq(name, NS_NAME_HOST))
         return -1;
-    if (!manager_find(m, name))
-        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
-                                 "No namespace '%.64s' managed by vsockns (use \".host\" for the host).", name);
-    Namespace *ns = manager_find_live(m, name);
+    Namespace *ns = manager_get(m, name, true, e);
     if (!ns)
-        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
-                                 "Namespace '%.64s' was removed behind vsockns's back.", name);
-    if (ns->pending || ns->fd < 0)
+        return -ENOENT;
+    int r = manager_forget_if_unpinned(m, ns, e);
+    if (r < 0)
+        return r;
+    if (ns->fd < 0)
         return manager_error_set(e, -EBUSY, ERROR_NAMESPACE_BUSY, "Namespace '%.64s' is still being set up.", name);
     *ret = ns;
     return ns->fd;
@@ -52,7 +51,11 @@ int manager_list_sockets(Manager *m, const char *name, VsockSocket **ret, size_t
 static int sibling_parent_fd(Manager *m, const Namespace *ns, ManagerError *e)
 {
     if (ns->parent[0]) {
-        Namespace *parent = manager_find_live(m, ns->parent);
+        /* Deciding here that a parent whose pin went is gone frees that
+         * parent only: ns is an object of its own. */
+        Namespace *parent = manager_find(m, ns->parent);
+        if (parent && manager_forget_if_unpinned(m, parent, NULL) < 0)
+            parent = NULL;
         if (!parent || parent->fd < 0)
             return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
                                      "The parent '%s' of '%s' is gone: no sibling can be made.", ns->parent, ns->name);

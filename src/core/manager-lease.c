@@ -100,9 +100,8 @@ static const char *describe_holder(const Lease *l, char *buf, size_t size)
 
 int manager_check_lease_request(Manager *m, const LeaseRequest *req, ManagerError *e)
 {
-    if (!is_host(req->ns) && !manager_find(m, req->ns))
-        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
-                           "No namespace '%.64s' managed by vsockns (use \".host\" for the host).", req->ns);
+    if (!is_host(req->ns) && !manager_get(m, req->ns, true, e))
+        return -ENOENT;
     if (req->cid != 0 && (req->cid < CID_MIN || req->cid > CID_MAX))
         return manager_error_set(e, -EINVAL, ERROR_INVALID_CID,
                            "CID %u cannot be a guest CID: 0 means 'pick one', 1 and 2 are the local and "
@@ -267,9 +266,8 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
     int r = manager_check_lease_request(m, req, e);
     if (r < 0)
         return r;
-    if (!is_host(req->ns) && !manager_find_live(m, req->ns))
-        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
-                           "Namespace '%.64s' was removed behind vsockns's back.", req->ns);
+    if (!is_host(req->ns) && (r = manager_forget_if_unpinned(m, manager_find(m, req->ns), e)) < 0)
+        return r;
     CidSpace *space = space_of(m, req->ns, true);
     if (!space)
         return manager_error_set(e, -ENOMEM, ERROR_NONE, "Out of memory.");
@@ -518,8 +516,8 @@ void manager_drop_lease(Manager *m, Lease *l, const char *why)
 
 int manager_release_lease(Manager *m, const char *ns, uint32_t cid, uid_t caller, ManagerError *e)
 {
-    if (!is_host(ns) && !manager_find(m, ns))
-        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
+    if (!is_host(ns) && !manager_get(m, ns, true, e))
+        return -ENOENT;
     Lease *l = manager_find_lease(m, ns, cid);
     if (!l)
         return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_LEASE, "No lease of CID %u in %.64s.", cid, ns);
@@ -577,8 +575,8 @@ int manager_foreach_lease(Manager *m, const char *ns, int (*fn)(Lease *l, void *
         return set ? foreach_in_set(set, fn, userdata) : 0;
     }
     int r = foreach_in_set(&m->host_leases, fn, userdata);
-    for (size_t i = 0; r >= 0 && i < m->n_namespaces; i++)
-        r = foreach_in_set(&m->namespaces[i].leases, fn, userdata);
+    for (size_t i = 0; r >= 0 && i < m->namespaces.n; i++)
+        r = foreach_in_set(&m->namespaces.items[i]->leases, fn, userdata);
     return r;
 }
 
@@ -830,9 +828,11 @@ static size_t recheck_space(Manager *m, CidSpace *space, const char *ns, int net
 size_t manager_recheck_held_outside(Manager *m)
 {
     size_t freed = recheck_space(m, m->global_space, NULL, -1);
-    for (size_t i = 0; i < m->n_namespaces; i++)
-        if (m->namespaces[i].space)
-            freed += recheck_space(m, m->namespaces[i].space, m->namespaces[i].name, m->namespaces[i].fd);
+    for (size_t i = 0; i < m->namespaces.n; i++) {
+        Namespace *ns = m->namespaces.items[i];
+        if (ns->space)
+            freed += recheck_space(m, ns->space, ns->name, ns->fd);
+    }
     if (freed > 0)
         log_info("%zu CIDs held outside vsockns are free again", freed);
     return freed;

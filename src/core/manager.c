@@ -95,11 +95,13 @@ Manager *manager_free(Manager *m)
     if (!m)
         return NULL;
     /* Lease fds are closed here: stored in the fd store, they live on. */
-    for (size_t i = 0; i < m->n_namespaces; i++) {
-        free_space_leases(m->namespaces[i].space);
-        lease_set_clear(&m->namespaces[i].leases);
-        if (m->namespaces[i].fd >= 0)
-            close(m->namespaces[i].fd);
+    for (size_t i = 0; i < m->namespaces.n; i++) {
+        Namespace *ns = m->namespaces.items[i];
+        free_space_leases(ns->space);
+        lease_set_clear(&ns->leases);
+        if (ns->fd >= 0)
+            close(ns->fd);
+        namespace_free(ns);
     }
     free_space_leases(m->global_space);
     lease_set_clear(&m->host_leases);
@@ -108,8 +110,7 @@ Manager *manager_free(Manager *m)
             close(m->stored_fds[i].fd);
     free(m->stored_fds);
     free(m->releasing);
-    free(m->namespaces);
-    free(m->ns_index);
+    ns_table_clear(&m->namespaces);
     free(m);
     return NULL;
 }
@@ -119,77 +120,15 @@ const char *kernel_support_to_string(KernelSupport s)
     return s == KERNEL_SUPPORT_NAMESPACES ? "namespaces" : "none";
 }
 
-/* Below this many namespaces a linear search is as quick. */
-#define NS_INDEX_MIN 16
-
-static size_t name_hash(const char *s)
-{
-    size_t h = 14695981039346656037ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-    return h;
-}
-
-static void ns_index_invalidate(Manager *m)
-{
-    m->ns_index_of = NULL;
-}
-
-static bool ns_index_build(Manager *m)
-{
-    size_t size = 2 * NS_INDEX_MIN;
-    while (size < 2 * m->n_namespaces)
-        size *= 2;
-    uint32_t *slots = size == m->ns_index_size ? m->ns_index : calloc(size, sizeof(uint32_t));
-    if (!slots)
-        return false;
-    if (slots == m->ns_index)
-        memset(slots, 0, size * sizeof(uint32_t));
-    else
-        free(m->ns_index);
-    for (size_t i = 0; i < m->n_namespaces; i++) {
-        size_t h = name_hash(m->namespaces[i].name) & (size - 1);
-        while (slots[h])
-            h = (h + 1) & (size - 1);
-        slots[h] = (uint32_t) i + 1;
-    }
-    m->ns_index = slots;
-    m->ns_index_size = size;
-    m->ns_index_of = m->namespaces;
-    m->ns_index_n = m->n_namespaces;
-    return true;
-}
-
-/* Every lease operation looks its namespace up, and a restart adopts
- * 10,000 leases among 1,000 namespaces: by index, not by a linear search.
- * Finds pending records too (creations under way). */
-static Namespace *find_any(Manager *m, const char *name)
-{
-    if (m->n_namespaces >= NS_INDEX_MIN &&
-        ((m->ns_index_of == m->namespaces && m->ns_index_n == m->n_namespaces) || ns_index_build(m))) {
-        for (size_t h = name_hash(name) & (m->ns_index_size - 1); m->ns_index[h];
-             h = (h + 1) & (m->ns_index_size - 1)) {
-            size_t i = m->ns_index[h] - 1;
-            if (i < m->n_namespaces && streq(m->namespaces[i].name, name))
-                return &m->namespaces[i];
-        }
-    }
-    /* Few namespaces, no memory for the index, or not found. */
-    for (size_t i = 0; i < m->n_namespaces; i++)
-        if (streq(m->namespaces[i].name, name))
-            return &m->namespaces[i];
-    return NULL;
-}
-
 Namespace *manager_find(Manager *m, const char *name)
 {
-    Namespace *ns = find_any(m, name);
+    Namespace *ns = ns_table_find(&m->namespaces, name);
     return ns && !ns->pending ? ns : NULL;
 }
 
 int manager_save(Manager *m)
 {
-    State st = { .namespaces = m->namespaces, .n_namespaces = m->n_namespaces };
+    State st = { .namespaces = m->namespaces.items, .n_namespaces = m->namespaces.n };
     int r = state_save(m->config.state_dir, &st);
     if (r < 0)
         log_error_errno(r, "Cannot write state to %s/%s: %m", m->config.state_dir, STATE_FILE);
@@ -201,25 +140,41 @@ static void pin_path(Manager *m, const char *name, char *buf, size_t size)
     snprintf(buf, size, "%s/%s", m->config.netns_dir, name);
 }
 
-static void namespace_forget(Manager *m, const char *name, const char *why);
+int manager_no_such_namespace(ManagerError *e, const char *name, bool host_too)
+{
+    return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns%s.", name,
+                             host_too ? " (use \".host\" for the host)" : "");
+}
 
-Namespace *manager_find_live(Manager *m, const char *name)
+Namespace *manager_get(Manager *m, const char *name, bool host_too, ManagerError *e)
 {
     Namespace *ns = manager_find(m, name);
-    if (!ns || ns->pending)
-        return ns;
+    if (!ns)
+        manager_no_such_namespace(e, name, host_too);
+    return ns;
+}
+
+bool manager_namespace_pinned(Manager *m, const Namespace *ns)
+{
     char path[PATH_MAX];
     NetnsId now, ours = { .dev = ns->dev, .ino = ns->inode };
     bool is_ns;
-    pin_path(m, name, path, sizeof(path));
-    if (m->netns->path_id(m->netns_userdata, path, &now, &is_ns) == 0 && is_ns && now.ino == ours.ino &&
-        (!ours.dev || now.dev == ours.dev))
-        return ns;
-    /* The inotify event may not have been handled yet: act on it now. */
-    log_notice("Namespace '%s' is no longer what %s pins: it was removed or replaced behind vsockns's back",
-               name, path);
-    namespace_forget(m, name, "its namespace was removed behind vsockns's back");
-    return NULL;
+    pin_path(m, ns->name, path, sizeof(path));
+    return m->netns->path_id(m->netns_userdata, path, &now, &is_ns) == 0 && is_ns && now.ino == ours.ino &&
+           (!ours.dev || now.dev == ours.dev);
+}
+
+int manager_forget_if_unpinned(Manager *m, Namespace *ns, ManagerError *e)
+{
+    if (ns->pending || manager_namespace_pinned(m, ns))
+        return 0;
+    char name[NS_NAME_MAX + 1];
+    snprintf(name, sizeof(name), "%s", ns->name);
+    log_notice("Namespace '%s' is no longer what %s/%s pins: it was removed or replaced behind vsockns's back",
+               name, m->config.netns_dir, name);
+    manager_forget_namespace(m, ns, "its namespace was removed behind vsockns's back");
+    return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE, "Namespace '%s' was removed behind vsockns's back.",
+                             name);
 }
 
 /*
@@ -464,6 +419,21 @@ static bool finish_pending(Manager *m, Namespace *ns, const char *path)
     return true;
 }
 
+/* Moves record i of st into the manager (its slot in st emptied). */
+static void keep_adopted(Manager *m, State *st, size_t i, size_t *kept)
+{
+    Namespace *ns = st->namespaces[i];
+    int r = ns_table_add(&m->namespaces, ns);
+    if (r < 0) {
+        log_error_errno(r, "Cannot re-adopt namespace '%s': %m", ns->name);
+        if (ns->fd >= 0)
+            close(ns->fd);
+        return;
+    }
+    st->namespaces[i] = NULL;
+    (*kept)++;
+}
+
 /* Keeps the namespaces of an earlier run that are still pinned where we
  * left them (same inode), drops the others with a log line. */
 static int reconcile_namespaces(Manager *m)
@@ -489,13 +459,13 @@ static int reconcile_namespaces(Manager *m)
     /* The file is rewritten only if this differs from what it says. */
     bool changed = dropped > 0;
     for (size_t i = 0; i < st.n_namespaces; i++) {
-        Namespace *ns = &st.namespaces[i];
+        Namespace *ns = st.namespaces[i];
         char path[PATH_MAX];
         pin_path(m, ns->name, path, sizeof(path));
         if (ns->pending) {
             changed = true;
             if (finish_pending(m, ns, path))
-                st.namespaces[kept++] = *ns;
+                keep_adopted(m, &st, i, &kept);
             continue;
         }
         NetnsId want = { .dev = ns->dev, .ino = ns->inode }, found;
@@ -509,7 +479,7 @@ static int reconcile_namespaces(Manager *m)
         else {
             changed |= ns->dev != found.dev;
             ns->dev = found.dev;
-            st.namespaces[kept++] = *ns;
+            keep_adopted(m, &st, i, &kept);
             /* One line per namespace only when asked: 1,000 of them at
              * every start would flood the journal (and wait on it). */
             log_debug("Re-adopted namespace '%s' (%s)", ns->name, vsock_mode_to_string(ns->mode));
@@ -518,10 +488,7 @@ static int reconcile_namespaces(Manager *m)
     if (kept > 0)
         log_info("Re-adopted %zu namespaces", kept);
     changed |= kept != st.n_namespaces;
-    free(m->namespaces);
-    m->namespaces = st.namespaces;
-    m->n_namespaces = kept;
-    ns_index_invalidate(m);
+    state_free(&st); /* the records not kept */
     /* Writing 1,000 namespaces back unchanged costs a start tens of ms. */
     return changed ? manager_save(m) : 0;
 }
@@ -621,7 +588,7 @@ int manager_check_create(Manager *m, const CreateRequest *req, const char **ret_
     if (mode == VSOCK_MODE_INVALID)
         return manager_error_set(e, -EINVAL, ERROR_INVALID_MODE,
                          "Mode '%.32s' is not valid: use 'local' or 'global'.", req->mode);
-    const Namespace *same = find_any(m, req->name);
+    const Namespace *same = ns_table_find(&m->namespaces, req->name);
     if (same)
         return manager_error_set(e, -EEXIST, ERROR_NAMESPACE_EXISTS, "Namespace '%s' already exists%s.", req->name,
                                  same->pending ? " (it is being created)" : "");
@@ -631,7 +598,7 @@ int manager_check_create(Manager *m, const CreateRequest *req, const char **ret_
     if (access(path, F_OK) == 0)
         return manager_error_set(e, -EEXIST, ERROR_NAMESPACE_EXISTS,
                          "%s already exists and is not managed by vsockns; pick another name.", path);
-    if (m->n_namespaces >= MANAGER_NAMESPACES_MAX)
+    if (m->namespaces.n >= MANAGER_NAMESPACES_MAX)
         return manager_error_set(e, -E2BIG, ERROR_LIMIT_REACHED,
                          "vsockns already manages %d namespaces, its limit; delete some first.",
                          MANAGER_NAMESPACES_MAX);
@@ -662,31 +629,29 @@ int manager_check_create(Manager *m, const CreateRequest *req, const char **ret_
     return 0;
 }
 
-static int namespace_add(Manager *m, const Namespace *ns)
+/* A new managed record: a copy of *ns, owned by the manager from now on. */
+static Namespace *namespace_add(Manager *m, const Namespace *ns)
 {
-    Namespace *list = realloc(m->namespaces, (m->n_namespaces + 1) * sizeof(Namespace));
-    if (!list)
-        return -ENOMEM;
-    m->namespaces = list;
-    m->namespaces[m->n_namespaces++] = *ns;
-    ns_index_invalidate(m);
-    return 0;
+    Namespace *added = namespace_new(ns);
+    if (added && ns_table_add(&m->namespaces, added) < 0)
+        added = namespace_free(added);
+    return added;
 }
 
+/* Takes ns out of the table and frees it; its leases and space are gone
+ * by now. */
 static void namespace_remove(Manager *m, Namespace *ns)
 {
-    size_t i = ns - m->namespaces;
     if (ns->fd >= 0)
         close(ns->fd); /* we must not keep a namespace alive that is gone */
-    memmove(&m->namespaces[i], &m->namespaces[i + 1], (m->n_namespaces - i - 1) * sizeof(Namespace));
-    m->n_namespaces--;
-    ns_index_invalidate(m);
+    ns_table_remove(&m->namespaces, ns);
+    namespace_free(ns);
 }
 
 /* Drops a record that never became a namespace, and says so on disk. */
 static void namespace_discard(Manager *m, const char *name)
 {
-    Namespace *ns = find_any(m, name);
+    Namespace *ns = ns_table_find(&m->namespaces, name);
     if (ns)
         namespace_remove(m, ns);
     manager_save(m);
@@ -707,7 +672,7 @@ typedef struct CreateProgress {
 static int record_progress(void *userdata, NetnsStage stage, const NetnsCreated *c)
 {
     CreateProgress *p = userdata;
-    Namespace *ns = find_any(p->manager, p->name);
+    Namespace *ns = ns_table_find(&p->manager->namespaces, p->name);
     if (stage == NETNS_STAGE_MADE && vsock_mode_from_string(c->ns_mode) != p->want) {
         p->mode_mismatch = true;
         return -EBUSY;
@@ -742,7 +707,7 @@ static int open_creation_parent(Manager *m, const CreateRequest *req, const char
 }
 
 /* A creation under way: its pending record is in m->namespaces (found by
- * name: the array moves), the helper is making the namespace. */
+ * name: a stop may have dropped it), the helper is making the namespace. */
 struct CreateJob {
     bool stopped;            /* by manager_create_namespace_stop() */
     char name[NS_NAME_MAX + 1];
@@ -763,7 +728,7 @@ int manager_create_namespace_begin(Manager *m, const CreateRequest *req, CreateJ
     r = manager_check_quota(m, req->uid, false, 0, e);
     if (r < 0)
         return r;
-    if (req->parent && req->parent[0] && !manager_find_live(m, req->parent))
+    if (req->parent && req->parent[0] && manager_forget_if_unpinned(m, manager_find(m, req->parent), NULL) < 0)
         return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
                          "Namespace '%s' was removed behind vsockns's back; nothing to nest in.", req->parent);
 
@@ -793,10 +758,9 @@ int manager_create_namespace_begin(Manager *m, const CreateRequest *req, CreateJ
     ns.uid = req->uid;
     snprintf(ns.name, sizeof(ns.name), "%s", req->name);
     snprintf(ns.parent, sizeof(ns.parent), "%s", req->parent ? req->parent : "");
-    r = namespace_add(m, &ns);
-    if (r < 0) {
+    if (!namespace_add(m, &ns)) {
         free(j);
-        return manager_error_set(e, r, ERROR_NONE, "Cannot record namespace '%s': %s.", req->name, strerror(-r));
+        return manager_error_set(e, -ENOMEM, ERROR_NONE, "Cannot record namespace '%s': out of memory.", req->name);
     }
 
     _cleanup_close_ int parent_fd = open_creation_parent(m, req, parent_path, e);
@@ -874,7 +838,7 @@ int manager_create_namespace_step(Manager *m, CreateJob *j, Namespace **ret, Man
         return r;
     }
 
-    Namespace *added = find_any(m, j->name);
+    Namespace *added = ns_table_find(&m->namespaces, j->name);
     added->fd = fd;
     added->pending = false;
     added->placeholder_dev = added->placeholder_ino = 0;
@@ -918,36 +882,39 @@ int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **r
     return manager_create_namespace_step(m, j, ret, e);
 }
 
-/* The namespace is gone or going: end its leases, drop it, tell. */
-static void namespace_forget(Manager *m, const char *name, const char *why)
+void manager_forget_namespace(Manager *m, Namespace *ns, const char *why)
 {
-    manager_drop_namespace_leases(m, name, why);
-    Namespace *ns = manager_find(m, name);
+    manager_drop_namespace_leases(m, ns->name, why);
     cid_space_free(ns->space);
     ns->space = NULL;
     lease_set_clear(&ns->leases); /* empty by now */
-    Namespace gone = *ns;
-    namespace_remove(m, ns);
+    ns_table_remove(&m->namespaces, ns);
     manager_save(m);
-    log_event(LOG_INFO, EVENT_NAMESPACE_REMOVED, (EventFields) { .ns = gone.name, .has_uid = true, .uid = gone.uid },
-              "Namespace '%s' is no longer managed: %s", gone.name, why);
+    log_event(LOG_INFO, EVENT_NAMESPACE_REMOVED, (EventFields) { .ns = ns->name, .has_uid = true, .uid = ns->uid },
+              "Namespace '%s' is no longer managed: %s", ns->name, why);
     if (m->on_removed)
-        m->on_removed(m, &gone, m->userdata);
+        m->on_removed(m, ns, m->userdata);
+    if (ns->fd >= 0)
+        close(ns->fd);
+    namespace_free(ns);
 }
 
 static bool has_children(Manager *m, const char *name)
 {
-    for (size_t i = 0; i < m->n_namespaces; i++)
-        if (streq(m->namespaces[i].parent, name))
+    for (size_t i = 0; i < m->namespaces.n; i++)
+        if (streq(m->namespaces.items[i]->parent, name))
             return true;
     return false;
 }
 
 int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerError *e)
 {
-    Namespace *ns = manager_find_live(m, name);
+    Namespace *ns = manager_get(m, name, false, e);
     if (!ns)
-        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", name);
+        return -ENOENT;
+    int r = manager_forget_if_unpinned(m, ns, e);
+    if (r < 0)
+        return r;
     size_t leases = manager_namespace_lease_count(m, ns);
     if (leases > 0 && !force)
         return manager_error_set(e, -EBUSY, ERROR_NAMESPACE_BUSY,
@@ -956,7 +923,7 @@ int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerEr
     char path[PATH_MAX];
     NetnsId id = { .dev = ns->dev, .ino = ns->inode };
     pin_path(m, name, path, sizeof(path));
-    int r = m->netns->unpin_verified(m->netns_userdata, path, &id);
+    r = m->netns->unpin_verified(m->netns_userdata, path, &id);
     if (r == -ESTALE)
         log_notice("%s no longer pins namespace '%s'; leaving it alone", path, name);
     else if (r < 0 && r != -ENOENT)
@@ -964,18 +931,14 @@ int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerEr
 
     log_info("Deleting namespace '%s'%s", name,
              has_children(m, name) ? " (its nested namespaces stay pinned and managed)" : "");
-    namespace_forget(m, name, "its namespace was deleted");
+    manager_forget_namespace(m, ns, "its namespace was deleted");
     return 0;
 }
 
 bool manager_handle_pin_removed(Manager *m, const char *name)
 {
     Namespace *ns = manager_find(m, name);
-    if (!ns || ns->pending)
-        return false;
-    size_t before = m->n_namespaces;
-    manager_find_live(m, name);
-    return m->n_namespaces != before;
+    return ns && manager_forget_if_unpinned(m, ns, NULL) < 0;
 }
 
 int manager_check_quota(Manager *m, uid_t uid, bool lease, size_t waiting, ManagerError *e)
@@ -986,12 +949,12 @@ int manager_check_quota(Manager *m, uid_t uid, bool lease, size_t waiting, Manag
     if (lease) {
         for (size_t i = 0; i < m->host_leases.n; i++)
             n += m->host_leases.items[i]->rec.uid == uid;
-        for (size_t i = 0; i < m->n_namespaces; i++)
-            for (size_t j = 0; j < m->namespaces[i].leases.n; j++)
-                n += m->namespaces[i].leases.items[j]->rec.uid == uid;
+        for (size_t i = 0; i < m->namespaces.n; i++)
+            for (size_t j = 0; j < m->namespaces.items[i]->leases.n; j++)
+                n += m->namespaces.items[i]->leases.items[j]->rec.uid == uid;
     } else
-        for (size_t i = 0; i < m->n_namespaces; i++)
-            n += m->namespaces[i].uid == uid;
+        for (size_t i = 0; i < m->namespaces.n; i++)
+            n += m->namespaces.items[i]->uid == uid;
     if (n + waiting < max)
         return 0;
     char more[64] = "";

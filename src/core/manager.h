@@ -15,6 +15,7 @@
 #include "errors.h"
 #include "lease.h"
 #include "namespace.h"
+#include "namespace-table.h"
 #include "netns.h"
 #include "vsock-diag.h"
 
@@ -96,16 +97,7 @@ typedef struct StoredFd {
 struct Manager {
     char version[32];
     ManagerConfig config;
-    Namespace *namespaces;
-    size_t n_namespaces;
-    /* manager_find()'s index of namespaces by name (open addressing,
-     * position + 1, 0 = empty), valid while it was built for this array
-     * and count; a lookup checks the name it finds, so a stale index can
-     * cost a linear search but never give a wrong answer. */
-    uint32_t *ns_index;
-    size_t ns_index_size;
-    const Namespace *ns_index_of;
-    size_t ns_index_n;
+    NamespaceTable namespaces;   /* every record, pending ones included */
     Parent parents[2];   /* indexed by VsockMode */
 
     KernelSupport kernel_support;
@@ -195,13 +187,27 @@ void manager_config_parse(Manager *m, FILE *f);
 int manager_reconcile(Manager *m);
 
 const char *kernel_support_to_string(KernelSupport s);
-/* A managed namespace by name; NULL also while it is still being created. */
+/* A managed namespace by name; NULL also while it is still being created.
+ * Only looks: no lookup changes anything. */
 Namespace *manager_find(Manager *m, const char *name);
-/* manager_find(), and a check that /run/netns/NAME still pins the namespace
- * we hold: if it was removed or replaced behind our back (and the inotify
- * event is not handled yet), it is forgotten now (its leases end) and NULL
- * is returned. For every request that acts on a namespace. */
-Namespace *manager_find_live(Manager *m, const char *name);
+/* manager_find(), or NULL with NoSuchNamespace in e (the one sentence for
+ * it; host_too: the request also takes ".host"). */
+Namespace *manager_get(Manager *m, const char *name, bool host_too, ManagerError *e);
+int manager_no_such_namespace(ManagerError *e, const char *name, bool host_too);
+/* Whether /run/netns/NAME still pins the namespace we hold (same nsfs
+ * inode and device). Only looks. */
+bool manager_namespace_pinned(Manager *m, const Namespace *ns);
+/*
+ * For the request that is about to act on ns: if its pin was removed or
+ * replaced behind our back (and the inotify event is not handled yet), this
+ * is where it is decided: ns is forgotten (its leases end, ns is freed) and
+ * -ENOENT comes back with NoSuchNamespace in e. 0: it still stands.
+ */
+int manager_forget_if_unpinned(Manager *m, Namespace *ns, ManagerError *e);
+/* Stops managing ns: its leases end, its record goes, on_removed is told;
+ * ns is freed. The namespace itself is left as it is (the caller unpinned
+ * it, or it is gone). */
+void manager_forget_namespace(Manager *m, Namespace *ns, const char *why);
 /* The first entry of that name among the fds taken from the fd store (they
  * are sorted by name; a name may come twice), or NULL. */
 StoredFd *manager_stored_fd_by_name(Manager *m, const char *name);

@@ -13,11 +13,14 @@
 #include <sys/statfs.h>
 
 #include "lease.h"
+#include "namespace-table.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 
 void state_free(State *s)
 {
+    for (size_t i = 0; i < s->n_namespaces; i++)
+        namespace_free(s->namespaces[i]); /* NULL: taken by the caller */
     free(s->namespaces);
     *s = (State) {};
 }
@@ -77,7 +80,7 @@ char *state_to_json(const State *st)
     json_object_object_add(root, "version", json_object_new_int(STATE_VERSION));
     json_object_object_add(root, "namespaces", namespaces);
     for (size_t i = 0; i < st->n_namespaces; i++)
-        json_object_array_add(namespaces, namespace_to_json(&st->namespaces[i]));
+        json_object_array_add(namespaces, namespace_to_json(st->namespaces[i]));
 
     const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     char *copy = s ? strdup(s) : NULL;
@@ -291,52 +294,40 @@ int lease_record_unpack(const void *buf, size_t size, LeaseRecord *ret)
     return 0;
 }
 
-/* Parses an array of entries with parse(); keeps the valid ones. */
-static int parse_array(json_object *root, const char *key, size_t size, int (*parse)(json_object *, void *),
-                       bool (*is_dup)(const void *, const void *), void **ret, size_t *ret_n, size_t *dropped)
+/* The "namespaces" array: each valid entry as its own object. A name twice
+ * would mean two records for one pin: the first is kept. */
+static int parse_namespaces(json_object *root, State *st, size_t *dropped)
 {
     json_object *arr;
-    *ret = NULL;
-    *ret_n = 0;
-    if (!json_object_object_get_ex(root, key, &arr))
-        return 0;
-    if (!json_object_is_type(arr, json_type_array))
+    if (!json_object_object_get_ex(root, "namespaces", &arr) || !json_object_is_type(arr, json_type_array))
         return -EBADMSG;
-
-    size_t n = json_object_array_length(arr), kept = 0;
-    char *items = calloc(n ? n : 1, size);
-    if (!items)
+    size_t n = json_object_array_length(arr);
+    NamespaceTable seen = {};
+    int r = 0;
+    st->namespaces = calloc(n ? n : 1, sizeof(Namespace *));
+    if (!st->namespaces)
         return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        void *item = items + kept * size;
-        bool dup = false;
-        if (parse(json_object_array_get_idx(arr, i), item) < 0) {
-            log_warning("Dropping entry %zu of \"%s\" in the state: a field is missing, of the wrong type or "
-                        "not valid", i, key);
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        Namespace item;
+        if (namespace_from_json(json_object_array_get_idx(arr, i), &item) < 0) {
+            log_warning("Dropping entry %zu of \"namespaces\" in the state: a field is missing, of the wrong "
+                        "type or not valid", i);
             (*dropped)++;
             continue;
         }
-        for (size_t j = 0; j < kept && !dup; j++)
-            dup = is_dup(items + j * size, item);
-        if (dup)
+        if (ns_table_find(&seen, item.name)) {
             (*dropped)++;
+            continue;
+        }
+        Namespace *ns = namespace_new(&item);
+        r = ns ? ns_table_add(&seen, ns) : -ENOMEM;
+        if (r < 0)
+            namespace_free(ns);
         else
-            kept++;
+            st->namespaces[st->n_namespaces++] = ns;
     }
-    *ret = items;
-    *ret_n = kept;
-    return 0;
-}
-
-static int parse_namespace(json_object *o, void *item)
-{
-    return namespace_from_json(o, item);
-}
-
-/* A name twice would mean two records for one pin: keep the first. */
-static bool namespace_dup(const void *a, const void *b)
-{
-    return streq(((const Namespace *) a)->name, ((const Namespace *) b)->name);
+    ns_table_clear(&seen);
+    return r;
 }
 
 int state_from_json(const char *text, State *ret, size_t *ret_dropped)
@@ -351,8 +342,7 @@ int state_from_json(const char *text, State *ret, size_t *ret_dropped)
         json_object_put(root);
         return -EBADMSG;
     }
-    int r = parse_array(root, "namespaces", sizeof(Namespace), parse_namespace, namespace_dup,
-                        (void **) &st.namespaces, &st.n_namespaces, &dropped);
+    int r = parse_namespaces(root, &st, &dropped);
     json_object_put(root);
     if (r < 0) {
         state_free(&st);

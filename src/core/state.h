@@ -18,10 +18,11 @@
  * leases/ (CID@NAMESPACE.json), so taking or ending one costs the same
  * however many others exist. */
 typedef struct State {
-    Namespace *namespaces;
+    Namespace **namespaces;   /* each its own object (namespace_new()) */
     size_t n_namespaces;
 } State;
 
+/* Frees the array and every namespace still in it. */
 void state_free(State *s);
 
 /* Serialises the state; returns a malloc'd string or NULL (-ENOMEM). */

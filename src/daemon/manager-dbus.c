@@ -278,8 +278,8 @@ static int method_list_namespaces(sd_bus_message *m, void *userdata, sd_bus_erro
     int r = sd_bus_message_new_method_return(m, &reply);
     if (r >= 0)
         r = sd_bus_message_open_container(reply, 'a', "(ssso)");
-    for (size_t i = 0; r >= 0 && i < manager->n_namespaces; i++) {
-        const Namespace *ns = &manager->namespaces[i];
+    for (size_t i = 0; r >= 0 && i < manager->namespaces.n; i++) {
+        const Namespace *ns = manager->namespaces.items[i];
         if (ns->pending)
             continue; /* still being created */
         char pin[PATH_MAX];
@@ -623,8 +623,8 @@ static int property_get_namespace_count(sd_bus *bus, const char *path, const cha
 {
     Manager *m = userdata;
     uint32_t n = 0;
-    for (size_t i = 0; i < m->n_namespaces; i++)
-        n += !m->namespaces[i].pending; /* not those still being created */
+    for (size_t i = 0; i < m->namespaces.n; i++)
+        n += !m->namespaces.items[i]->pending; /* not those still being created */
     return sd_bus_message_append(reply, "u", n);
 }
 

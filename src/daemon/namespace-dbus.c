@@ -92,14 +92,14 @@ static int namespace_node_enumerator(sd_bus *bus, const char *path, void *userda
                                      sd_bus_error *error)
 {
     Manager *m = userdata;
-    char **list = calloc(m->n_namespaces + 1, sizeof(char *));
+    char **list = calloc(m->namespaces.n + 1, sizeof(char *));
     if (!list)
         return -ENOMEM;
     size_t n = 0;
-    for (size_t i = 0; i < m->n_namespaces; i++) {
-        if (m->namespaces[i].pending)
+    for (size_t i = 0; i < m->namespaces.n; i++) {
+        if (m->namespaces.items[i]->pending)
             continue; /* still being created */
-        list[n] = namespace_object_path(m->namespaces[i].name);
+        list[n] = namespace_object_path(m->namespaces.items[i]->name);
         if (!list[n]) {
             for (size_t j = 0; j < n; j++)
                 free(list[j]);

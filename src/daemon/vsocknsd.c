@@ -226,7 +226,7 @@ static int run(Manager *m)
     /* Where a start with much state spends its time, in ms. */
     log_info("vsocknsd %s ready (kernel support: %s, %zu namespaces, %zu leases; state taken up in %llu ms: "
              "fd store %llu, namespaces %llu, lease files %llu, leases %llu, fd store settled %llu)",
-             VSOCKNS_VERSION, kernel_support_to_string(m->kernel_support), m->n_namespaces, m->n_leases,
+             VSOCKNS_VERSION, kernel_support_to_string(m->kernel_support), m->namespaces.n, m->n_leases,
              (unsigned long long) ((t_adopted - t_start) / 1000), (unsigned long long) ((t_taken - t_start) / 1000),
              (unsigned long long) (m->reconcile_namespaces_usec / 1000),
              (unsigned long long) (m->read_leases_usec / 1000), (unsigned long long) (m->adopt_leases_usec / 1000),

@@ -57,10 +57,10 @@ static FakeNetns fake_netns;
 /* A managed namespace, pinned (in the fake) where the manager looks. */
 static void add_ns(Manager *m, const char *name, VsockMode mode)
 {
-    m->namespaces = realloc(m->namespaces, (m->n_namespaces + 1) * sizeof(Namespace));
-    Namespace *ns = &m->namespaces[m->n_namespaces++];
-    *ns = (Namespace) { .mode = mode, .g2h_fallback = -1, .fd = -1 };
+    Namespace *ns = namespace_new(&(Namespace) { .mode = mode, .g2h_fallback = -1, .fd = -1 });
+    assert_non_null(ns);
     snprintf(ns->name, sizeof(ns->name), "%s", name);
+    assert_int_equal(ns_table_add(&m->namespaces, ns), 0); /* manager_free() frees it */
     char pin[512];
     snprintf(pin, sizeof(pin), "%s/%s", m->config.netns_dir, name);
     NetnsId id = fake_netns_plant(&fake_netns, pin, true);
@@ -166,7 +166,7 @@ static void test_per_namespace_sets(void **state)
     assert_int_equal(manager_foreach_lease(m, "g1", note_cid, seen), 0);
     assert_string_equal(seen, "g1:7 g1:55 g1:900 g1:3000 ");
     assert_int_equal(manager_namespace_lease_count(m, manager_find(m, "g2")), 4);
-    assert_int_equal(m->namespaces[2].leases.n, 4); /* g1 */
+    assert_int_equal(manager_find(m, "g1")->leases.n, 4);
     seen[0] = '\0';
     assert_int_equal(manager_foreach_lease(m, ".host", note_cid, seen), 0);
     assert_string_equal(seen, ".host:5 ");
@@ -240,34 +240,37 @@ static void test_releasing_marks(void **state)
     teardown_manager(m);
 }
 
-/* manager_find() by its index once there are many namespaces, and right
- * even when the array changed behind the index's back. */
+/* manager_find() by the table's index with many namespaces, objects that
+ * keep their address whatever is added or removed around them, and an index
+ * that stays right through removals (no tombstones: entries move back). */
 static void test_find_many(void **state)
 {
     Manager *m = make_manager();
-    size_t base = m->n_namespaces; /* make_manager's own */
+    Namespace *kept[300];
     char name[32];
     for (int i = 0; i < 300; i++) {
         snprintf(name, sizeof(name), "many-%d", i);
-        /* Not pinned in the fake (it holds 64): manager_find() needs none. */
-        m->namespaces = realloc(m->namespaces, (m->n_namespaces + 1) * sizeof(Namespace));
-        m->namespaces[m->n_namespaces++] = (Namespace) { .mode = VSOCK_MODE_LOCAL, .g2h_fallback = -1, .fd = -1 };
-        snprintf(m->namespaces[m->n_namespaces - 1].name, sizeof(m->namespaces[0].name), "%s", name);
-        if (i % 37 == 0) /* the index is rebuilt as the array grows */
-            assert_ptr_equal(manager_find(m, "many-0"), &m->namespaces[base]);
+        kept[i] = namespace_new(&(Namespace) { .mode = VSOCK_MODE_LOCAL, .g2h_fallback = -1, .fd = -1 });
+        snprintf(kept[i]->name, sizeof(kept[i]->name), "%s", name);
+        assert_int_equal(ns_table_add(&m->namespaces, kept[i]), 0);
+        assert_ptr_equal(manager_find(m, "many-0"), kept[0]); /* the table grows, many-0 stays put */
     }
+    assert_int_equal(ns_table_add(&m->namespaces, kept[7]), -EEXIST);
     for (int i = 0; i < 300; i++) {
         snprintf(name, sizeof(name), "many-%d", i);
-        assert_ptr_equal(manager_find(m, name), &m->namespaces[base + i]);
+        assert_ptr_equal(manager_find(m, name), kept[i]);
     }
     assert_null(manager_find(m, "many-300"));
     assert_null(manager_find(m, ""));
-    assert_non_null(m->ns_index);
-    /* Changed in place (same array, same count): the stale index misses,
-     * the search behind it still answers right. */
-    snprintf(m->namespaces[base + 5].name, sizeof(m->namespaces[0].name), "renamed");
-    assert_ptr_equal(manager_find(m, "renamed"), &m->namespaces[base + 5]);
-    assert_null(manager_find(m, "many-5"));
+    /* Every other one removed: the rest are found where they were. */
+    for (int i = 0; i < 300; i += 2) {
+        ns_table_remove(&m->namespaces, kept[i]);
+        namespace_free(kept[i]);
+    }
+    for (int i = 0; i < 300; i++) {
+        snprintf(name, sizeof(name), "many-%d", i);
+        assert_ptr_equal(manager_find(m, name), i % 2 ? kept[i] : NULL);
+    }
     teardown_manager(m);
 }
 
@@ -601,7 +604,7 @@ static void test_release(void **state)
 
     acquire(m, "g1", 50, "x", NULL, true, NULL);
     acquire(m, "g2", 51, "x", NULL, true, NULL);
-    assert_int_equal(manager_namespace_lease_count(m, &m->namespaces[2]), 1);
+    assert_int_equal(manager_namespace_lease_count(m, manager_find(m, "g1")), 1);
     manager_drop_namespace_leases(m, "g1", "test");
     assert_null(manager_find_lease(m, "g1", 50));
     assert_non_null(manager_find_lease(m, "g2", 51));
@@ -624,7 +627,7 @@ static void test_reconcile(void **state)
     manager_free(m); /* the files stay, as after a crash */
 
     m = make_manager();
-    m->namespaces[1].name[0] = 'z'; /* "b" is gone */
+    manager_forget_namespace(m, manager_find(m, "b"), "test: it is gone"); /* before its leases are read */
     m->have_fd_store = true;
     m->stored_fds = calloc(3, sizeof(StoredFd));
     m->n_stored_fds = 3;

@@ -22,10 +22,11 @@ static char netns_dir[] = "/tmp/vsockns-test-netns.XXXXXX";
 
 static void add_ns(Manager *m, const char *name, VsockMode mode)
 {
-    m->namespaces = realloc(m->namespaces, (m->n_namespaces + 1) * sizeof(Namespace));
-    Namespace *ns = &m->namespaces[m->n_namespaces++];
-    *ns = (Namespace) { .mode = mode, .g2h_fallback = -1, .fd = -1 };
-    snprintf(ns->name, sizeof(ns->name), "%s", name);
+    Namespace ns = { .mode = mode, .g2h_fallback = -1, .fd = -1 };
+    snprintf(ns.name, sizeof(ns.name), "%s", name);
+    Namespace *added = namespace_new(&ns);
+    assert_non_null(added);
+    assert_int_equal(ns_table_add(&m->namespaces, added), 0); /* manager_free() frees it */
 }
 
 static Manager *make_manager(KernelSupport support)
@@ -127,11 +128,11 @@ static void test_old_kernel(void **state)
 static void test_limit(void **state)
 {
     Manager *m = make_manager(KERNEL_SUPPORT_NAMESPACES);
-    m->n_namespaces = MANAGER_NAMESPACES_MAX; /* only the count is looked at */
-    m->namespaces = realloc(m->namespaces, MANAGER_NAMESPACES_MAX * sizeof(Namespace));
-    memset(m->namespaces + 2, 0, (MANAGER_NAMESPACES_MAX - 2) * sizeof(Namespace));
-    for (size_t i = 2; i < MANAGER_NAMESPACES_MAX; i++)
-        m->namespaces[i].fd = -1;
+    char name[32];
+    for (size_t i = m->namespaces.n; i < MANAGER_NAMESPACES_MAX; i++) {
+        snprintf(name, sizeof(name), "n%zu", i);
+        add_ns(m, name, VSOCK_MODE_LOCAL);
+    }
     assert_string_equal(check(m, "x", "global", NULL, -1, NULL), BUS_ERROR_LIMIT_REACHED);
     manager_free(m);
 }

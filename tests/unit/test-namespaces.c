@@ -208,6 +208,37 @@ static void test_swapped_pin(void **state)
     manager_free(m);
 }
 
+/* CheckIsolation of a nested namespace whose parent's pin was swapped: the
+ * handler decides the parent is gone (and forgets it), and still speaks of
+ * the namespace it was asked about. Namespaces are objects of their own:
+ * forgetting one moves no other (an array of values did, and the message
+ * named the parent '' of 'd'). */
+static void test_isolation_parent_swapped(void **state)
+{
+    setup_test();
+    Manager *m = make_manager();
+    assert_null(create(m, "p", "local", NULL));
+    assert_null(create(m, "c", "local", "p"));
+    assert_null(create(m, "d", "local", NULL));
+    Namespace *c = manager_find(m, "c"), *d = manager_find(m, "d");
+    char pin[512];
+    pin_of("p", pin, sizeof(pin));
+    fake_netns_plant(&fake, pin, true); /* ip netns del p; ip netns add p */
+
+    ManagerError e = {};
+    VsockMode mode;
+    pid_t pid;
+    int fd;
+    assert_int_equal(manager_check_isolation_start(m, "c", &mode, &pid, &fd, &e), -ENOENT);
+    assert_string_equal(bus_error_name(e.kind), BUS_ERROR_NO_SUCH_NAMESPACE);
+    assert_string_equal(e.message, "The parent 'p' of 'c' is gone: no sibling can be made.");
+    assert_null(manager_find(m, "p"));
+    assert_ptr_equal(manager_find(m, "c"), c);
+    assert_ptr_equal(manager_find(m, "d"), d);
+    assert_string_equal(c->name, "c");
+    manager_free(m);
+}
+
 static void test_delete(void **state)
 {
     setup_test();
@@ -259,7 +290,7 @@ static void test_reconcile(void **state)
 
     Manager *m = make_manager();
     assert_int_equal(manager_reconcile(m), 0);
-    assert_int_equal(m->n_namespaces, 2);
+    assert_int_equal(m->namespaces.n, 2);
     assert_true(manager_find(m, "kept") && manager_find(m, "kept")->fd >= 0);
     assert_true(manager_find(m, "pend-pinned") && !manager_find(m, "pend-pinned")->pending);
     assert_true(manager_find(m, "pend-pinned")->fd >= 0);
@@ -280,7 +311,7 @@ static void test_reconcile(void **state)
     assert_int_equal(stat(file, &before), 0);
     m = make_manager();
     assert_int_equal(manager_reconcile(m), 0);
-    assert_int_equal(m->n_namespaces, 2);
+    assert_int_equal(m->namespaces.n, 2);
     manager_free(m);
     assert_int_equal(stat(file, &after), 0);
     assert_true(after.st_ino == before.st_ino);
@@ -288,7 +319,7 @@ static void test_reconcile(void **state)
     fake_netns_remove(&fake, pin[0]);
     m = make_manager();
     assert_int_equal(manager_reconcile(m), 0);
-    assert_int_equal(m->n_namespaces, 1);
+    assert_int_equal(m->namespaces.n, 1);
     manager_free(m);
     assert_int_equal(stat(file, &after), 0);
     assert_true(after.st_ino != before.st_ino);
@@ -296,7 +327,7 @@ static void test_reconcile(void **state)
     size_t dropped = 0;
     assert_int_equal(state_load(state_dir, &st, &dropped), 0);
     assert_int_equal(st.n_namespaces, 1);
-    assert_string_equal(st.namespaces[0].name, "pend-pinned");
+    assert_string_equal(st.namespaces[0]->name, "pend-pinned");
     free(st.namespaces);
 }
 
@@ -509,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_create_refusals),
         cmocka_unit_test(test_create_quota),
         cmocka_unit_test(test_swapped_pin),
+        cmocka_unit_test(test_isolation_parent_swapped),
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_reconcile),
         cmocka_unit_test(test_helper_timeout),

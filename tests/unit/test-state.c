@@ -33,22 +33,22 @@ static void test_round_trip(void **state)
         make_ns("g", VSOCK_MODE_GLOBAL, "", -1, 4026532002ULL),
         make_ns("a.child", VSOCK_MODE_LOCAL, "a", 0, UINT64_MAX),
     };
-    State st = { .namespaces = in, .n_namespaces = 3 }, got;
+    Namespace *list[] = { &in[0], &in[1], &in[2] };
+    State st = { .namespaces = list, .n_namespaces = 3 }, got;
     char *text = state_to_json(&st);
     assert_non_null(text);
 
     size_t dropped;
     assert_int_equal(state_from_json(text, &got, &dropped), 0);
-    Namespace *out = got.namespaces;
     assert_int_equal(got.n_namespaces, 3);
     assert_int_equal(dropped, 0);
     for (size_t i = 0; i < 3; i++) {
-        assert_string_equal(out[i].name, in[i].name);
-        assert_int_equal(out[i].mode, in[i].mode);
-        assert_string_equal(out[i].parent, in[i].parent);
-        assert_int_equal(out[i].g2h_fallback, in[i].g2h_fallback);
-        assert_true(out[i].inode == in[i].inode);
-        assert_true(out[i].created_usec == in[i].created_usec);
+        assert_string_equal(got.namespaces[i]->name, in[i].name);
+        assert_int_equal(got.namespaces[i]->mode, in[i].mode);
+        assert_string_equal(got.namespaces[i]->parent, in[i].parent);
+        assert_int_equal(got.namespaces[i]->g2h_fallback, in[i].g2h_fallback);
+        assert_true(got.namespaces[i]->inode == in[i].inode);
+        assert_true(got.namespaces[i]->created_usec == in[i].created_usec);
     }
     state_free(&got);
     free(text);
@@ -79,8 +79,8 @@ static void test_bad_entries_dropped(void **state)
     assert_int_equal(state_from_json(text, &got, &dropped), 0);
     assert_int_equal(got.n_namespaces, 1);
     assert_int_equal(dropped, 6);
-    assert_string_equal(got.namespaces[0].name, "ok");
-    assert_true(got.namespaces[0].inode == 5);
+    assert_string_equal(got.namespaces[0]->name, "ok");
+    assert_true(got.namespaces[0]->inode == 5);
     state_free(&got);
 }
 
@@ -88,12 +88,13 @@ static void test_pending(void **state)
 {
     Namespace in = make_ns("half", VSOCK_MODE_LOCAL, "", -1, 0);
     in.pending = true;
-    State st = { .namespaces = &in, .n_namespaces = 1 }, got;
+    Namespace *list = &in;
+    State st = { .namespaces = &list, .n_namespaces = 1 }, got;
     char *text = state_to_json(&st);
     assert_non_null(strstr(text, "\"pending\""));
     assert_int_equal(state_from_json(text, &got, NULL), 0);
     assert_int_equal(got.n_namespaces, 1);
-    assert_true(got.namespaces[0].pending);
+    assert_true(got.namespaces[0]->pending);
     state_free(&got);
     free(text);
     /* Without an inode, only a pending record is valid. */
@@ -123,8 +124,8 @@ static void test_wrong_types_dropped(void **state)
     assert_int_equal(state_from_json(text, &got, &dropped), 0);
     assert_int_equal(got.n_namespaces, 1);
     assert_int_equal(dropped, 5);
-    assert_string_equal(got.namespaces[0].name, "ok");
-    assert_false(got.namespaces[0].pending);
+    assert_string_equal(got.namespaces[0]->name, "ok");
+    assert_false(got.namespaces[0]->pending);
     state_free(&got);
 
     LeaseRecord out;
@@ -164,12 +165,13 @@ static void test_save_load(void **state)
     assert_int_equal(state_load(dir, &got, NULL), -ENOENT);
 
     Namespace in = make_ns("t", VSOCK_MODE_GLOBAL, "", 1, 99);
-    State st = { .namespaces = &in, .n_namespaces = 1 };
+    Namespace *list = &in;
+    State st = { .namespaces = &list, .n_namespaces = 1 };
     assert_int_equal(state_save(dir, &st), 0);
     assert_int_equal(state_save(dir, &st), 0); /* replaces, leaves no temp file */
     assert_int_equal(state_load(dir, &got, NULL), 0);
     assert_int_equal(got.n_namespaces, 1);
-    assert_string_equal(got.namespaces[0].name, "t");
+    assert_string_equal(got.namespaces[0]->name, "t");
     state_free(&got);
 
     /* The files name callers' uids and pids: 0600. */

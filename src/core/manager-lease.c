@@ -811,10 +811,10 @@ static size_t recheck_space(Manager *m, CidSpace *space, const char *ns, int net
     CidList list = { .cids = cids, .from = space->recheck_from };
     size_t freed = 0;
     cid_map_foreach(&space->map, collect_held_outside, &list);
-    if (list.n < LEASE_RECHECK_BATCH)
-        space->recheck_from = 0; /* reached the end: start over next time */
+    /* A full batch goes on after its last CID next time; a short one
+     * reached the end, and the next call starts over. */
+    space->recheck_from = list.n == LEASE_RECHECK_BATCH ? list.cids[list.n - 1] + 1 : 0;
     for (size_t i = 0; i < list.n; i++) {
-        space->recheck_from = list.cids[i] + 1;
         int fd = m->kernel->reserve_cid(m->kernel_userdata, ns, netns_fd, list.cids[i]);
         if (fd < 0)
             continue;

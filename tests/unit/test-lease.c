@@ -482,6 +482,26 @@ static void test_held_outside_bound(void **state)
     teardown_manager(m);
 }
 
+/* CIDs held outside, fewer than a batch and still busy, are asked about at
+ * every recheck (every minute), not every other one. */
+static void test_recheck_every_call(void **state)
+{
+    Manager *m = make_manager();
+    const char *err;
+    kernel.outside_ns = NULL;
+    for (uint32_t cid = 3; cid < 8; cid++)
+        kernel.outside[kernel.n_outside++] = cid;
+    assert_int_equal(acquire(m, ".host", 0, "p", NULL, true, &err), 8); /* 3..7 marked held outside */
+    for (int round = 0; round < 3; round++) {
+        kernel.calls = 0;
+        assert_int_equal(manager_recheck_held_outside(m), 0);
+        assert_int_equal(kernel.calls, 5);
+    }
+    kernel.n_outside = 0; /* all let go: the next recheck frees all five */
+    assert_int_equal(manager_recheck_held_outside(m), 5);
+    teardown_manager(m);
+}
+
 static void test_auto_and_outside(void **state)
 {
     Manager *m = make_manager();
@@ -689,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_bound_exit),
         cmocka_unit_test(test_check_leases),
         cmocka_unit_test(test_held_outside_bound),
+        cmocka_unit_test(test_recheck_every_call),
         cmocka_unit_test(test_strategies), cmocka_unit_test(test_validation),
         cmocka_unit_test(test_release),    cmocka_unit_test(test_reconcile),
     };

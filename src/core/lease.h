@@ -49,6 +49,7 @@ static inline struct Lease *cid_map_value_lease(void *v)
 
 struct Lease {
     LeaseRecord rec;
+    uint64_t id;      /* unique in this run of the manager, never reused */
     CidSpace *space;
     int fd;           /* our vhost-vsock fd; -1 if advisory, or if after a restart
                        * only the client's copy still holds the CID */

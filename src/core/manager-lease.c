@@ -275,7 +275,7 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
     Lease *l = calloc(1, sizeof(Lease));
     if (!l)
         return manager_error_set(e, -ENOMEM, ERROR_NONE, "Out of memory.");
-    *l = (Lease) { .space = space, .fd = -1, .bind_pidfd = -1, .manager = m };
+    *l = (Lease) { .id = ++m->last_lease_id, .space = space, .fd = -1, .bind_pidfd = -1, .manager = m };
     r = bind_process(req, l, e);
     if (r >= 0)
         r = req->cid ? acquire_explicit(m, req, space, &l->fd, e) : acquire_auto(m, req, space, &l->rec.cid, &l->fd, e);
@@ -374,7 +374,7 @@ void manager_releases_settled(Manager *m, uint64_t upto)
         if (!r->retake && v == CID_RELEASING)
             cid_map_remove(&space->map, r->cid);
         Lease *l = cid_map_value_lease(v);
-        if (r->retake && l && l->fd < 0 && streq(l->rec.ns, r->ns))
+        if (r->retake && l && l->id == r->retake && l->fd < 0)
             retake(m, l, "the process it was bound to exited");
     }
     free(settled);
@@ -437,7 +437,7 @@ void manager_bound_process_exited(Manager *m, Lease *l)
     }
     m->releasing = grown;
     ReleasingCid *r = &m->releasing[m->n_releasing++];
-    *r = (ReleasingCid) { .cid = l->rec.cid, .seq = ++m->release_seq, .retake = true };
+    *r = (ReleasingCid) { .cid = l->rec.cid, .seq = ++m->release_seq, .retake = l->id };
     snprintf(r->ns, sizeof(r->ns), "%s", l->rec.ns);
 }
 
@@ -683,7 +683,7 @@ static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why, 
         *why = "out of memory";
         return NULL;
     }
-    *l = (Lease) { .rec = *rec, .space = space, .fd = -1, .bind_pidfd = -1, .manager = m };
+    *l = (Lease) { .id = ++m->last_lease_id, .rec = *rec, .space = space, .fd = -1, .bind_pidfd = -1, .manager = m };
     StoredFd *stored = find_stored_fd(m, l);
 
     if (rec->bind_pid > 0) {

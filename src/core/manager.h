@@ -54,7 +54,9 @@ typedef struct ReleasingCid {
     char ns[NS_NAME_MAX + 1];
     uint32_t cid;
     uint64_t seq;
-    bool retake;        /* a persistent lease waiting for its CID to be free again */
+    uint64_t retake;    /* the id of a persistent lease waiting for its CID to be
+                         * free again (that lease, not whatever holds the CID
+                         * by then); 0: none */
 } ReleasingCid;
 
 typedef struct Manager Manager;
@@ -126,6 +128,7 @@ struct Manager {
     ReleasingCid *releasing;
     size_t n_releasing;
     uint64_t release_seq;        /* of the newest entry */
+    uint64_t last_lease_id;      /* Lease.id of the newest lease */
     uint64_t check_round;        /* manager_check_leases() in bounded steps */
     size_t namespaces_per_user, leases_per_user; /* quotas for uids other than 0 */
     StoredFd *stored_fds;        /* from the fd store, consumed at startup */

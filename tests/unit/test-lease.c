@@ -419,6 +419,20 @@ static void test_bound_exit(void **state)
     assert_int_equal(manager_acquire_lease(m, &req, &l, NULL), 0);
     manager_bound_process_exited(m, l);
     assert_null(manager_find_lease(m, "a", 91));
+
+    /* A persistent lease waiting for its CID is released, and an advisory
+     * lease takes that CID before the fd store has let go: the wait was for
+     * that lease, not for whoever holds the CID by then. */
+    req = (LeaseRequest) { .ns = "a", .cid = 95, .owner = "vm", .reserve = true, .hand_out = true, .pid = getpid(),
+                           .bind_pidfd = -1, .persist = true };
+    assert_int_equal(manager_acquire_lease(m, &req, &l, NULL), 0);
+    manager_bound_process_exited(m, l);
+    assert_int_equal(manager_release_lease(m, "a", 95, 0, NULL), 0);
+    assert_int_equal(acquire(m, "a", 95, "libvirt:other", NULL, false, NULL), 95);
+    unsigned retaken = fd_events[LEASE_FD_RETAKEN];
+    manager_releases_settled(m, m->release_seq);
+    assert_int_equal(fd_events[LEASE_FD_RETAKEN], retaken);
+    assert_int_equal(manager_find_lease(m, "a", 95)->fd, -1); /* still advisory: no device */
     req.hand_out = false;
     req.cid = 92;
     assert_int_equal(manager_acquire_lease(m, &req, &l, NULL), 0);

@@ -422,6 +422,9 @@ void manager_bound_process_exited(Manager *m, Lease *l)
         manager_drop_lease(m, l, why);
         return;
     }
+    /* Without a copy of ours (after a restart without the fd store) the
+     * store holds none either: nothing to wait for. */
+    bool had_copy = l->fd >= 0;
     close_lease_fd(m, l, why);
     if (l->bind_pidfd >= 0)
         close(l->bind_pidfd);
@@ -430,7 +433,9 @@ void manager_bound_process_exited(Manager *m, Lease *l)
     l->rec.bind_start_time = 0;
     lease_record_save(m->config.state_dir, &l->rec);
     /* The fd store's copy must be gone before the CID is free again. */
-    ReleasingCid *grown = m->have_fd_store ? realloc(m->releasing, (m->n_releasing + 1) * sizeof(ReleasingCid)) : NULL;
+    ReleasingCid *grown = m->have_fd_store && had_copy
+                              ? realloc(m->releasing, (m->n_releasing + 1) * sizeof(ReleasingCid))
+                              : NULL;
     if (!grown) {
         retake(m, l, why);
         return;

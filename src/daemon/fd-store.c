@@ -41,6 +41,11 @@ struct FdStore {
     Vault **vaults;
     size_t n, allocated;
     unsigned next_id;
+    Manager *manager;
+    /* Armed by every change that leaves a copy to let go of (a vault gone
+     * stale, a CID waiting for PID 1): settles on the next loop iteration,
+     * so no caller has to remember to. */
+    sd_event_source *settle_later;
 };
 
 static int store_notify(const char *what, unsigned id, const char *end, int fd)
@@ -209,8 +214,19 @@ void fd_store_add(Lease *l)
                 l->rec.cid, l->rec.ns);
 }
 
+static int on_settle_later(sd_event_source *source, void *userdata)
+{
+    FdStore *s = userdata;
+    return fd_store_settle(sd_event_source_get_event(source), s->manager, NULL);
+}
+
 void fd_store_remove(Lease *l)
 {
+    FdStore *s = l->manager->fd_store;
+    /* Even without a vault: the manager may be waiting for a settle to
+     * free this CID (releasing markers, a persistent lease's re-take). */
+    if (s && s->settle_later)
+        (void) sd_event_source_set_enabled(s->settle_later, SD_EVENT_ONESHOT);
     Vault *v = l->vault;
     if (!v)
         return;
@@ -369,12 +385,21 @@ static int vault_read_back(Vault *v, int reader, Taken *t)
     }
 }
 
-int fd_store_take(Manager *m)
+int fd_store_take(sd_event *event, Manager *m)
 {
     char **names = NULL;
     m->have_fd_store = getenv("NOTIFY_SOCKET") != NULL;
-    if (m->have_fd_store && !(m->fd_store = calloc(1, sizeof(FdStore))))
-        return -ENOMEM;
+    if (m->have_fd_store) {
+        FdStore *s = m->fd_store = calloc(1, sizeof(FdStore));
+        if (!s)
+            return -ENOMEM;
+        s->manager = m;
+        int r = sd_event_add_defer(event, &s->settle_later, on_settle_later, s);
+        if (r < 0)
+            return log_error_errno(r, "Cannot set up the fd store's settling: %m");
+        (void) sd_event_source_set_enabled(s->settle_later, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(s->settle_later, "fd-store-settle");
+    }
     /* Without sd_listen_fds()'s own close-on-exec pass: that is two
      * fcntl() per fd, and 1,000 namespaces with leases are 2,000 vault
      * ends. The reading ends are closed below; the fds kept get it here. */
@@ -494,6 +519,7 @@ void fd_store_free(Manager *m)
     FdStore *s = m->fd_store;
     if (!s)
         return;
+    sd_event_source_disable_unref(s->settle_later);
     for (size_t i = 0; i < s->n; i++) {
         if (s->vaults[i]->writer >= 0)
             close(s->vaults[i]->writer);
@@ -548,6 +574,8 @@ int fd_store_settle(sd_event *event, Manager *m, sd_bus_message *reply_to)
     fd_store_flush(m->fd_store);
     if (!m->have_fd_store)
         return fd_closer_settle(event, m, reply_to);
+    /* What is changed so far is covered below: no second round for it. */
+    (void) sd_event_source_set_enabled(m->fd_store->settle_later, SD_EVENT_OFF);
     if (m->n_releasing == 0)
         return reply_to ? sd_bus_reply_method_return(reply_to, NULL) : 0;
     s = calloc(1, sizeof(Settle));

@@ -35,7 +35,7 @@
  * turns what systemd handed back (sd_listen_fds_with_names()) into the
  * manager's stored fds: every record of every vault, and entries of their
  * own that earlier versions stored. Call before manager_startup(). */
-int fd_store_take(Manager *m);
+int fd_store_take(sd_event *event, Manager *m);
 /* After adoption: closes the stored fds no lease claimed, rebuilds the
  * vaults that held them and moves leases that came in entries of their own
  * into vaults; waits (at most 5 s) for systemd to have done it all. */
@@ -45,12 +45,15 @@ void fd_store_free(Manager *m);
 /* Puts a copy of the lease's fd into its namespace's vault (or attaches
  * an adopted lease to the vault it came back in). */
 void fd_store_add(Lease *l);
-/* The lease's copy is to go: its vault goes stale. Until fd_store_settle()
- * has rebuilt the vault and systemd has closed the old one, the CID stays
- * busy in the kernel. */
+/* The lease's copy is to go: its vault goes stale. Until the vault is
+ * rebuilt and systemd has closed the old one, the CID stays busy in the
+ * kernel; that settling runs by itself on the next iteration of the loop
+ * (a deferred event this module arms), whoever made the change. */
 void fd_store_remove(Lease *l);
 
 /*
+ * Settles now, for a caller that must answer only once the CIDs it ended
+ * are free (reply_to), or that changed the store outside fd_store_remove().
  * Rebuilds or removes every stale vault, then, once systemd has processed
  * every store change sent so far, marks the CIDs released up to now free
  * (manager_releases_settled()) and, if reply_to is not NULL, sends its

@@ -377,7 +377,6 @@ static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error 
         /* Nobody got the fd: a lease nobody holds must not stay. */
         log_warning_errno(r, "Cannot send the lease of CID %u in %s to its caller: %m", l->rec.cid, l->rec.ns);
         manager_drop_lease(manager, l, "its reply could not be sent");
-        fd_store_settle(sd_bus_get_event(sd_bus_message_get_bus(m)), manager, NULL);
     }
     return r;
 }
@@ -749,13 +748,11 @@ static void on_namespace_removed(Manager *m, const Namespace *ns, void *userdata
 static int on_bound_process_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
     Lease *l = userdata;
-    Manager *m = l->manager;
-    sd_event *event = sd_event_source_get_event(s);
     /* This source watches the pidfd the manager is about to close. */
     sd_event_source_disable_unref(l->watch);
     l->watch = NULL;
-    manager_bound_process_exited(m, l);
-    return fd_store_settle(event, m, NULL);
+    manager_bound_process_exited(l->manager, l); /* the fd store settles by itself */
+    return 0;
 }
 
 static void on_lease_fd(Manager *m, Lease *l, LeaseFdEvent event, const char *why, void *userdata)

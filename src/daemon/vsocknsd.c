@@ -93,12 +93,13 @@ static int parse_argv(int argc, char **argv)
     return 1;
 }
 
-/* An `ip netns del` (or rm) behind our back: drop the namespace, signal it. */
+/* An `ip netns del` (or rm) behind our back: drop the namespace, signal it
+ * (its leases' devices are let go of by the fd store on its own). */
 static int on_netns_dir_event(sd_event_source *s, const struct inotify_event *ev, void *userdata)
 {
     Manager *m = userdata;
-    if (ev->len > 0 && (ev->mask & (IN_DELETE | IN_MOVED_FROM)) && manager_handle_pin_removed(m, ev->name))
-        return fd_store_settle(sd_event_source_get_event(s), m, NULL);
+    if (ev->len > 0 && (ev->mask & (IN_DELETE | IN_MOVED_FROM)))
+        (void) manager_handle_pin_removed(m, ev->name);
     return 0;
 }
 
@@ -184,7 +185,7 @@ static int run(Manager *m)
 
     raise_fd_limit(m);
     uint64_t t_start = clock_usec(CLOCK_MONOTONIC);
-    r = fd_store_take(m);
+    r = fd_store_take(event, m);
     if (r < 0)
         goto finish;
     /* Without the fd store, ended leases' fds are closed off the loop. */

@@ -37,4 +37,33 @@ for _ in $(seq 50); do $ctl leases lmv | grep -q ' 70 ' || break; sleep 0.1; don
 expect_eq "lease ended with its process" "" "$($ctl leases lmv | grep ' 70 ')"
 expect_eq "CID 70 free" OK "$(cid_probe lmv 70)"
 expect_eq "CID 71 free" OK "$(cid_probe lmv 71)"
+
+# The holder moves the device, closes its copy and stays: the moved device
+# is then held only by copies vsockns controls (its own and the one in
+# systemd's fd store). Once CheckLeases takes CID 80 back, CID 81 must be
+# free with no further call: the fd store lets go of the moved device on
+# its own, not at some later, unrelated release.
+fifo2=$(mktemp -u)
+mkfifo "$fifo2"
+: >"$out"
+$ctl exec lmv --cid 80 -- bash -c '"$1" --move-fd 3 81 <"$2" >>"$3"; exec 3>&-; echo CLOSED >>"$3"; read -r _ <"$4"' \
+    _ "$tools/vhost-cid" "$fifo" "$out" "$fifo2" &
+holder=$!
+exec 6>"$fifo"
+exec 7>"$fifo2"
+defer "exec 7>&-"
+for _ in $(seq 100); do grep -q MOVED "$out" && break; sleep 0.1; done
+exec 6>&- # the mover exits, the shell closes its copy and waits
+for _ in $(seq 100); do grep -q CLOSED "$out" && break; sleep 0.1; done
+expect_eq "moved to 81, the holder's copy closed" "MOVED CLOSED" "$(paste -sd' ' "$out")"
+expect_eq "CID 81 held by vsockns's copies of the moved device" EADDRINUSE "$(cid_probe lmv 81)"
+expect_eq "check-leases takes 80 back" "1 reserved CIDs checked, 1 taken back after being moved away." \
+    "$($ctl check-leases lmv)"
+for _ in $(seq 50); do [[ $(cid_probe lmv 81) == OK ]] && break; sleep 0.1; done
+expect_eq "CID 81 free once 80 is taken back (the fd store let go by itself)" OK "$(cid_probe lmv 81)"
+expect_eq "CID 80 held again" EADDRINUSE "$(cid_probe lmv 80)"
+exec 7>&-
+wait "$holder"
+for _ in $(seq 50); do $ctl leases lmv | grep -q ' 80 ' || break; sleep 0.1; done
+expect_eq "lease of 80 ended with its process" "" "$($ctl leases lmv | grep ' 80 ')"
 finish

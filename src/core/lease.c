@@ -177,3 +177,9 @@ CidSpace *cid_space_free(CidSpace *space)
     }
     return NULL;
 }
+
+void lease_fd_name(const Lease *l, char *buf, size_t size)
+{
+    /* FDNAME allows no ':'; names never contain '-' before the CID digits. */
+    snprintf(buf, size, "lease-%u-%s", l->rec.cid, l->rec.ns);
+}

@@ -12,7 +12,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <systemd/sd-event.h>
+
 #include "cid-map.h"
+#include "lease-fds.h"
 #include "namespace.h"
 
 #define LEASES_MAX 16384
@@ -35,9 +38,10 @@ struct CidSpace {
 /* Marks a CID the kernel reported busy that no lease of ours holds. */
 extern char cid_held_outside_marker;
 #define CID_HELD_OUTSIDE ((void *) &cid_held_outside_marker)
-/* Marks a CID whose lease has ended while the systemd fd store may still
- * hold a copy of its fd (FDSTOREREMOVE sent, not yet confirmed): automatic
- * picks skip it until systemd has let go (manager_releases_settled()). */
+/* Marks a CID whose lease has ended while a copy of its device that
+ * vsockns controls may still be open (in the fd store, or queued for the
+ * closing thread): automatic picks skip it until its ticket is done
+ * (lease-fds.h). */
 extern char cid_releasing_marker;
 #define CID_RELEASING ((void *) &cid_releasing_marker)
 
@@ -51,15 +55,13 @@ struct Lease {
     LeaseRecord rec;
     uint64_t id;      /* unique in this run of the manager, never reused */
     CidSpace *space;
-    int fd;           /* our vhost-vsock fd; -1 if advisory, or if after a restart
-                       * only the client's copy still holds the CID */
+    int fd;           /* our vhost-vsock fd (lease-fds.h owns it); -1 if advisory, or
+                       * if after a restart only the client's copy still holds the CID */
+    LeaseFdSlot slot; /* lease-fds's: where the fd store's copy of fd is */
     int bind_pidfd;   /* -1 unless bound to a process */
-    void *watch;      /* the daemon's event source for bind_pidfd */
+    sd_event_source *watch; /* on bind_pidfd, while the manager has a loop */
     struct Manager *manager; /* that keeps it */
     size_t set_slot;  /* its index in its namespace's LeaseSet */
-    struct Vault *vault; /* the daemon's fd store: where a copy of fd is kept (fd-store.c) */
-    size_t vault_slot;   /* its index there */
-    bool vault_record_current; /* at startup: that vault's copy of rec is this one */
     uint64_t checked_round; /* manager_check_leases(): last round it was checked in */
 };
 
@@ -71,6 +73,10 @@ typedef enum LeaseStrategy {
 } LeaseStrategy;
 
 LeaseStrategy lease_strategy_from_string(const char *s);
+
+/* The FDNAME of a lease's fd in the systemd fd store (also its name in a
+ * vault): "lease-CID-NAMESPACE". */
+void lease_fd_name(const Lease *l, char *buf, size_t size);
 
 /* Where an automatic pick starts: CID_MIN, a random CID, or one derived
  * from the owner label (so the same VM tends to get the same CID). */

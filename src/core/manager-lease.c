@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The lease half of the manager: acquire, release, reconcile after restarts. */
+/*
+ * The lease half of the manager: acquire, release, reconcile after
+ * restarts. Uses the namespaces (namespace-table.h) but never the rest of
+ * manager.c, which calls in here; devices are lease-fds.h's to keep.
+ */
 #include <fcntl.h>
 #include <malloc.h>
 #include <limits.h>
@@ -7,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <time.h>
 
 #include "errors.h"
+#include "lease-fds.h"
 #include "manager.h"
 #include "netns.h"
 #include "state.h"
@@ -38,12 +44,65 @@ static bool is_host(const char *ns)
     return streq(ns, NS_NAME_HOST);
 }
 
+/* A managed namespace by name (not one still being created), or NULL. */
+static Namespace *namespace_of(Manager *m, const char *ns)
+{
+    Namespace *n = ns_table_find(&m->namespaces, ns);
+    return n && !n->pending ? n : NULL;
+}
+
+static void lease_released(void *userdata, const char *ns, uint32_t cid, uint64_t retake_id);
+
+static bool namespace_pin_holds(Manager *m, const Namespace *n)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", m->config.netns_dir, n->name);
+    return netns_pin_holds(m->netns, m->netns_userdata, path, &(NetnsId) { .dev = n->dev, .ino = n->inode });
+}
+
+int manager_attach_event(Manager *m, sd_event *event, LeaseFdsMode mode)
+{
+    int r = lease_fds_new(event, mode, lease_released, m, &m->fds);
+    if (r < 0)
+        return r;
+    m->event = sd_event_ref(event);
+    return 0;
+}
+
+static int on_bound_process_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+    Lease *l = userdata;
+    manager_bound_process_exited(l->manager, l);
+    return 0;
+}
+
+/* Watches the process a lease is bound to (its pidfd turns readable when
+ * it exits), on the manager's loop; without one, whoever runs the manager
+ * calls manager_bound_process_exited() (tests). */
+static void watch_bound_process(Manager *m, Lease *l)
+{
+    if (!m->event || l->bind_pidfd < 0 || l->watch)
+        return;
+    int r = sd_event_add_io(m->event, &l->watch, l->bind_pidfd, EPOLLIN, on_bound_process_exit, l);
+    if (r < 0)
+        log_warning_errno(r, "Cannot watch the process of lease %u in %s: %m", l->rec.cid, l->rec.ns);
+}
+
+/* Stops watching and closes the pidfd, in that order. */
+static void unbind_process(Lease *l)
+{
+    l->watch = sd_event_source_disable_unref(l->watch);
+    if (l->bind_pidfd >= 0)
+        close(l->bind_pidfd);
+    l->bind_pidfd = -1;
+}
+
 /* The CID space of a namespace (".host": the global one); NULL if unknown. */
 static CidSpace *space_of(Manager *m, const char *ns, bool create)
 {
     if (is_host(ns))
         return m->global_space;
-    Namespace *n = manager_find(m, ns);
+    Namespace *n = namespace_of(m, ns);
     if (!n)
         return NULL;
     if (n->mode == VSOCK_MODE_GLOBAL || m->kernel_support == KERNEL_SUPPORT_NONE)
@@ -58,7 +117,7 @@ static LeaseSet *lease_set_of(Manager *m, const char *ns)
 {
     if (is_host(ns))
         return &m->host_leases;
-    Namespace *n = manager_find(m, ns);
+    Namespace *n = namespace_of(m, ns);
     return n ? &n->leases : NULL;
 }
 
@@ -67,14 +126,8 @@ static int netns_fd_of(Manager *m, const char *ns)
 {
     if (is_host(ns))
         return -1;
-    Namespace *n = manager_find(m, ns);
+    Namespace *n = namespace_of(m, ns);
     return n ? n->fd : -1;
-}
-
-void lease_fd_name(const Lease *l, char *buf, size_t size)
-{
-    /* FDNAME allows no ':'; names never contain '-' before the CID digits. */
-    snprintf(buf, size, "lease-%u-%s", l->rec.cid, l->rec.ns);
 }
 
 Lease *manager_find_lease(Manager *m, const char *ns, uint32_t cid)
@@ -100,8 +153,8 @@ static const char *describe_holder(const Lease *l, char *buf, size_t size)
 
 int manager_check_lease_request(Manager *m, const LeaseRequest *req, ManagerError *e)
 {
-    if (!is_host(req->ns) && !manager_get(m, req->ns, true, e))
-        return -ENOENT;
+    if (!is_host(req->ns) && !namespace_of(m, req->ns))
+        return manager_no_such_namespace(e, req->ns, true);
     if (req->cid != 0 && (req->cid < CID_MIN || req->cid > CID_MAX))
         return manager_error_set(e, -EINVAL, ERROR_INVALID_CID,
                            "CID %u cannot be a guest CID: 0 means 'pick one', 1 and 2 are the local and "
@@ -213,7 +266,8 @@ static int acquire_explicit(Manager *m, const LeaseRequest *req, CidSpace *space
         return manager_error_set(e, fd, ERROR_CID_IN_USE,
                            "CID %u in the CID space of %s was released a moment ago and its device is not "
                            "closed yet (%s); try again.", req->cid, req->ns,
-                           m->have_fd_store ? "systemd's fd store still holds it" : "vsocknsd is closing it");
+                           lease_fds_mode(m->fds) == LEASE_FDS_FD_STORE ? "systemd's fd store still holds it"
+                                                                        : "vsocknsd is closing it");
     if (fd == -EADDRINUSE) {
         if (!holder)
             held_outside_mark(space, req->cid);
@@ -266,8 +320,11 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
     int r = manager_check_lease_request(m, req, e);
     if (r < 0)
         return r;
-    if (!is_host(req->ns) && (r = manager_forget_if_unpinned(m, manager_find(m, req->ns), e)) < 0)
-        return r;
+    /* By the fd we hold, but never in a namespace whose pin was swapped
+     * behind our back: the caller decides (manager_forget_if_unpinned()). */
+    if (!is_host(req->ns) && !namespace_pin_holds(m, namespace_of(m, req->ns)))
+        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
+                                 "Namespace '%.64s' was removed behind vsockns's back.", req->ns);
     CidSpace *space = space_of(m, req->ns, true);
     if (!space)
         return manager_error_set(e, -ENOMEM, ERROR_NONE, "Out of memory.");
@@ -321,6 +378,8 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
                                   : manager_error_set(e, r, ERROR_NONE, "Cannot record the lease: %s.", strerror(-r));
     }
     m->n_leases++;
+    lease_fds_keep(m->fds, l);
+    watch_bound_process(m, l);
     log_event(LOG_INFO, EVENT_LEASE_ACQUIRED,
               lease_fields(l),
               "Leased CID %u in %s to '%s'%s", l->rec.cid, l->rec.ns, l->rec.owner,
@@ -332,52 +391,21 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
     return 0;
 }
 
-/* Keeps the CID of an ended lease marked until the fd store's copy is
- * gone, or (without it) until the closing thread has closed our fd. */
-static bool mark_releasing(Manager *m, const Lease *l)
-{
-    if (l->fd < 0 || (!m->have_fd_store && !m->close_later))
-        return false;
-    ReleasingCid *grown = realloc(m->releasing, (m->n_releasing + 1) * sizeof(ReleasingCid));
-    if (!grown)
-        return false;
-    m->releasing = grown;
-    ReleasingCid *r = &m->releasing[m->n_releasing];
-    *r = (ReleasingCid) { .cid = l->rec.cid, .seq = m->release_seq + 1 };
-    snprintf(r->ns, sizeof(r->ns), "%s", l->rec.ns);
-    if (cid_map_put(&l->space->map, l->rec.cid, CID_RELEASING) < 0)
-        return false;
-    m->n_releasing++;
-    m->release_seq++;
-    return true;
-}
-
 static void retake(Manager *m, Lease *l, const char *why);
 
-void manager_releases_settled(Manager *m, uint64_t upto)
+/* lease-fds: a ticket is done. */
+static void lease_released(void *userdata, const char *ns, uint32_t cid, uint64_t retake_id)
 {
-    size_t done = 0;
-    while (done < m->n_releasing && m->releasing[done].seq <= upto)
-        done++;
-    /* Take the entries off first: a re-take may add new ones. */
-    ReleasingCid *settled = malloc((done ? done : 1) * sizeof(ReleasingCid));
-    if (settled)
-        memcpy(settled, m->releasing, done * sizeof(ReleasingCid));
-    memmove(m->releasing, m->releasing + done, (m->n_releasing - done) * sizeof(ReleasingCid));
-    m->n_releasing -= done;
-    for (size_t i = 0; settled && i < done; i++) {
-        const ReleasingCid *r = &settled[i];
-        CidSpace *space = space_of(m, r->ns, false);
-        void *v = space ? cid_map_get(&space->map, r->cid) : NULL;
-        /* The namespace may be gone with its space, the CID taken again,
-         * the lease released meanwhile. */
-        if (!r->retake && v == CID_RELEASING)
-            cid_map_remove(&space->map, r->cid);
-        Lease *l = cid_map_value_lease(v);
-        if (r->retake && l && l->id == r->retake && l->fd < 0)
-            retake(m, l, "the process it was bound to exited");
-    }
-    free(settled);
+    Manager *m = userdata;
+    CidSpace *space = space_of(m, ns, false);
+    void *v = space ? cid_map_get(&space->map, cid) : NULL;
+    /* The namespace may be gone with its space, the CID taken again, the
+     * lease released meanwhile: only that very lease takes its CID again. */
+    if (!retake_id && v == CID_RELEASING)
+        cid_map_remove(&space->map, cid);
+    Lease *l = cid_map_value_lease(v);
+    if (retake_id && l && l->id == retake_id && l->fd < 0)
+        retake(m, l, "the process it was bound to exited");
 }
 
 /* Takes the CID of a persistent lease again on a fresh device; if someone
@@ -388,6 +416,7 @@ static void retake(Manager *m, Lease *l, const char *why)
     int fd = reserve(m, &probe, l->rec.cid);
     if (fd >= 0) {
         l->fd = fd;
+        lease_fds_keep(m->fds, l);
         log_event(LOG_NOTICE, EVENT_LEASE_MOVED,
                   lease_fields(l),
                   "Took CID %u in %s ('%s') again on a fresh device: %s", l->rec.cid, l->rec.ns, l->rec.owner, why);
@@ -404,17 +433,6 @@ static void retake(Manager *m, Lease *l, const char *why)
     manager_drop_lease(m, l, "lost: its CID could not be taken again");
 }
 
-/* Lets go of our copy of a lease's device without ending the lease. */
-static void close_lease_fd(Manager *m, Lease *l, const char *why)
-{
-    if (l->fd < 0)
-        return;
-    if (m->on_lease_fd)
-        m->on_lease_fd(m, l, LEASE_FD_CLOSING, why, m->userdata);
-    close(l->fd);
-    l->fd = -1;
-}
-
 void manager_bound_process_exited(Manager *m, Lease *l)
 {
     const char *why = "the process it was bound to exited";
@@ -422,28 +440,15 @@ void manager_bound_process_exited(Manager *m, Lease *l)
         manager_drop_lease(m, l, why);
         return;
     }
-    /* Without a copy of ours (after a restart without the fd store) the
-     * store holds none either: nothing to wait for. */
-    bool had_copy = l->fd >= 0;
-    close_lease_fd(m, l, why);
-    if (l->bind_pidfd >= 0)
-        close(l->bind_pidfd);
-    l->bind_pidfd = -1;
+    unbind_process(l);
     l->rec.bind_pid = 0;
     l->rec.bind_start_time = 0;
     lease_record_save(m->config.state_dir, &l->rec);
-    /* The fd store's copy must be gone before the CID is free again. */
-    ReleasingCid *grown = m->have_fd_store && had_copy
-                              ? realloc(m->releasing, (m->n_releasing + 1) * sizeof(ReleasingCid))
-                              : NULL;
-    if (!grown) {
+    /* Every copy of ours must be gone before the CID is free again; with
+     * nothing to wait for (no copy of ours after a restart without the fd
+     * store, or no loop), it is taken again at once. */
+    if (!lease_fds_let_go(m->fds, l, l->id))
         retake(m, l, why);
-        return;
-    }
-    m->releasing = grown;
-    ReleasingCid *r = &m->releasing[m->n_releasing++];
-    *r = (ReleasingCid) { .cid = l->rec.cid, .seq = ++m->release_seq, .retake = l->id };
-    snprintf(r->ns, sizeof(r->ns), "%s", l->rec.ns);
 }
 
 typedef struct CheckContext {
@@ -475,8 +480,9 @@ static int check_one(Lease *l, void *userdata)
     log_event(LOG_WARNING, EVENT_LEASE_MOVED,
               lease_fields(l),
               "CID %u in %s ('%s') was no longer held: %s; taken again", l->rec.cid, l->rec.ns, l->rec.owner, why);
-    close_lease_fd(c->manager, l, why);
+    (void) lease_fds_let_go(c->manager->fds, l, 0); /* the moved device: its own CID is none of ours */
     l->fd = fd;
+    lease_fds_keep(c->manager->fds, l);
     if (c->manager->on_lease_fd)
         c->manager->on_lease_fd(c->manager, l, LEASE_FD_RETAKEN, why, c->manager->userdata);
     c->retaken++;
@@ -497,32 +503,26 @@ void manager_check_leases(Manager *m, const char *ns, size_t max, size_t *ret_ch
 void manager_drop_lease(Manager *m, Lease *l, const char *why)
 {
     cid_map_remove(&l->space->map, l->rec.cid);
-    bool marked = mark_releasing(m, l);
     lease_set_remove(lease_set_of(m, l->rec.ns), l);
     m->n_leases--;
     log_event(LOG_INFO, EVENT_LEASE_RELEASED,
               lease_fields(l),
               "Released CID %u in %s ('%s'): %s", l->rec.cid, l->rec.ns, l->rec.owner, why);
-    /* The callback still sees the fds: it removes them from the fd store. */
     if (m->on_lease_removed)
         m->on_lease_removed(m, l, why, m->userdata);
-    /* Without the fd store ours is the last reference: closing it waits
-     * for the kernel (an RCU grace period), so the closing thread does it
-     * and settles the marker. */
-    if (l->fd >= 0 && marked && !m->have_fd_store)
-        m->close_later(m, l->fd, m->release_seq);
-    else if (l->fd >= 0)
-        close(l->fd);
-    if (l->bind_pidfd >= 0)
-        close(l->bind_pidfd);
+    /* Automatic picks skip the CID, and an explicit one hears "try again",
+     * until every copy of ours is closed (lease-fds.h). */
+    if (lease_fds_let_go(m->fds, l, 0))
+        (void) cid_map_put(&l->space->map, l->rec.cid, CID_RELEASING);
+    unbind_process(l);
     lease_record_remove(m->config.state_dir, &l->rec);
     free(l);
 }
 
 int manager_release_lease(Manager *m, const char *ns, uint32_t cid, uid_t caller, ManagerError *e)
 {
-    if (!is_host(ns) && !manager_get(m, ns, true, e))
-        return -ENOENT;
+    if (!is_host(ns) && !namespace_of(m, ns))
+        return manager_no_such_namespace(e, ns, true);
     Lease *l = manager_find_lease(m, ns, cid);
     if (!l)
         return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_LEASE, "No lease of CID %u in %.64s.", cid, ns);
@@ -552,9 +552,9 @@ int manager_bind_lease(Manager *m, const char *ns, uint32_t cid, const LeaseRequ
     int r = bind_process(bind, &bound, e);
     if (r < 0)
         return r;
-    if (l->bind_pidfd >= 0)
-        close(l->bind_pidfd);
+    unbind_process(l); /* the old watch goes before its pidfd */
     l->bind_pidfd = bound.bind_pidfd;
+    watch_bound_process(m, l);
     l->rec.bind_pid = bound.rec.bind_pid;
     l->rec.bind_start_time = bound.rec.bind_start_time;
     lease_record_save(m->config.state_dir, &l->rec);
@@ -617,6 +617,8 @@ void manager_drop_namespace_leases(Manager *m, const char *ns, const char *why)
         malloc_trim(0);
 }
 
+/* A lease of an earlier run that does not stand: its fd (claimed from the
+ * store: its vault is rebuilt without it) is closed. */
 static void free_unadopted(Lease *l)
 {
     if (l->fd >= 0)
@@ -626,55 +628,12 @@ static void free_unadopted(Lease *l)
     free(l);
 }
 
-/* The fd store's entry for a lease, or NULL. Taken (fd set to -1) only
- * once the lease is adopted: entries left behind are the daemon's to remove
- * from the store (release_unclaimed_fds), so a dropped lease's CID does not
- * stay held by systemd's copy. */
-StoredFd *manager_stored_fd_by_name(Manager *m, const char *name)
-{
-    /* Sorted by name; the same name may come twice (in two vaults, when a
-     * vault was being rebuilt). */
-    size_t lo = 0, hi = m->n_stored_fds;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(m->stored_fds[mid].name, name) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < m->n_stored_fds && streq(m->stored_fds[lo].name, name) ? &m->stored_fds[lo] : NULL;
-}
-
-static StoredFd *find_stored_fd(Manager *m, const Lease *l)
-{
-    char name[256];
-    lease_fd_name(l, name, sizeof(name));
-    /* The first of that name that is still unclaimed. */
-    StoredFd *sf = manager_stored_fd_by_name(m, name);
-    for (; sf && sf < m->stored_fds + m->n_stored_fds && streq(sf->name, name); sf++)
-        if (sf->fd >= 0)
-            return sf;
-    return NULL;
-}
-
-static int stored_fd_compare(const void *a, const void *b)
-{
-    return strcmp(((const StoredFd *) a)->name, ((const StoredFd *) b)->name);
-}
-
-void manager_take_stored_fds(Manager *m, StoredFd *fds, size_t n)
-{
-    qsort(fds, n, sizeof(StoredFd), stored_fd_compare);
-    m->stored_fds = fds;
-    m->n_stored_fds = n;
-}
-
 /* Decides whether a lease of an earlier run still stands. Returns NULL with
  * a reason in *why when it does not. */
 static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why, bool *from_store)
 {
     *from_store = false;
-    if (!is_host(rec->ns) && !manager_find(m, rec->ns)) {
+    if (!is_host(rec->ns) && !namespace_of(m, rec->ns)) {
         *why = "its namespace is gone";
         return NULL;
     }
@@ -689,7 +648,7 @@ static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why, 
         return NULL;
     }
     *l = (Lease) { .id = ++m->last_lease_id, .rec = *rec, .space = space, .fd = -1, .bind_pidfd = -1, .manager = m };
-    StoredFd *stored = find_stored_fd(m, l);
+    bool stored = lease_fds_claim(m->fds, l) == 0;
 
     if (rec->bind_pid > 0) {
         uint64_t start = process_start_time(rec->bind_pid);
@@ -707,7 +666,6 @@ static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why, 
         int fd = reserve(m, &probe, rec->cid);
         if (fd >= 0 && rec->persist) {
             /* Persistent: the fresh device we just asked with holds it now. */
-            stored = NULL;
             l->fd = fd;
             log_info("Lease of CID %u in %s ('%s'): nobody held it any more; taken again on a fresh device",
                      rec->cid, rec->ns, rec->owner);
@@ -721,13 +679,7 @@ static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why, 
         log_info("Lease of CID %u in %s: our fd is gone, but the CID is still held (by the client's copy)",
                  rec->cid, rec->ns);
     }
-    if (stored) {
-        l->fd = TAKE_FD(stored->fd);
-        l->vault = stored->vault;
-        /* A vault with an older copy of the record (or none) is rebuilt. */
-        l->vault_record_current = stored->has_record && rec->file_ino && stored->rec.file_ino == rec->file_ino;
-        *from_store = true;
-    }
+    *from_store = stored;
     return l;
 
 drop:
@@ -735,21 +687,9 @@ drop:
     return NULL;
 }
 
-/* Puts an adopted lease's fd back into the list of stored fds when the
- * adoption fails after all, so it is removed from the store like the rest. */
-static void unadopt(Manager *m, Lease *l)
-{
-    char name[256];
-    lease_fd_name(l, name, sizeof(name));
-    for (size_t i = 0; l->fd >= 0 && i < m->n_stored_fds; i++)
-        if (m->stored_fds[i].fd < 0 && streq(m->stored_fds[i].name, name))
-            m->stored_fds[i].fd = TAKE_FD(l->fd);
-    free_unadopted(l);
-}
-
 int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n)
 {
-    if (!m->have_fd_store && n > 0)
+    if (lease_fds_mode(m->fds) != LEASE_FDS_FD_STORE && n > 0)
         log_notice("No systemd fd store: reserved CIDs survive this restart only where a client still holds "
                    "its copy of the fd.");
     size_t adopted = 0, from_store = 0;
@@ -764,15 +704,17 @@ int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n)
             continue;
         }
         if (cid_map_put(&l->space->map, l->rec.cid, l) < 0) {
-            unadopt(m, l);
+            free_unadopted(l);
             continue;
         }
         if (lease_set_add(lease_set_of(m, l->rec.ns), l) < 0) {
             cid_map_remove(&l->space->map, l->rec.cid);
-            unadopt(m, l);
+            free_unadopted(l);
             continue;
         }
         m->n_leases++;
+        lease_fds_keep(m->fds, l);
+        watch_bound_process(m, l);
         adopted++;
         from_store += stored;
         log_debug("Re-adopted lease of CID %u in %s ('%s'%s)", l->rec.cid, l->rec.ns, l->rec.owner,

@@ -19,18 +19,6 @@
 #include "shared/fault.h"
 #include "shared/macro.h"
 
-int manager_error_set(ManagerError *e, int r, ErrorKind kind, const char *format, ...)
-{
-    if (e) {
-        va_list ap;
-        e->kind = kind;
-        va_start(ap, format);
-        vsnprintf(e->message, sizeof(e->message), format, ap);
-        va_end(ap);
-    }
-    return r;
-}
-
 void manager_config_default(ManagerConfig *c)
 {
     snprintf(c->netns_dir, sizeof(c->netns_dir), "%s", NETNS_RUN_DIR);
@@ -74,8 +62,10 @@ static int free_lease(uint32_t cid, void *value, void *userdata)
     Lease *l = cid_map_value_lease(value);
     if (!l)
         return 0;
+    /* Closed here, not let go of: a copy in the fd store lives on. */
     if (l->fd >= 0)
         close(l->fd);
+    sd_event_source_disable_unref(l->watch);
     if (l->bind_pidfd >= 0)
         close(l->bind_pidfd);
     free(l);
@@ -105,11 +95,9 @@ Manager *manager_free(Manager *m)
     }
     free_space_leases(m->global_space);
     lease_set_clear(&m->host_leases);
-    for (size_t i = 0; i < m->n_stored_fds; i++)
-        if (m->stored_fds[i].fd >= 0)
-            close(m->stored_fds[i].fd);
-    free(m->stored_fds);
-    free(m->releasing);
+    /* After the leases: the closing thread finishes what is queued. */
+    m->fds = lease_fds_free(m->fds);
+    sd_event_unref(m->event);
     ns_table_clear(&m->namespaces);
     free(m);
     return NULL;
@@ -140,12 +128,6 @@ static void pin_path(Manager *m, const char *name, char *buf, size_t size)
     snprintf(buf, size, "%s/%s", m->config.netns_dir, name);
 }
 
-int manager_no_such_namespace(ManagerError *e, const char *name, bool host_too)
-{
-    return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns%s.", name,
-                             host_too ? " (use \".host\" for the host)" : "");
-}
-
 Namespace *manager_get(Manager *m, const char *name, bool host_too, ManagerError *e)
 {
     Namespace *ns = manager_find(m, name);
@@ -157,11 +139,8 @@ Namespace *manager_get(Manager *m, const char *name, bool host_too, ManagerError
 bool manager_namespace_pinned(Manager *m, const Namespace *ns)
 {
     char path[PATH_MAX];
-    NetnsId now, ours = { .dev = ns->dev, .ino = ns->inode };
-    bool is_ns;
     pin_path(m, ns->name, path, sizeof(path));
-    return m->netns->path_id(m->netns_userdata, path, &now, &is_ns) == 0 && is_ns && now.ino == ours.ino &&
-           (!ours.dev || now.dev == ours.dev);
+    return netns_pin_holds(m->netns, m->netns_userdata, path, &(NetnsId) { .dev = ns->dev, .ino = ns->inode });
 }
 
 int manager_forget_if_unpinned(Manager *m, Namespace *ns, ManagerError *e)
@@ -498,17 +477,7 @@ static int reconcile_namespaces(Manager *m)
 static bool known_from_store(void *userdata, uint32_t cid, const char *ns, uint64_t ino, LeaseRecord *ret)
 {
     Manager *m = userdata;
-    Lease named = { .rec.cid = cid };
-    char name[256];
-    snprintf(named.rec.ns, sizeof(named.rec.ns), "%s", ns);
-    lease_fd_name(&named, name, sizeof(name));
-    const StoredFd *sf = manager_stored_fd_by_name(m, name);
-    for (; sf && sf < m->stored_fds + m->n_stored_fds && streq(sf->name, name); sf++)
-        if (sf->has_record && sf->rec.file_ino == ino) {
-            *ret = sf->rec;
-            return true;
-        }
-    return false;
+    return lease_fds_stored_record(m->fds, cid, ns, ino, ret);
 }
 
 int manager_reconcile(Manager *m)

@@ -12,7 +12,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <systemd/sd-event.h>
+
 #include "errors.h"
+#include "lease-fds.h"
 #include "lease.h"
 #include "namespace.h"
 #include "namespace-table.h"
@@ -28,11 +31,6 @@ typedef enum KernelSupport {
     KERNEL_SUPPORT_NONE,       /* no vsock namespaces (< 7.0), or no vsock */
     KERNEL_SUPPORT_NAMESPACES, /* ns_mode/child_ns_mode (>= 7.0) */
 } KernelSupport;
-
-typedef struct ManagerError {
-    ErrorKind kind;     /* ERROR_NONE: not one a caller expects */
-    char message[512];
-} ManagerError;
 
 typedef struct ManagerConfig {
     char netns_dir[256];       /* /run/netns */
@@ -50,23 +48,14 @@ typedef struct Parent {
     char problem[256];   /* for the error a caller gets when status != 0 */
 } Parent;
 
-typedef struct ReleasingCid {
-    char ns[NS_NAME_MAX + 1];
-    uint32_t cid;
-    uint64_t seq;
-    uint64_t retake;    /* the id of a persistent lease waiting for its CID to be
-                         * free again (that lease, not whatever holds the CID
-                         * by then); 0: none */
-} ReleasingCid;
-
 typedef struct Manager Manager;
 typedef void (*manager_ns_callback)(Manager *m, const Namespace *ns, void *userdata);
 typedef void (*manager_lease_callback)(Manager *m, Lease *l, const char *why, void *userdata);
 
-/* What happens to a lease's own fd without the lease ending. */
+/* What happens to a lease's device without the lease ending, for the
+ * bus layer to announce. */
 typedef enum LeaseFdEvent {
-    LEASE_FD_CLOSING,   /* about to be closed: drop it from the fd store, stop watching */
-    LEASE_FD_RETAKEN,   /* a fresh device holds the CID again: store it, announce it */
+    LEASE_FD_RETAKEN,   /* a fresh device holds the CID again */
     LEASE_FD_LOST,      /* the CID could not be taken again: the lease ends next */
 } LeaseFdEvent;
 typedef void (*manager_lease_fd_callback)(Manager *m, Lease *l, LeaseFdEvent event, const char *why,
@@ -81,20 +70,6 @@ typedef struct LeaseKernelOps {
 } LeaseKernelOps;
 
 extern const LeaseKernelOps lease_kernel_ops_real;
-
-typedef struct FdStore FdStore; /* the daemon's: src/daemon/fd-store.c */
-
-/* An fd handed back by the systemd fd store: a lease's, with its name
- * (lease_fd_name()), and the vault it came in (NULL: an entry of its own in
- * the store, as earlier versions of vsocknsd kept them). Kept sorted by
- * name (manager_take_stored_fds()). */
-typedef struct StoredFd {
-    char name[256];
-    int fd;
-    struct Vault *vault;
-    bool has_record;     /* the vault also carried its lease's record: */
-    LeaseRecord rec;     /* with the inode of the file it is a copy of */
-} StoredFd;
 
 struct Manager {
     char version[32];
@@ -121,28 +96,14 @@ struct Manager {
     void *netns_userdata;
     manager_lease_callback on_lease_added, on_lease_removed;
     manager_lease_fd_callback on_lease_fd;
-    /* Ended leases whose fd copy the fd store may still hold, in order of
-     * release_seq: their CIDs are marked CID_RELEASING until the daemon
-     * learns that systemd has processed the FDSTOREREMOVEs, or (without
-     * the fd store) that its closing thread has closed the fd. */
-    ReleasingCid *releasing;
-    size_t n_releasing;
-    uint64_t release_seq;        /* of the newest entry */
+    sd_event *event;             /* NULL: no loop (tools, most tests) */
+    LeaseFds *fds;               /* every lease's device (NULL without a loop) */
     uint64_t last_lease_id;      /* Lease.id of the newest lease */
     uint64_t check_round;        /* manager_check_leases() in bounded steps */
     size_t namespaces_per_user, leases_per_user; /* quotas for uids other than 0 */
-    StoredFd *stored_fds;        /* from the fd store, consumed at startup */
-    size_t n_stored_fds;
-    bool have_fd_store;
-    struct FdStore *fd_store;    /* the daemon's (fd-store.c); NULL without systemd */
     /* What the last manager_reconcile() took, in microseconds: for the
      * daemon's "ready" line. */
     uint64_t reconcile_namespaces_usec, read_leases_usec, adopt_leases_usec;
-    /* Without the fd store: the daemon's closing thread (fd-closer.h) takes
-     * an ended lease's fd, seq being its marker's release_seq; NULL: the
-     * manager closes it itself. */
-    void (*close_later)(Manager *m, int fd, uint64_t seq);
-    struct FdCloser *fd_closer;
 };
 
 typedef struct LeaseRequest {
@@ -169,13 +130,12 @@ typedef struct CreateRequest {
     uid_t uid;           /* the caller, for quotas */
 } CreateRequest;
 
-/* Fills e (if not NULL) and returns r: "return manager_error_set(e, -EINVAL, ...)". */
-int manager_error_set(ManagerError *e, int r, ErrorKind kind, const char *format, ...)
-    __attribute__((format(printf, 4, 5)));
-
 void manager_config_default(ManagerConfig *c);
 int manager_new(const ManagerConfig *config, Manager **ret);
 Manager *manager_free(Manager *m);
+/* Runs the manager on event: bound processes are watched, and lease
+ * devices are kept and let go of by m->fds in that mode. Before startup. */
+int manager_attach_event(Manager *m, sd_event *event, LeaseFdsMode mode);
 
 /* Loads vsock, applies the config file, sets up the parents, re-adopts the
  * namespaces of an earlier run. Failures of single parts are logged and
@@ -196,7 +156,6 @@ Namespace *manager_find(Manager *m, const char *name);
 /* manager_find(), or NULL with NoSuchNamespace in e (the one sentence for
  * it; host_too: the request also takes ".host"). */
 Namespace *manager_get(Manager *m, const char *name, bool host_too, ManagerError *e);
-int manager_no_such_namespace(ManagerError *e, const char *name, bool host_too);
 /* Whether /run/netns/NAME still pins the namespace we hold (same nsfs
  * inode and device). Only looks. */
 bool manager_namespace_pinned(Manager *m, const Namespace *ns);
@@ -211,9 +170,6 @@ int manager_forget_if_unpinned(Manager *m, Namespace *ns, ManagerError *e);
  * ns is freed. The namespace itself is left as it is (the caller unpinned
  * it, or it is gone). */
 void manager_forget_namespace(Manager *m, Namespace *ns, const char *why);
-/* The first entry of that name among the fds taken from the fd store (they
- * are sorted by name; a name may come twice), or NULL. */
-StoredFd *manager_stored_fd_by_name(Manager *m, const char *name);
 
 /* Checks a request without touching anything; on success *ret_parent_path
  * is the namespace to create the child from (NULL: the host). */
@@ -256,23 +212,19 @@ Lease *manager_find_lease(Manager *m, const char *ns, uint32_t cid);
 /* Releasing someone else's lease needs root (polkit: a later step). */
 int manager_release_lease(Manager *m, const char *ns, uint32_t cid, uid_t caller, ManagerError *e);
 /* Ends a lease, whatever the reason (released, its process exited, its
- * namespace went, ...): the one teardown path. It tells the daemon first
- * (on_lease_removed, which removes the fd from the fd store and emits the
- * signal), then closes our fds and removes the state file. If the fd store
- * may still hold a copy, the CID stays marked CID_RELEASING until
- * manager_releases_settled() covers it (m->release_seq tells). */
+ * namespace went, ...): the one teardown path. It tells the bus layer
+ * (on_lease_removed: the signal), lets go of the device (lease-fds.h: the
+ * CID stays marked CID_RELEASING until its ticket is done), stops watching
+ * its process and removes the state file. */
 void manager_drop_lease(Manager *m, Lease *l, const char *why);
-/* systemd has processed every FDSTOREREMOVE up to release seq upto: those
- * CIDs are free, and persistent leases waiting for theirs take them again. */
-void manager_releases_settled(Manager *m, uint64_t upto);
 
 /*
- * The process a lease is bound to has exited. A reserved lease is bound to
- * keep a dead VM's memory from being pinned: the device it used must go,
- * every copy of it. So the lease ends, or, if it persists, every copy of
- * ours is closed and the CID is taken again on a fresh device once the fd
- * store has let go (LEASE_FD_RETAKEN, or LEASE_FD_LOST if someone else got
- * the CID in between).
+ * The process a lease is bound to has exited (its pidfd, watched on the
+ * manager's loop, says so). A reserved lease is bound to keep a dead VM's
+ * memory from being pinned: the device it used must go, every copy of it.
+ * So the lease ends, or, if it persists, every copy of ours is let go of
+ * and the CID is taken again on a fresh device once that ticket is done
+ * (LEASE_FD_RETAKEN, or LEASE_FD_LOST if someone else got the CID between).
  */
 void manager_bound_process_exited(Manager *m, Lease *l);
 
@@ -295,19 +247,13 @@ int manager_bind_lease(Manager *m, const char *ns, uint32_t cid, const LeaseRequ
 int manager_foreach_lease(Manager *m, const char *ns, int (*fn)(Lease *l, void *userdata), void *userdata);
 /* Drops every lease of a namespace (deleted, or gone behind our back). */
 void manager_drop_namespace_leases(Manager *m, const char *ns, const char *why);
-/* Takes the fds the fd store handed back (an array of n, malloc()ed; the
- * manager frees it and closes what no lease claims), sorting them by name
- * so adoption finds each lease's in O(log n). Call before
- * manager_startup(). */
-void manager_take_stored_fds(Manager *m, StoredFd *fds, size_t n);
-/* Adopts the leases of an earlier run (state + fd store + kernel). */
+/* Adopts the leases of an earlier run (state + fd store + kernel): each
+ * lease claims its fd from m->fds (lease_fds_take_stored() before). */
 int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n);
 /* Asks the kernel again about CIDs marked held outside vsockns (at most
  * LEASE_RECHECK_BATCH per space and call, going round) and forgets those it
  * has let go. Returns how many were freed. */
 size_t manager_recheck_held_outside(Manager *m);
-/* The FDNAME of a lease's fd in the systemd fd store. */
-void lease_fd_name(const Lease *l, char *buf, size_t size);
 
 /* Something removed NAME from the netns directory (inotify): drop it if it
  * was ours and is really gone. Returns true if it was dropped. */

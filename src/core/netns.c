@@ -765,3 +765,11 @@ const NetnsOps netns_ops_real = {
     .remove_placeholder = real_remove_placeholder,
     .sysctl_read = real_sysctl_read,
 };
+
+bool netns_pin_holds(const NetnsOps *ops, void *userdata, const char *path, const NetnsId *want)
+{
+    NetnsId now;
+    bool is_ns;
+    return ops->path_id(userdata, path, &now, &is_ns) == 0 && is_ns && now.ino == want->ino &&
+           (!want->dev || now.dev == want->dev);
+}

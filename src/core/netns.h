@@ -177,3 +177,7 @@ typedef struct NetnsOps {
 } NetnsOps;
 
 extern const NetnsOps netns_ops_real;
+
+/* Whether path, through ops, still pins the namespace want (same nsfs
+ * inode, and device when it is known). Only looks. */
+bool netns_pin_holds(const NetnsOps *ops, void *userdata, const char *path, const NetnsId *want);

@@ -226,7 +226,7 @@ static int lease_from_json(json_object *o, LeaseRecord *l)
     return lease_record_check(l);
 }
 
-/* A record as the fd store's vaults carry it (fd-store.c), next to its
+/* A record as the fd store's vaults carry it (lease-vaults.c), next to its
  * fd: fixed-width fields, no padding left to chance. */
 #define PACKED_MAGIC 0x31524c56u /* "VLR1" */
 typedef struct PackedLease {

@@ -11,10 +11,10 @@
 #include <systemd/sd-event.h>
 
 #include "bus-util.h"
-#include "fd-store.h"
 #include "polkit.h"
 #include "daemon/bus-errors.h"
 #include "core/attach.h"
+#include "core/lease-fds.h"
 #include "core/netns.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -228,6 +228,27 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     return 1;
 }
 
+static void reply_when_free(void *userdata, bool timed_out)
+{
+    sd_bus_message *m = userdata;
+    int r = sd_bus_reply_method_return(m, NULL);
+    if (r < 0)
+        log_warning_errno(r, "Cannot answer once the released CIDs are free: %m");
+    sd_bus_message_unref(m);
+}
+
+/* The (empty) answer of a call that ended leases, once their CIDs are
+ * free (lease-fds.h): a released CID is free when the caller hears back. */
+static int reply_once_free(Manager *manager, sd_bus_message *m)
+{
+    int r = lease_fds_when_free(manager->fds, reply_when_free, sd_bus_message_ref(m));
+    if (r < 0) {
+        sd_bus_message_unref(m);
+        return sd_bus_reply_method_return(m, NULL);
+    }
+    return 1;
+}
+
 static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
     Manager *manager = userdata;
@@ -249,9 +270,7 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     r = manager_delete_namespace(manager, name, force, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
-    /* The reply waits (on the loop) until the fd store has let go. */
-    r = fd_store_settle(sd_bus_get_event(sd_bus_message_get_bus(m)), manager, m);
-    return r < 0 ? r : 1;
+    return reply_once_free(manager, m);
 }
 
 static int method_get_namespace(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -363,6 +382,11 @@ static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error 
     r = manager_check_quota(manager, req.uid, true, 0, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
+    /* A pin swapped behind our back (the inotify event not handled yet):
+     * decided here, the namespace is forgotten and the call refused. */
+    Namespace *target = manager_find(manager, req.ns);
+    if (target && (r = manager_forget_if_unpinned(manager, target, &e)) < 0)
+        return bus_reply_manager_error(error, r, &e);
 
     Lease *l;
     r = manager_acquire_lease(manager, &req, &l, &e);
@@ -418,13 +442,8 @@ static int method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error 
     r = manager_release_lease(manager, ns, cid, 0, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
-    /* The reply waits (on the loop) until the fd store has let go, so the
-     * CID is free when the caller hears back. */
-    r = fd_store_settle(sd_bus_get_event(sd_bus_message_get_bus(m)), manager, m);
-    return r < 0 ? r : 1;
+    return reply_once_free(manager, m);
 }
-
-static void watch_bound_process(sd_bus *bus, Lease *l);
 
 static int method_bind_lease(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
@@ -451,15 +470,9 @@ static int method_bind_lease(sd_bus_message *m, void *userdata, sd_bus_error *er
     r = foreign_lease_check(manager, m, "bind", ns, cid, bind.uid, error);
     if (r <= 0)
         return r < 0 ? r : 1;
-    Lease *l = manager_find_lease(manager, ns, cid);
-    void *old_watch = l ? l->watch : NULL;
     r = manager_bind_lease(manager, ns, cid, &bind, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
-    /* The old watch's pidfd is closed: watch the new one. */
-    sd_event_source_disable_unref(old_watch);
-    l->watch = NULL;
-    watch_bound_process(sd_bus_message_get_bus(m), l);
     return sd_bus_reply_method_return(m, NULL);
 }
 
@@ -634,6 +647,13 @@ static int property_get_lease_count(sd_bus *bus, const char *path, const char *i
     return sd_bus_message_append(reply, "u", (uint32_t) m->n_leases);
 }
 
+static int property_get_fd_store(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+    Manager *m = userdata;
+    return sd_bus_message_append(reply, "b", (int) (lease_fds_mode(m->fds) == LEASE_FDS_FD_STORE));
+}
+
 static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_PROPERTY("Version", "s", bus_property_get_inline_string, offsetof(Manager, version), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -647,7 +667,7 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_PROPERTY("GlobalParentStatus", "s", property_get_parent_status, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("NamespaceCount", "u", property_get_namespace_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("LeaseCount", "u", property_get_lease_count, 0, 0),
-    SD_BUS_PROPERTY("FDStore", "b", bus_property_get_bool, offsetof(Manager, have_fd_store), SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("FDStore", "b", property_get_fd_store, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 
     SD_BUS_METHOD_WITH_ARGS("CreateNamespace",
                             SD_BUS_ARGS("s", name, "s", mode, "a{sv}", options),
@@ -745,26 +765,9 @@ static void on_namespace_removed(Manager *m, const Namespace *ns, void *userdata
     emit_namespace_signal(((BusContext *) userdata)->bus, "NamespaceRemoved", ns);
 }
 
-static int on_bound_process_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-    Lease *l = userdata;
-    /* This source watches the pidfd the manager is about to close. */
-    sd_event_source_disable_unref(l->watch);
-    l->watch = NULL;
-    manager_bound_process_exited(l->manager, l); /* the fd store settles by itself */
-    return 0;
-}
-
 static void on_lease_fd(Manager *m, Lease *l, LeaseFdEvent event, const char *why, void *userdata)
 {
     const char *member = event == LEASE_FD_RETAKEN ? "LeaseRetaken" : "LeaseLost";
-    if (event == LEASE_FD_CLOSING) {
-        if (m->have_fd_store)
-            fd_store_remove(l);
-        return;
-    }
-    if (event == LEASE_FD_RETAKEN && m->have_fd_store)
-        fd_store_add(l);
     int r = sd_bus_emit_signal(((BusContext *) userdata)->bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, member, "suss",
                                l->rec.ns, l->rec.cid,
                                l->rec.owner, why);
@@ -772,23 +775,8 @@ static void on_lease_fd(Manager *m, Lease *l, LeaseFdEvent event, const char *wh
         log_warning_errno(r, "Cannot emit %s: %m", member);
 }
 
-/* A pidfd becomes readable when its process exits. */
-static void watch_bound_process(sd_bus *bus, Lease *l)
-{
-    if (l->bind_pidfd < 0)
-        return;
-    sd_event_source *s = NULL;
-    int r = sd_event_add_io(sd_bus_get_event(bus), &s, l->bind_pidfd, EPOLLIN, on_bound_process_exit, l);
-    if (r < 0)
-        log_warning_errno(r, "Cannot watch the process of lease %u in %s: %m", l->rec.cid, l->rec.ns);
-    l->watch = s;
-}
-
 static void on_lease_added(Manager *m, Lease *l, const char *why, void *userdata)
 {
-    if (l->fd >= 0 && m->have_fd_store)
-        fd_store_add(l);
-    watch_bound_process(((BusContext *) userdata)->bus, l);
     if (why) /* re-adopted at startup: nothing new to announce */
         return;
     int r = sd_bus_emit_signal(((BusContext *) userdata)->bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseAcquired",
@@ -800,10 +788,6 @@ static void on_lease_added(Manager *m, Lease *l, const char *why, void *userdata
 
 static void on_lease_removed(Manager *m, Lease *l, const char *why, void *userdata)
 {
-    if (l->fd >= 0 && m->have_fd_store)
-        fd_store_remove(l);
-    sd_event_source_disable_unref(l->watch);
-    l->watch = NULL;
     int r = sd_bus_emit_signal(((BusContext *) userdata)->bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseReleased",
                                "sus", l->rec.ns,
                                l->rec.cid, l->rec.owner);

@@ -14,11 +14,10 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "core/lease-fds.h"
 #include "core/manager.h"
 #include "daemon/bus-util.h"
 #include "daemon/fair-queue.h"
-#include "daemon/fd-closer.h"
-#include "daemon/fd-store.h"
 #include "daemon/idle-trim.h"
 #include "daemon/manager-dbus.h"
 #include "daemon/namespace-dbus.h"
@@ -185,20 +184,22 @@ static int run(Manager *m)
 
     raise_fd_limit(m);
     uint64_t t_start = clock_usec(CLOCK_MONOTONIC);
-    r = fd_store_take(event, m);
-    if (r < 0)
-        goto finish;
-    /* Without the fd store, ended leases' fds are closed off the loop. */
-    if (!m->have_fd_store && (r = fd_closer_attach(event, m)) < 0) {
-        log_error_errno(r, "Cannot start the thread that closes released devices: %m");
+    /* Under systemd, lease devices outlive a restart in its fd store;
+     * started by hand, ended leases' fds are closed off the loop. */
+    r = manager_attach_event(m, event, getenv("NOTIFY_SOCKET") ? LEASE_FDS_FD_STORE : LEASE_FDS_BY_HAND);
+    if (r < 0) {
+        log_error_errno(r, "Cannot set up the keeping of lease devices: %m");
         goto finish;
     }
+    r = lease_fds_take_stored(m->fds);
+    if (r < 0)
+        goto finish;
     uint64_t t_taken = clock_usec(CLOCK_MONOTONIC);
     r = manager_startup(m);
     if (r < 0)
         goto finish;
     uint64_t t_started = clock_usec(CLOCK_MONOTONIC);
-    fd_store_adopted(m);
+    lease_fds_adopted(m->fds);
     uint64_t t_adopted = clock_usec(CLOCK_MONOTONIC);
     r = sd_event_add_inotify(event, NULL, m->config.netns_dir, IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR,
                              on_netns_dir_event, m);
@@ -241,8 +242,6 @@ static int run(Manager *m)
         log_info("vsocknsd stopping");
 
 finish:
-    fd_closer_free(m);
-    fd_store_free(m);
     manager_dbus_disconnect(m);
     fair_queue_free(fair);
     idle_trim_free(trim);

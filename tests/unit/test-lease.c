@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "daemon/bus-errors.h"
-#include "daemon/fd-closer.h"
+#include "core/lease-fds.h"
 #include "core/manager.h"
 #include "core/state.h"
 #include "fake-netns.h"
@@ -88,6 +88,26 @@ static Manager *make_manager(void)
     add_ns(m, "g1", VSOCK_MODE_GLOBAL);
     add_ns(m, "g2", VSOCK_MODE_GLOBAL);
     return m;
+}
+
+/* The manager on a loop of its own: bound processes watched, lease
+ * devices kept by lease-fds in that mode (without NOTIFY_SOCKET, the fd
+ * store's calls fail: nothing is stored, and a barrier settles at once). */
+static sd_event *attach_loop(Manager *m, LeaseFdsMode mode)
+{
+    sd_event *event = NULL;
+    assert_int_equal(sd_event_new(&event), 0);
+    assert_int_equal(manager_attach_event(m, event, mode), 0);
+    sd_event_unref(event); /* the manager keeps a reference */
+    return event;
+}
+
+/* Runs the loop until every ticket is done. */
+static void settle(Manager *m)
+{
+    for (int i = 0; i < 600 && lease_fds_pending(m->fds); i++)
+        assert_true(sd_event_run(m->event, 100000) >= 0);
+    assert_false(lease_fds_pending(m->fds));
 }
 
 static void teardown_manager(Manager *m)
@@ -200,16 +220,17 @@ static void expect_released_a_moment_ago(Manager *m, CidMap *map, const char *ho
 }
 
 /* With an fd store, an ended lease's CID stays marked until systemd is known
- * to have closed its copy: picks skip it, an explicit request says why. */
+ * to have closed its copy: picks skip it, an explicit request says why; the
+ * store settles by itself, on the loop, with no call from anyone. */
 static void test_releasing_marks(void **state)
 {
     Manager *m = make_manager();
-    m->have_fd_store = true;
+    attach_loop(m, LEASE_FDS_FD_STORE);
     const char *err;
     assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), CID_MIN);
     CidMap *map = &manager_find(m, "a")->space->map; /* made by the first lease */
     assert_int_equal(manager_release_lease(m, "a", CID_MIN, 0, NULL), 0);
-    assert_int_equal(m->n_releasing, 1);
+    assert_true(lease_fds_pending(m->fds));
     assert_true(cid_map_get(map, CID_MIN) == CID_RELEASING);
     assert_null(manager_find_lease(m, "a", CID_MIN));
     assert_int_equal(acquire(m, "a", 0, "y", NULL, true, &err), CID_MIN + 1); /* skipped */
@@ -220,11 +241,9 @@ static void test_releasing_marks(void **state)
     /* Advisory leases hold no fd: nothing to wait for. */
     assert_int_equal(acquire(m, "a", 50, "adv", NULL, false, &err), 50);
     assert_int_equal(manager_release_lease(m, "a", 50, 0, NULL), 0);
-    assert_int_equal(m->n_releasing, 1);
     assert_null(cid_map_get(map, 50));
 
-    manager_releases_settled(m, m->release_seq);
-    assert_int_equal(m->n_releasing, 0);
+    settle(m);
     assert_null(cid_map_get(map, CID_MIN));
     assert_int_equal(acquire(m, "a", 0, "z", NULL, true, &err), CID_MIN);
 
@@ -232,10 +251,9 @@ static void test_releasing_marks(void **state)
     assert_int_equal(acquire(m, "g1", 0, "g", NULL, true, &err), CID_MIN);
     manager_drop_namespace_leases(m, "b", "test"); /* nothing there */
     assert_int_equal(manager_release_lease(m, "g1", CID_MIN, 0, NULL), 0);
-    assert_int_equal(m->n_releasing, 1);
-    manager_releases_settled(m, m->release_seq - 1); /* not yet covered */
-    assert_int_equal(m->n_releasing, 1);
-    manager_releases_settled(m, m->release_seq);
+    assert_true(cid_map_get(&m->global_space->map, CID_MIN) == CID_RELEASING);
+    manager_forget_namespace(m, manager_find(m, "a"), "test");
+    settle(m);
     assert_null(cid_map_get(&m->global_space->map, CID_MIN));
     teardown_manager(m);
 }
@@ -274,95 +292,76 @@ static void test_find_many(void **state)
     teardown_manager(m);
 }
 
-/* Without the fd store the daemon's closing thread takes an ended lease's
- * fd (close_later); the CID stays marked until it reports the close. */
-static int later_fd = -1, later_calls;
-static uint64_t later_seq;
-
-static void record_close_later(Manager *m, int fd, uint64_t seq)
-{
-    later_fd = fd;
-    later_seq = seq;
-    later_calls++;
-}
-
-static void test_close_later(void **state)
-{
-    Manager *m = make_manager();
-    const char *err;
-    later_calls = 0;
-    /* No closing thread: closed in place, nothing marked. */
-    assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), CID_MIN);
-    CidMap *map = &manager_find(m, "a")->space->map;
-    assert_int_equal(manager_release_lease(m, "a", CID_MIN, 0, NULL), 0);
-    assert_int_equal(m->n_releasing, 0);
-    assert_null(cid_map_get(map, CID_MIN));
-
-    m->close_later = record_close_later;
-    assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), CID_MIN);
-    int fd = manager_find_lease(m, "a", CID_MIN)->fd;
-    assert_int_equal(manager_release_lease(m, "a", CID_MIN, 0, NULL), 0);
-    assert_int_equal(later_calls, 1);
-    assert_int_equal(later_fd, fd);          /* handed over, not closed */
-    assert_int_equal(fcntl(fd, F_GETFD), FD_CLOEXEC);
-    assert_int_equal(later_seq, m->release_seq);
-    assert_int_equal(m->n_releasing, 1);
-    assert_true(cid_map_get(map, CID_MIN) == CID_RELEASING);
-
-    /* Still open: the kernel says busy, the error says who holds it. */
-    expect_released_a_moment_ago(m, map, "vsocknsd is closing it");
-
-    /* Advisory leases have no fd to hand over. */
-    assert_int_equal(acquire(m, "a", 50, "adv", NULL, false, &err), 50);
-    assert_int_equal(manager_release_lease(m, "a", 50, 0, NULL), 0);
-    assert_int_equal(later_calls, 1);
-
-    close(later_fd); /* what the thread does, then it reports */
-    manager_releases_settled(m, later_seq);
-    assert_int_equal(m->n_releasing, 0);
-    assert_null(cid_map_get(map, CID_MIN));
-    assert_int_equal(acquire(m, "a", CID_MIN, "z", NULL, true, &err), CID_MIN);
-    teardown_manager(m);
-}
-
-/* The closing thread for real (fd-closer.c): the fds are closed off the
- * caller's thread, and the markers settle once the loop reads the
- * thread's wakeup; at the end the thread closes what is still queued. */
+/* Without the fd store the closing thread takes an ended lease's fd; the
+ * CID stays marked until the loop hears that it is closed. Without a loop
+ * (tools, tests) fds are closed in place and nothing is marked. */
 static void test_closing_thread(void **state)
 {
     Manager *m = make_manager();
-    sd_event *event = NULL;
     const char *err;
-    assert_int_equal(sd_event_new(&event), 0);
-    assert_int_equal(fd_closer_attach(event, m), 0);
-    assert_non_null(m->close_later);
+    assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), CID_MIN);
+    CidMap *map = &manager_find(m, "a")->space->map;
+    assert_int_equal(manager_release_lease(m, "a", CID_MIN, 0, NULL), 0);
+    assert_null(cid_map_get(map, CID_MIN));
+    assert_false(lease_fds_pending(m->fds));
+
+    attach_loop(m, LEASE_FDS_BY_HAND);
+    assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), CID_MIN);
+    assert_int_equal(manager_release_lease(m, "a", CID_MIN, 0, NULL), 0);
+    assert_true(lease_fds_pending(m->fds));
+    assert_true(cid_map_get(map, CID_MIN) == CID_RELEASING);
+    /* Closed or not by now, the marker stays until the loop hears of it. */
+    expect_released_a_moment_ago(m, map, "vsocknsd is closing it");
+    settle(m);
+    assert_null(cid_map_get(map, CID_MIN));
+    assert_int_equal(acquire(m, "a", CID_MIN, "z", NULL, true, &err), CID_MIN);
 
     uint32_t cids[40];
     for (int i = 0; i < 40; i++)
         assert_int_not_equal(cids[i] = acquire(m, "g1", 0, "x", NULL, true, &err), 0);
     manager_drop_namespace_leases(m, "g1", "test");
-    assert_int_equal(m->n_releasing, 40);
     for (int i = 0; i < 40; i++)
         assert_true(cid_map_get(&m->global_space->map, cids[i]) == CID_RELEASING);
-    for (int i = 0; i < 600 && m->n_releasing > 0; i++)
-        assert_true(sd_event_run(event, 100000) >= 0);
-    assert_int_equal(m->n_releasing, 0);
+    settle(m);
     for (int i = 0; i < 40; i++)
         assert_null(cid_map_get(&m->global_space->map, cids[i]));
-    assert_int_equal(fd_closer_settle(event, m, NULL), 0); /* nothing left to wait for */
 
     /* Queued and not yet closed when the daemon stops: closed all the same. */
     int fds[10];
     for (int i = 0; i < 10; i++) {
-        uint32_t cid = acquire(m, "a", 0, "y", NULL, true, &err);
-        fds[i] = manager_find_lease(m, "a", cid)->fd;
+        uint32_t cid = acquire(m, "b", 0, "y", NULL, true, &err);
+        fds[i] = manager_find_lease(m, "b", cid)->fd;
     }
-    manager_drop_namespace_leases(m, "a", "test");
-    fd_closer_free(m);
-    assert_null(m->close_later);
+    manager_drop_namespace_leases(m, "b", "test");
+    teardown_manager(m);
     for (int i = 0; i < 10; i++)
         assert_true(fcntl(fds[i], F_GETFD) < 0 && errno == EBADF);
-    sd_event_unref(event);
+}
+
+/* Someone waiting for the CIDs to be free (ReleaseLease's answer) is told
+ * once every ticket given out before it is done, and at once when none is
+ * pending. */
+static int free_calls;
+static void count_free(void *userdata, bool timed_out)
+{
+    assert_false(timed_out);
+    free_calls++;
+}
+
+static void test_when_free(void **state)
+{
+    Manager *m = make_manager();
+    attach_loop(m, LEASE_FDS_FD_STORE);
+    free_calls = 0;
+    assert_int_equal(lease_fds_when_free(m->fds, count_free, NULL), 0);
+    assert_int_equal(free_calls, 1);
+    const char *err;
+    assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), CID_MIN);
+    assert_int_equal(manager_release_lease(m, "a", CID_MIN, 0, NULL), 0);
+    assert_int_equal(lease_fds_when_free(m->fds, count_free, NULL), 0);
+    assert_int_equal(free_calls, 1);
+    settle(m);
+    assert_int_equal(free_calls, 2);
     teardown_manager(m);
 }
 
@@ -378,7 +377,7 @@ static void count_fd_event(Manager *m, Lease *l, LeaseFdEvent event, const char 
 static void test_bound_exit(void **state)
 {
     Manager *m = make_manager();
-    m->have_fd_store = true;
+    attach_loop(m, LEASE_FDS_FD_STORE);
     m->on_lease_fd = count_fd_event;
     memset(fd_events, 0, sizeof(fd_events));
     pid_t child = fork();
@@ -396,10 +395,9 @@ static void test_bound_exit(void **state)
     waitpid(child, NULL, 0);
     manager_bound_process_exited(m, l);
     assert_int_equal(l->fd, -1);              /* every copy of ours let go */
-    assert_int_equal(fd_events[LEASE_FD_CLOSING], 1);
     assert_int_equal(l->rec.bind_pid, 0);
-    assert_int_equal(m->n_releasing, 1);      /* waiting for the fd store */
-    manager_releases_settled(m, m->release_seq);
+    assert_true(lease_fds_pending(m->fds));   /* waiting for the fd store */
+    settle(m);
     assert_true(l->fd >= 0);                  /* taken again, fresh device */
     assert_int_equal(fd_events[LEASE_FD_RETAKEN], 1);
     assert_non_null(manager_find_lease(m, "a", 90));
@@ -408,7 +406,7 @@ static void test_bound_exit(void **state)
     manager_bound_process_exited(m, l);
     kernel.outside_ns = "a";
     kernel.outside[kernel.n_outside++] = 90;
-    manager_releases_settled(m, m->release_seq);
+    settle(m);
     assert_int_equal(fd_events[LEASE_FD_LOST], 1);
     assert_null(manager_find_lease(m, "a", 90));
     kernel.n_outside = 0;
@@ -430,7 +428,7 @@ static void test_bound_exit(void **state)
     assert_int_equal(manager_release_lease(m, "a", 95, 0, NULL), 0);
     assert_int_equal(acquire(m, "a", 95, "libvirt:other", NULL, false, NULL), 95);
     unsigned retaken = fd_events[LEASE_FD_RETAKEN];
-    manager_releases_settled(m, m->release_seq);
+    settle(m);
     assert_int_equal(fd_events[LEASE_FD_RETAKEN], retaken);
     assert_int_equal(manager_find_lease(m, "a", 95)->fd, -1); /* still advisory: no device */
     req.hand_out = false;
@@ -470,7 +468,6 @@ static void test_check_leases(void **state)
     manager_check_leases(m, "a", 2, &checked, &retaken); /* the last one of the round */
     assert_int_equal(checked, 1);
     assert_int_equal(fd_events[LEASE_FD_RETAKEN], 5);
-    assert_int_equal(fd_events[LEASE_FD_CLOSING], 5);
     assert_true(manager_find_lease(m, "a", 102)->fd != old_fd || fcntl(old_fd, F_GETFD) >= 0);
     teardown_manager(m);
 }
@@ -662,16 +659,11 @@ static void test_reconcile(void **state)
 
     m = make_manager();
     manager_forget_namespace(m, manager_find(m, "b"), "test: it is gone"); /* before its leases are read */
-    m->have_fd_store = true;
-    m->stored_fds = calloc(3, sizeof(StoredFd));
-    m->n_stored_fds = 3;
-    snprintf(m->stored_fds[0].name, sizeof(m->stored_fds[0].name), "lease-60-a");
-    m->stored_fds[0].fd = eventfd(0, EFD_CLOEXEC);
-    snprintf(m->stored_fds[1].name, sizeof(m->stored_fds[1].name), "lease-99-a");
-    m->stored_fds[1].fd = eventfd(0, EFD_CLOEXEC);
+    attach_loop(m, LEASE_FDS_FD_STORE);
+    assert_int_equal(lease_fds_add_stored(m->fds, "lease-60-a", eventfd(0, EFD_CLOEXEC), NULL, NULL), 0);
+    assert_int_equal(lease_fds_add_stored(m->fds, "lease-99-a", eventfd(0, EFD_CLOEXEC), NULL, NULL), 0);
     /* 63 was bound to a process that has exited since; the store kept its fd. */
-    snprintf(m->stored_fds[2].name, sizeof(m->stored_fds[2].name), "lease-63-a");
-    m->stored_fds[2].fd = eventfd(0, EFD_CLOEXEC);
+    assert_int_equal(lease_fds_add_stored(m->fds, "lease-63-a", eventfd(0, EFD_CLOEXEC), NULL, NULL), 0);
     pid_t child = fork();
     if (child == 0)
         _exit(0);
@@ -694,14 +686,9 @@ static void test_reconcile(void **state)
     assert_non_null(l);
     assert_int_equal(l->fd, -1);                     /* only the client's copy */
     assert_null(manager_find_lease(m, "a", 63));     /* nobody holds it: dropped */
-    assert_true(m->stored_fds[1].fd >= 0);           /* unclaimed: left to the daemon */
-    /* A dropped lease's stored fd is not closed here but left to the daemon,
-     * which removes it from the store (else systemd's copy keeps the CID). */
-    assert_true(m->stored_fds[2].fd >= 0);
-    for (size_t i = 1; i < 3; i++) {
-        close(m->stored_fds[i].fd);
-        m->stored_fds[i].fd = -1;
-    }
+    /* Unclaimed: left to lease_fds_adopted(), which closes it and removes
+     * it from the store (else systemd's copy keeps the CID). */
+    assert_int_equal(lease_fds_unclaimed(m->fds), 1);
     free(records);
     assert_int_equal(lease_records_load(state_dir, &records, &n, &dropped), 0);
     assert_int_equal(n, 3);
@@ -717,7 +704,7 @@ int main(void)
         cmocka_unit_test(test_spaces),     cmocka_unit_test(test_auto_and_outside),
         cmocka_unit_test(test_per_namespace_sets),
         cmocka_unit_test(test_releasing_marks),
-        cmocka_unit_test(test_close_later),
+        cmocka_unit_test(test_when_free),
         cmocka_unit_test(test_closing_thread),
         cmocka_unit_test(test_find_many),
         cmocka_unit_test(test_bound_exit),

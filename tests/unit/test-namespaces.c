@@ -193,6 +193,11 @@ static void test_swapped_pin(void **state)
     assert_int_equal(manager_acquire_lease(m, &req, NULL, &e), -ENOENT);
     assert_string_equal(bus_error_name(e.kind), BUS_ERROR_NO_SUCH_NAMESPACE);
     assert_int_equal(reserve_calls, 0); /* nothing reserved anywhere */
+    /* The lookup and the refusal changed nothing; the handler decides. */
+    Namespace *x = manager_find(m, "x");
+    assert_non_null(x);
+    assert_int_equal(manager_forget_if_unpinned(m, x, &e), -ENOENT);
+    assert_string_equal(bus_error_name(e.kind), BUS_ERROR_NO_SUCH_NAMESPACE);
     assert_null(manager_find(m, "x"));   /* forgotten, as the inotify event would */
     assert_true(fake_netns_find(&fake, pin)->id.ino == ips.ino);
 
@@ -328,7 +333,7 @@ static void test_reconcile(void **state)
     assert_int_equal(state_load(state_dir, &st, &dropped), 0);
     assert_int_equal(st.n_namespaces, 1);
     assert_string_equal(st.namespaces[0]->name, "pend-pinned");
-    free(st.namespaces);
+    state_free(&st);
 }
 
 static int sleep_in_helper(void *userdata, char *out, size_t out_size)

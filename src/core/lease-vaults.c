@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "fd-store.h"
+#include "lease-vaults.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,13 +12,12 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "core/state.h"
-#include "daemon/fd-closer.h"
+#include "lease.h"
+#include "state.h"
 #include "shared/log.h"
 #include "shared/fault.h"
 #include "shared/macro.h"
 
-#define SETTLE_TIMEOUT_USEC (5 * 1000000ULL)
 #define NAME_MAX_LEN 256 /* a lease's fd name with its NUL */
 /* A vault's record: the fd name, its NUL, and (when its lease file's inode
  * is known) the packed lease record, so that a restart need not read that
@@ -37,16 +36,16 @@ typedef struct Vault {
     bool stale;                 /* holds records of leases that ended */
 } Vault;
 
-struct FdStore {
+struct LeaseVaults {
     Vault **vaults;
     size_t n, allocated;
     unsigned next_id;
-    Manager *manager;
-    /* Armed by every change that leaves a copy to let go of (a vault gone
-     * stale, a CID waiting for PID 1): settles on the next loop iteration,
-     * so no caller has to remember to. */
-    sd_event_source *settle_later;
 };
+
+LeaseVaults *lease_vaults_new(void)
+{
+    return calloc(1, sizeof(LeaseVaults));
+}
 
 static int store_notify(const char *what, unsigned id, const char *end, int fd)
 {
@@ -55,8 +54,7 @@ static int store_notify(const char *what, unsigned id, const char *end, int fd)
     return fd >= 0 ? sd_pid_notify_with_fds(0, false, msg, &fd, 1) : sd_notify(false, msg);
 }
 
-/* Asks systemd to close its entry of that name. */
-static void store_remove(const char *name)
+void lease_vaults_store_remove(const char *name)
 {
     char msg[300];
     snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
@@ -64,7 +62,7 @@ static void store_remove(const char *name)
 }
 
 /* Room for one more vault in s->vaults. */
-static int vaults_grow(FdStore *s)
+static int vaults_grow(LeaseVaults *s)
 {
     if (s->n < s->allocated)
         return 0;
@@ -78,7 +76,7 @@ static int vaults_grow(FdStore *s)
 }
 
 /* A new, empty vault for ns, both ends in the store; NULL on failure. */
-static Vault *vault_new(FdStore *s, const char *ns)
+static Vault *vault_new(LeaseVaults *s, const char *ns)
 {
     if (vaults_grow(s) < 0)
         return NULL;
@@ -114,14 +112,14 @@ static Vault *vault_new(FdStore *s, const char *ns)
 
 /* Out of the store (systemd closes its ends, and with them every fd still
  * queued) and forgotten. */
-static void vault_drop(FdStore *s, size_t i)
+static void vault_drop(LeaseVaults *s, size_t i)
 {
     Vault *v = s->vaults[i];
     (void) store_notify("FDSTOREREMOVE", v->id, "r", -1);
     (void) store_notify("FDSTOREREMOVE", v->id, "w", -1);
     for (size_t k = 0; k < v->n_slots; k++)
         if (v->members[k])
-            v->members[k]->vault = NULL;
+            v->members[k]->slot.vault = NULL;
     if (v->writer >= 0)
         close(v->writer);
     free(v);
@@ -155,15 +153,15 @@ static bool vault_attach(Vault *v, Lease *l)
 {
     if (v->n_slots >= VAULT_SIZE)
         return false;
-    l->vault = v;
-    l->vault_slot = v->n_slots;
+    l->slot.vault = v;
+    l->slot.index = v->n_slots;
     v->members[v->n_slots++] = l;
     v->n_live++;
     return true;
 }
 
 /* The newest vault of ns with room, or NULL. */
-static Vault *vault_with_room(FdStore *s, const char *ns)
+static Vault *vault_with_room(LeaseVaults *s, const char *ns)
 {
     for (size_t i = s->n; i-- > 0;) {
         Vault *v = s->vaults[i];
@@ -174,20 +172,20 @@ static Vault *vault_with_room(FdStore *s, const char *ns)
     return NULL;
 }
 
-void fd_store_add(Lease *l)
+void lease_vaults_add(LeaseVaults *s, Lease *l)
 {
-    FdStore *s = l->manager->fd_store;
     if (!s || l->fd < 0)
         return;
-    if (l->vault) {
+    if (l->slot.vault) {
         /* Came back in this vault at startup: its record is there already,
-         * but maybe not the current one (fd_store_flush() makes it so). */
-        if (!l->vault_record_current)
-            l->vault->stale = true;
-        if (vault_attach(l->vault, l))
+         * but maybe not the current one (lease_vaults_flush() makes it so). */
+        Vault *back = l->slot.vault;
+        l->slot.vault = NULL;
+        if (!l->slot.record_current)
+            back->stale = true;
+        if (vault_attach(back, l))
             return;
-        l->vault->stale = true;
-        l->vault = NULL;
+        back->stale = true;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
         Vault *v = vault_with_room(s, l->rec.ns);
@@ -214,33 +212,22 @@ void fd_store_add(Lease *l)
                 l->rec.cid, l->rec.ns);
 }
 
-static int on_settle_later(sd_event_source *source, void *userdata)
+void lease_vaults_remove(LeaseVaults *s, Lease *l)
 {
-    FdStore *s = userdata;
-    return fd_store_settle(sd_event_source_get_event(source), s->manager, NULL);
-}
-
-void fd_store_remove(Lease *l)
-{
-    FdStore *s = l->manager->fd_store;
-    /* Even without a vault: the manager may be waiting for a settle to
-     * free this CID (releasing markers, a persistent lease's re-take). */
-    if (s && s->settle_later)
-        (void) sd_event_source_set_enabled(s->settle_later, SD_EVENT_ONESHOT);
-    Vault *v = l->vault;
+    Vault *v = l->slot.vault;
     if (!v)
         return;
-    if (l->vault_slot < v->n_slots && v->members[l->vault_slot] == l) {
-        v->members[l->vault_slot] = NULL;
+    if (l->slot.index < v->n_slots && v->members[l->slot.index] == l) {
+        v->members[l->slot.index] = NULL;
         v->n_live--;
     }
     v->stale = true;
-    l->vault = NULL;
+    l->slot.vault = NULL;
 }
 
 /* A stale vault's live leases into a new vault, which is stored before the
  * old one is removed. On failure the old one stays (and stays stale). */
-static void vault_rebuild(FdStore *s, size_t i)
+static void vault_rebuild(LeaseVaults *s, size_t i)
 {
     Vault *old = s->vaults[i];
     Vault *v = vault_new(s, old->ns);
@@ -266,8 +253,7 @@ static void vault_rebuild(FdStore *s, size_t i)
     vault_drop(s, i);
 }
 
-/* Rebuilds or removes every stale vault. */
-static void fd_store_flush(FdStore *s)
+void lease_vaults_flush(LeaseVaults *s)
 {
     /* Backwards: vault_drop() moves the last vault (done, or new) to i. */
     for (size_t i = s ? s->n : 0; i-- > 0;) {
@@ -281,34 +267,8 @@ static void fd_store_flush(FdStore *s)
     }
 }
 
-/* What comes back at startup, before it goes to the manager. */
-typedef struct Taken {
-    StoredFd *fds;
-    size_t n, allocated;
-} Taken;
-
-static int taken_push(Taken *t, const char *name, int fd, Vault *v, const LeaseRecord *rec)
-{
-    if (t->n == t->allocated) {
-        size_t want = t->allocated ? t->allocated * 2 : 64;
-        StoredFd *grown = realloc(t->fds, want * sizeof(StoredFd));
-        if (!grown)
-            return -ENOMEM;
-        t->fds = grown;
-        t->allocated = want;
-    }
-    StoredFd *sf = &t->fds[t->n++];
-    snprintf(sf->name, sizeof(sf->name), "%s", name);
-    sf->fd = fd;
-    sf->vault = v;
-    sf->has_record = rec != NULL;
-    if (rec)
-        sf->rec = *rec;
-    return 0;
-}
-
 /* The vault of this id among those coming back, made (without ends) if new. */
-static Vault *vault_coming_back(FdStore *s, unsigned id)
+static Vault *vault_coming_back(LeaseVaults *s, unsigned id)
 {
     for (size_t i = 0; i < s->n; i++)
         if (s->vaults[i]->id == id)
@@ -328,7 +288,7 @@ static Vault *vault_coming_back(FdStore *s, unsigned id)
 
 /* Reads a vault's records with MSG_PEEK: copies of the fds come to us and
  * the records stay queued, so a crash now loses nothing. */
-static int vault_read_back(Vault *v, int reader, Taken *t)
+static int vault_read_back(Vault *v, int reader, lease_vaults_found_fn found, void *userdata)
 {
     int zero = 0;
     if (setsockopt(reader, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
@@ -377,29 +337,15 @@ static int vault_read_back(Vault *v, int reader, Taken *t)
         }
         if (!v->ns[0])
             snprintf(v->ns, sizeof(v->ns), "%s", name + at);
-        int r = taken_push(t, name, fd, v, has_record ? &rec : NULL);
-        if (r < 0) {
-            close(fd);
+        int r = found(userdata, name, fd, v, has_record ? &rec : NULL);
+        if (r < 0)
             return r;
-        }
     }
 }
 
-int fd_store_take(sd_event *event, Manager *m)
+int lease_vaults_take(LeaseVaults *s, lease_vaults_found_fn found, void *userdata)
 {
     char **names = NULL;
-    m->have_fd_store = getenv("NOTIFY_SOCKET") != NULL;
-    if (m->have_fd_store) {
-        FdStore *s = m->fd_store = calloc(1, sizeof(FdStore));
-        if (!s)
-            return -ENOMEM;
-        s->manager = m;
-        int r = sd_event_add_defer(event, &s->settle_later, on_settle_later, s);
-        if (r < 0)
-            return log_error_errno(r, "Cannot set up the fd store's settling: %m");
-        (void) sd_event_source_set_enabled(s->settle_later, SD_EVENT_OFF);
-        (void) sd_event_source_set_description(s->settle_later, "fd-store-settle");
-    }
     /* Without sd_listen_fds()'s own close-on-exec pass: that is two
      * fcntl() per fd, and 1,000 namespaces with leases are 2,000 vault
      * ends. The reading ends are closed below; the fds kept get it here. */
@@ -409,16 +355,7 @@ int fd_store_take(sd_event *event, Manager *m)
     unsetenv("LISTEN_FDNAMES");
     if (n < 0)
         return log_error_errno(n, "Cannot read the fds passed by systemd: %m");
-    if (n == 0) {
-        if (!m->have_fd_store)
-            log_notice("Not started by systemd: no fd store, so reserved CIDs do not survive a restart of "
-                       "vsocknsd by themselves (clients keep theirs).");
-        free(names);
-        return 0;
-    }
 
-    FdStore *s = m->fd_store;
-    Taken t = { 0 };
     int r = 0;
     for (int i = 0; i < n; i++) {
         int fd = SD_LISTEN_FDS_START + i;
@@ -426,9 +363,14 @@ int fd_store_take(sd_event *event, Manager *m)
         unsigned id;
         char end = 0;
         int len = 0;
-        Vault *v = NULL;
-        if (r >= 0 && s && sscanf(name, "vault-%u-%c%n", &id, &end, &len) == 2 && name[len] == 0 &&
-            (end == 'r' || end == 'w') && (v = vault_coming_back(s, id))) {
+        bool is_vault = s && sscanf(name, "vault-%u-%c%n", &id, &end, &len) == 2 && name[len] == 0 &&
+                        (end == 'r' || end == 'w');
+        Vault *v = is_vault && r >= 0 ? vault_coming_back(s, id) : NULL;
+        if (is_vault && r >= 0 && !v)
+            /* Out of memory: a vault we cannot look at is not foreign.
+             * Fail the start with the store as it is; systemd retries. */
+            r = log_error_errno(-ENOMEM, "Cannot take vault %u back from the fd store: %m", id);
+        if (v) {
             int *slot = end == 'r' ? &v->reader : &v->writer;
             if (*slot >= 0)
                 close(fd); /* a second copy of that end: never stored so */
@@ -439,65 +381,37 @@ int fd_store_take(sd_event *event, Manager *m)
             }
         } else if (r >= 0 && strncmp(name, "lease-", 6) == 0) {
             (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
-            r = taken_push(&t, name, fd, NULL, NULL);
+            r = found(userdata, name, fd, NULL, NULL);
         } else {
             if (r >= 0) {
                 log_notice("Closing fd '%s' from the fd store: not one of vsocknsd's", name);
-                store_remove(name);
+                lease_vaults_store_remove(name);
             }
             close(fd);
         }
         free(names ? names[i] : NULL);
     }
     free(names);
-    size_t of_their_own = t.n;
     for (size_t k = 0; s && k < s->n; k++) {
         Vault *v = s->vaults[k];
         if (v->reader < 0)
             continue;
-        int rr = r < 0 ? 0 : vault_read_back(v, v->reader, &t);
+        int rr = r < 0 ? 0 : vault_read_back(v, v->reader, found, userdata);
         if (rr < 0)
             r = log_error_errno(rr, "Cannot read vault %u of the fd store: %m", v->id);
         close(v->reader); /* systemd keeps its copy */
         v->reader = -1;
     }
-    if (r < 0) {
-        for (size_t k = 0; k < t.n; k++)
-            close(t.fds[k].fd);
-        free(t.fds);
-        return r;
-    }
-    log_info("Got %d fds back from the fd store: %zu vaults with %zu lease fds, %zu lease fds of their own", n,
-             s ? s->n : 0, t.n - of_their_own, of_their_own);
-    manager_take_stored_fds(m, t.fds, t.n);
-    return 0;
+    return r < 0 ? r : n;
 }
 
-void fd_store_adopted(Manager *m)
+size_t lease_vaults_count(const LeaseVaults *s)
 {
-    FdStore *s = m->fd_store;
-    size_t changes = 0, unclaimed = 0, moved = 0;
-    for (size_t i = 0; i < m->n_stored_fds; i++) {
-        StoredFd *sf = &m->stored_fds[i];
-        if (sf->fd >= 0) {
-            /* No lease claims it: its vault goes stale (below), or its
-             * entry goes. */
-            log_notice("Closing fd '%s' from the fd store: no lease of ours needs it", sf->name);
-            close(sf->fd);
-            sf->fd = -1;
-            unclaimed++;
-        } else if (!sf->vault)
-            moved++; /* a lease took it, and put it into a vault */
-        if (!sf->vault) {
-            store_remove(sf->name);
-            changes++;
-        }
-    }
-    free(m->stored_fds);
-    m->stored_fds = NULL;
-    m->n_stored_fds = 0;
-    if (moved > 0)
-        log_info("Moved %zu lease fds from entries of their own in the fd store into vaults", moved);
+    return s ? s->n : 0;
+}
+
+void lease_vaults_adopted(LeaseVaults *s, size_t changes)
+{
     for (size_t i = 0; s && i < s->n; i++) {
         Vault *v = s->vaults[i];
         if (v->n_live < v->n_records || v->n_live == 0 || v->writer < 0) {
@@ -505,21 +419,18 @@ void fd_store_adopted(Manager *m)
             changes++;
         }
     }
-    fd_store_flush(s);
+    lease_vaults_flush(s);
     if (changes > 0) {
-        int r = sd_notify_barrier(false, SETTLE_TIMEOUT_USEC);
+        int r = sd_notify_barrier(false, LEASE_FDS_SETTLE_USEC);
         if (r < 0)
-            log_warning_errno(r, "systemd did not confirm the fd store changes (%zu fds no lease needed): %m",
-                              unclaimed);
+            log_warning_errno(r, "systemd did not confirm the fd store changes at startup: %m");
     }
 }
 
-void fd_store_free(Manager *m)
+LeaseVaults *lease_vaults_free(LeaseVaults *s)
 {
-    FdStore *s = m->fd_store;
     if (!s)
-        return;
-    sd_event_source_disable_unref(s->settle_later);
+        return NULL;
     for (size_t i = 0; i < s->n; i++) {
         if (s->vaults[i]->writer >= 0)
             close(s->vaults[i]->writer);
@@ -527,90 +438,19 @@ void fd_store_free(Manager *m)
     }
     free(s->vaults);
     free(s);
-    m->fd_store = NULL;
+    return NULL;
 }
 
-/* One barrier in flight: what it covers and whom to answer. */
-typedef struct Settle {
-    Manager *manager;
-    uint64_t upto;
-    sd_bus_message *reply_to;
-    sd_event_source *io, *timer;
-} Settle;
-
-static void settle_finish(Settle *s)
+int lease_vaults_barrier(void)
 {
-    manager_releases_settled(s->manager, s->upto);
-    if (s->reply_to) {
-        int r = sd_bus_reply_method_return(s->reply_to, NULL);
-        if (r < 0)
-            log_warning_errno(r, "Cannot answer after the fd store settled: %m");
-        sd_bus_message_unref(s->reply_to);
-    }
-    sd_event_source_disable_unref(s->io); /* closes the pipe's read end */
-    sd_event_source_disable_unref(s->timer);
-    free(s);
-}
-
-static int on_barrier_closed(sd_event_source *source, int fd, uint32_t revents, void *userdata)
-{
-    settle_finish(userdata);
-    return 0;
-}
-
-static int on_barrier_timeout(sd_event_source *source, uint64_t usec, void *userdata)
-{
-    log_warning("systemd did not confirm the fd store changes within 5 s; going on");
-    settle_finish(userdata);
-    return 0;
-}
-
-int fd_store_settle(sd_event *event, Manager *m, sd_bus_message *reply_to)
-{
-    int fds[2] = { -1, -1 };
-    Settle *s = NULL;
-    int r = -ENOMEM;
-
-    fd_store_flush(m->fd_store);
-    if (!m->have_fd_store)
-        return fd_closer_settle(event, m, reply_to);
-    /* What is changed so far is covered below: no second round for it. */
-    (void) sd_event_source_set_enabled(m->fd_store->settle_later, SD_EVENT_OFF);
-    if (m->n_releasing == 0)
-        return reply_to ? sd_bus_reply_method_return(reply_to, NULL) : 0;
-    s = calloc(1, sizeof(Settle));
-    if (!s || pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
-        goto now;
-    *s = (Settle) { .manager = m, .upto = m->release_seq, .reply_to = sd_bus_message_ref(reply_to) };
-    r = sd_pid_notify_with_fds(0, false, "BARRIER=1", &fds[1], 1);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -errno;
+    int r = sd_pid_notify_with_fds(0, false, "BARRIER=1", &fds[1], 1);
     close(fds[1]);
-    if (r <= 0)
-        goto now;
-    r = sd_event_add_io(event, &s->io, fds[0], EPOLLIN | EPOLLHUP, on_barrier_closed, s);
-    if (r < 0)
-        goto now;
-    sd_event_source_set_io_fd_own(s->io, true);
-    fds[0] = -1;
-    r = sd_event_add_time_relative(event, &s->timer, CLOCK_MONOTONIC, SETTLE_TIMEOUT_USEC, 0, on_barrier_timeout, s);
-    if (r < 0)
-        goto now;
-    return 0;
-
-now:
-    /* No barrier to wait for: systemd may still be closing its copies, but
-     * nothing better can be done than to go on. */
-    if (r < 0)
-        log_warning_errno(r, "Cannot wait for the fd store to settle: %m");
-    if (fds[0] >= 0)
+    if (r <= 0) {
         close(fds[0]);
-    if (!s) {
-        manager_releases_settled(m, m->release_seq);
-        return reply_to ? sd_bus_reply_method_return(reply_to, NULL) : 0;
+        return r < 0 ? r : -ENOTCONN;
     }
-    s->upto = m->release_seq;
-    s->manager = m;
-    if (!s->reply_to)
-        s->reply_to = sd_bus_message_ref(reply_to);
-    settle_finish(s);
-    return 0;
+    return fds[0];
 }

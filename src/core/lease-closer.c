@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Closing ended leases' fds in a thread of their own; see fd-closer.h. */
-#include "fd-closer.h"
+/* Closing ended leases' fds in a thread of their own; see lease-closer.h. */
+#include "lease-closer.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -17,21 +17,12 @@ typedef struct Pending {
     uint64_t seq;
 } Pending;
 
-/* A call waiting for its releases to be closed. */
-typedef struct Waiter {
-    struct FdCloser *closer;
-    uint64_t upto;
-    sd_bus_message *reply_to;
-    sd_event_source *timer;
-    struct Waiter *next;
-} Waiter;
-
-typedef struct FdCloser {
-    Manager *manager;
+struct LeaseCloser {
+    lease_closer_closed_fn closed_fn;
+    void *userdata;
     pthread_t thread;
     int efd;                 /* the thread -> the loop: "closed some" */
     sd_event_source *io;
-    Waiter *waiters;         /* in order of upto */
 
     /* Shared with the thread, under lock. */
     pthread_mutex_t lock;
@@ -41,14 +32,14 @@ typedef struct FdCloser {
     uint64_t newest;         /* the highest seq handed over */
     uint64_t closed;         /* every seq <= closed is closed */
     bool stop;
-} FdCloser;
+};
 
 /* Fewer queue slots than this are kept when the queue runs empty. */
 #define QUEUE_KEEP 64
 
 static void *closer_thread(void *userdata)
 {
-    FdCloser *c = userdata;
+    LeaseCloser *c = userdata;
     pthread_mutex_lock(&c->lock);
     for (;;) {
         while (c->head == c->n && !c->stop)
@@ -61,7 +52,7 @@ static void *closer_thread(void *userdata)
         pthread_mutex_lock(&c->lock);
         c->closed = p.seq;
         if (c->head == c->n) {
-            /* Drained: also covers fds closed in place (close_later). */
+            /* Drained: also covers fds closed in place (lease_closer_queue()). */
             c->closed = c->newest;
             c->head = c->n = 0;
             if (c->size > QUEUE_KEEP) {
@@ -76,9 +67,8 @@ static void *closer_thread(void *userdata)
     return NULL;
 }
 
-static void close_later(Manager *m, int fd, uint64_t seq)
+void lease_closer_queue(LeaseCloser *c, int fd, uint64_t seq)
 {
-    FdCloser *c = m->fd_closer;
     pthread_mutex_lock(&c->lock);
     if (seq > c->newest)
         c->newest = seq;
@@ -105,7 +95,7 @@ static void close_later(Manager *m, int fd, uint64_t seq)
     pthread_mutex_unlock(&c->lock);
 }
 
-static uint64_t closed_upto(FdCloser *c)
+static uint64_t closed_upto(LeaseCloser *c)
 {
     pthread_mutex_lock(&c->lock);
     uint64_t closed = c->closed;
@@ -113,78 +103,21 @@ static uint64_t closed_upto(FdCloser *c)
     return closed;
 }
 
-static void waiter_finish(Waiter *w)
-{
-    FdCloser *c = w->closer;
-    for (Waiter **p = &c->waiters; *p; p = &(*p)->next)
-        if (*p == w) {
-            *p = w->next;
-            break;
-        }
-    if (w->reply_to) {
-        int r = sd_bus_reply_method_return(w->reply_to, NULL);
-        if (r < 0)
-            log_warning_errno(r, "Cannot answer after closing the released leases' fds: %m");
-        sd_bus_message_unref(w->reply_to);
-    }
-    sd_event_source_disable_unref(w->timer);
-    free(w);
-}
-
 static int on_closed(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-    FdCloser *c = userdata;
+    LeaseCloser *c = userdata;
     eventfd_t ignored;
     (void) eventfd_read(c->efd, &ignored);
-    uint64_t closed = closed_upto(c);
-    manager_releases_settled(c->manager, closed);
-    while (c->waiters && c->waiters->upto <= closed)
-        waiter_finish(c->waiters);
+    c->closed_fn(c->userdata, closed_upto(c));
     return 0;
 }
 
-static int on_waiter_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+int lease_closer_new(sd_event *event, lease_closer_closed_fn closed, void *userdata, LeaseCloser **ret)
 {
-    Waiter *w = userdata;
-    log_notice("Still closing the devices of released leases after %llu s; answering now, their CIDs stay "
-               "marked as releasing until closed",
-               (unsigned long long) (FD_CLOSER_REPLY_USEC / 1000000ULL));
-    waiter_finish(w);
-    return 0;
-}
-
-int fd_closer_settle(sd_event *event, Manager *m, sd_bus_message *reply_to)
-{
-    FdCloser *c = m->fd_closer;
-    if (c && m->n_releasing > 0 && closed_upto(c) >= m->release_seq)
-        manager_releases_settled(m, m->release_seq); /* closed already: on_closed may not have run yet */
-    if (!c || m->n_releasing == 0)
-        return reply_to ? sd_bus_reply_method_return(reply_to, NULL) : 0;
-    if (!reply_to)
-        return 0; /* the markers settle on their own (on_closed) */
-    Waiter *w = calloc(1, sizeof(Waiter));
-    if (!w)
-        return sd_bus_reply_method_return(reply_to, NULL);
-    *w = (Waiter) { .closer = c, .upto = m->release_seq, .reply_to = sd_bus_message_ref(reply_to) };
-    int r = sd_event_add_time_relative(event, &w->timer, CLOCK_MONOTONIC, FD_CLOSER_REPLY_USEC, 0,
-                                       on_waiter_timeout, w);
-    if (r < 0)
-        log_warning_errno(r, "Cannot time the wait for closing: %m");
-    Waiter **p = &c->waiters;
-    while (*p)
-        p = &(*p)->next;
-    *p = w;
-    if (r < 0)
-        waiter_finish(w);
-    return 0;
-}
-
-int fd_closer_attach(sd_event *event, Manager *m)
-{
-    FdCloser *c = calloc(1, sizeof(FdCloser));
+    LeaseCloser *c = calloc(1, sizeof(LeaseCloser));
     if (!c)
         return -ENOMEM;
-    *c = (FdCloser) { .manager = m, .efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+    *c = (LeaseCloser) { .closed_fn = closed, .userdata = userdata, .efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
     if (c->efd < 0) {
         int r = -errno;
         free(c);
@@ -203,29 +136,24 @@ int fd_closer_attach(sd_event *event, Manager *m)
         free(c);
         return r;
     }
-    m->fd_closer = c;
-    m->close_later = close_later;
+    *ret = c;
     return 0;
 }
 
-void fd_closer_free(Manager *m)
+LeaseCloser *lease_closer_free(LeaseCloser *c)
 {
-    FdCloser *c = m->fd_closer;
     if (!c)
-        return;
+        return NULL;
     pthread_mutex_lock(&c->lock);
     c->stop = true;
     pthread_cond_signal(&c->wake);
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->thread, NULL);
-    while (c->waiters)
-        waiter_finish(c->waiters);
     sd_event_source_disable_unref(c->io);
     close(c->efd);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);
     free(c->queue);
     free(c);
-    m->fd_closer = NULL;
-    m->close_later = NULL;
+    return NULL;
 }

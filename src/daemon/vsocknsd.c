@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
@@ -16,6 +17,7 @@
 
 #include "core/lease-fds.h"
 #include "core/manager.h"
+#include "core/netns.h"
 #include "daemon/bus-util.h"
 #include "daemon/fair-queue.h"
 #include "daemon/idle-trim.h"
@@ -32,6 +34,10 @@ static void help(void)
            "     --version         Show the version\n"
            "     --log-level=LEVEL debug, info, notice, warning or err (default info)\n"
            "     --config=FILE     Read FILE instead of /etc/vsockns/vsocknsd.conf\n"
+#ifdef VSOCKNS_FAULT_INJECTION
+           "     --helper-timeout=SECONDS\n"
+           "                       How long a namespace helper may take (default 10)\n"
+#endif
            "\nSee vsocknsd(8).\n",
            program_invocation_short_name, VSOCKNS_BUS_NAME);
 }
@@ -52,12 +58,16 @@ static const char *arg_config;
 
 static int parse_argv(int argc, char **argv)
 {
-    enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_CONFIG };
+    enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_CONFIG, ARG_HELPER_TIMEOUT };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, ARG_VERSION },
         { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
         { "config", required_argument, NULL, ARG_CONFIG },
+#ifdef VSOCKNS_FAULT_INJECTION
+        /* Tests that stall a helper choose how long it may stall. */
+        { "helper-timeout", required_argument, NULL, ARG_HELPER_TIMEOUT },
+#endif
         {}
     };
     int c;
@@ -81,6 +91,16 @@ static int parse_argv(int argc, char **argv)
         case ARG_CONFIG:
             arg_config = optarg;
             break;
+        case ARG_HELPER_TIMEOUT: {
+            char *end;
+            long secs = strtol(optarg, &end, 10);
+            if (*end || end == optarg || secs < 1 || secs > 3600) {
+                fprintf(stderr, "--helper-timeout wants seconds (1-3600), not '%s'.\n", optarg);
+                return -EINVAL;
+            }
+            netns_helper_timeout_ms = (int) secs * 1000;
+            break;
+        }
         default:
             return -EINVAL;
         }

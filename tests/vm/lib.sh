@@ -97,9 +97,11 @@ listen() {
     exit 1
 }
 
-# connect NS CID PORT: prints the peer's answer or the connect error.
+# connect NS CID PORT: prints the peer's answer or the connect error. One
+# way only (-u: from the peer to stdout): the client never writes, so a peer
+# that answers and closes at once cannot make it fail with EPIPE.
 connect() {
-    in_ns "$1" timeout 10 socat -T5 - "VSOCK-CONNECT:$2:$3" </dev/null 2>&1
+    in_ns "$1" timeout 10 socat -T5 -u "VSOCK-CONNECT:$2:$3" - </dev/null 2>&1
 }
 
 expect_reach() {

@@ -3,14 +3,19 @@
 # namespace (the vsocknsd-faults build's create-helper-stall point: the
 # helper stops until it is killed). vsocknsd keeps serving everyone else,
 # other creations included; the name is taken but shown nowhere; after the
-# helper deadline (10 s) the call fails with a named error, nothing of it is
+# helper deadline the call fails with a named error, nothing of it is
 # left, and the name can be created again. At most 8 creations run at once;
 # the others wait their turn. A stop of vsocknsd in the middle of a creation
 # answers the caller and leaves nothing either.
+#
+# The deadline is the test's own (--helper-timeout, faults build only): long
+# enough that the steps which must come before it fit on a machine twice as
+# slow as usual, where the default 10 s did not.
 . "$(dirname "$0")/../daemon-lib.sh"
 
+deadline=25
 # At debug level vsocknsd logs each creation that waits for its turn.
-use_faults_build --log-level=debug
+use_faults_build --log-level=debug --helper-timeout=$deadline
 main_pid() { systemctl show -P MainPID vsocknsd; }
 # A user the shipped example rules let create ("vsockns" group), with a
 # quota of 2 namespaces (used with 8 creations stalled, below).
@@ -68,7 +73,7 @@ expect_eq "the stalled CreateNamespace is still waiting after all that" yes \
 wait "$stalled"
 echo "stalled call answered: $(cat "$dir/slow")"
 expect_eq "it fails with a named error once the helper deadline passed" yes \
-    "$(grep -q "org.vsockns1.Error.KernelError: Creating namespace 'cs-slow' did not finish within 10 s" "$dir/slow" &&
+    "$(grep -q "org.vsockns1.Error.KernelError: Creating namespace 'cs-slow' did not finish within $deadline s" "$dir/slow" &&
         echo yes)"
 not_left cs-slow
 expect_eq "the stalled helper is gone" 0 "$(helpers)"
@@ -82,7 +87,7 @@ expect_eq "ns_mode of cs-slow made again" local "$(sysctl_get cs-slow ns_mode)"
 # once the stalled ones have been stopped. The 8 are sent at once, the
 # point armed for every helper ('*') until all 8 have stopped at it (the
 # journal names each), so the checks below come well before the first
-# stall's 10 s deadline. vsocknsd's journal of this boot is followed into a
+# stall's deadline. vsocknsd's journal of this boot is followed into a
 # file (cheaper to look at than a journalctl run each time).
 journalctl -b -u vsocknsd -o cat -f -n all --no-pager >"$dir/journal" 2>&1 &
 follower=$!
@@ -133,7 +138,7 @@ done
 echo "q3 sent $((SECONDS - started)) s after the first of the 8 stalled creations began"
 as_quota_user cs-q3 "$dir/q3"
 # Whether the ninth still waits, then whether all 8 stalled calls are still
-# unanswered: only if they are had no turn come (each ends 10 s after it
+# unanswered: only if they are had no turn come (each ends $deadline s after it
 # began), so only then must the ninth be waiting, and q1 and q2 have been
 # waiting as q3 arrived. A machine slow enough to reach a deadline by now is
 # told so, not failed.
@@ -152,16 +157,19 @@ expect_eq "the list answers meanwhile" "cs-fast cs-slow" \
     "$($ctl list --json | grep -o '"name":"cs-[^"]*"' | cut -d'"' -f4 | sort | xargs)"
 wait "${pids[@]}" "$queued"
 expect_eq "the 8 stalled ones failed with the named error" 8 \
-    "$(grep -l "KernelError: Creating namespace 'cs-st-.*did not finish within 10 s" "$dir"/st-* | wc -l)"
+    "$(grep -l "KernelError: Creating namespace 'cs-st-.*did not finish within $deadline s" "$dir"/st-* | wc -l)"
 expect_eq "the ninth was made once it was its turn" yes \
     "$(grep -q "objectpath '/org/vsockns1/namespace/cs_2dqueued'" "$dir/queued" && echo yes)"
 defer "$ctl delete --force cs-queued"
 wait "${qpids[@]}"
 echo "the user's calls answered: $(cat "$dir"/q1 "$dir"/q2 "$dir"/q3 | tr '\n' ' ')"
-expect_eq "the user's namespaces made: 2 of 3 (quota 2)" "cs-q1 cs-q2" \
-    "$($ctl list --json | grep -o '"name":"cs-q[0-9]"' | cut -d'"' -f4 | sort | xargs)"
-expect_eq "the third was refused with the quota named" yes \
-    "$(grep -q "already has .*NamespacesPerUser= in /etc/vsockns/vsocknsd.conf" "$dir/q3" && echo yes)"
+# Which two are made is not promised (a deadline reached gives a waiting
+# call its turn, in whatever order); that two are, and one is refused
+# naming the quota, is.
+made=$($ctl list --json | grep -o '"name":"cs-q[0-9]"' | cut -d'"' -f4 | sort | xargs)
+expect_eq "the user's namespaces made: 2 of 3 (quota 2)" 2 "$(wc -w <<<"$made")"
+expect_eq "the one not made was refused with the quota named" 1 \
+    "$(grep -l "already has .*NamespacesPerUser= in /etc/vsockns/vsocknsd.conf" "$dir"/q[123] | wc -l)"
 if ((still_stalled == 8)); then
     expect_eq "it was refused on arrival, counting the 2 waiting" yes \
         "$(grep -q "already has 0 namespaces and 2 more waiting to be created" "$dir/q3" && echo yes)"
@@ -169,7 +177,7 @@ else
     echo "not checked: refused on arrival ($((8 - still_stalled)) stalled creations had ended by" \
          "the time q3 was answered, so q1/q2 may have had their turn before q3)"
 fi
-for q in 1 2; do $ctl delete --force "cs-q$q" >/dev/null; done
+for q in $made; do $ctl delete --force "$q" >/dev/null; done
 for i in $(seq 8); do not_left "cs-st-$i"; done
 expect_eq "no helper left" 0 "$(helpers)"
 

@@ -452,12 +452,25 @@ static int method_bind_lease(sd_bus_message *m, void *userdata, sd_bus_error *er
     r = foreign_lease_check(manager, m, "bind", ns, cid, bind.uid, error);
     if (r <= 0)
         return r < 0 ? r : 1;
+    /* The old watch leaves epoll before manager_bind_lease() closes its
+     * pidfd: epoll forgets an fd only when its open file is gone, and the
+     * caller of an earlier BindPIDFD still holds that file, so a watch
+     * removed after the close would stay in epoll, pointing at a freed
+     * source, and fire when the old process exits. */
     Lease *l = manager_find_lease(manager, ns, cid);
-    void *old_watch = l ? l->watch : NULL;
+    sd_event_source *old_watch = l ? l->watch : NULL;
+    int old_enabled = SD_EVENT_OFF;
+    if (old_watch) {
+        (void) sd_event_source_get_enabled(old_watch, &old_enabled);
+        (void) sd_event_source_set_enabled(old_watch, SD_EVENT_OFF);
+    }
     r = manager_bind_lease(manager, ns, cid, &bind, &e);
-    if (r < 0)
+    if (r < 0) {
+        /* Still bound as before, by the same pidfd. */
+        if (old_watch)
+            (void) sd_event_source_set_enabled(old_watch, old_enabled);
         return bus_reply_manager_error(error, r, &e);
-    /* The old watch's pidfd is closed: watch the new one. */
+    }
     sd_event_source_disable_unref(old_watch);
     l->watch = NULL;
     watch_bound_process(sd_bus_message_get_bus(m), l);

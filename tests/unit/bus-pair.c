@@ -36,6 +36,12 @@ void bus_pair_open(BusPair *p, const char *sender)
     assert_int_equal(sd_event_new(&p->event), 0);
     p->daemon = open_end(p->event, fds[0], true, NULL);
     p->peer = open_end(p->event, fds[1], false, sender);
+    /* Authenticated both ways: only then can the peer send fds. */
+    uint64_t end = clock_usec(CLOCK_MONOTONIC) + CALL_TIMEOUT_USEC;
+    while (sd_bus_is_ready(p->daemon) <= 0 || sd_bus_is_ready(p->peer) <= 0) {
+        assert_true(clock_usec(CLOCK_MONOTONIC) < end);
+        assert_true(sd_event_run(p->event, 100 * 1000) >= 0);
+    }
 }
 
 void bus_pair_close(BusPair *p)

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The org.vsockns1.Manager handlers (daemon/manager-dbus.c) on a direct
+ * connection, with the manager on a fake kernel: the peer is the caller,
+ * and polkit's authority (always yes) for a caller that is not root.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "bus-pair.h"
+#include "fake-netns.h"
+#include "core/manager.h"
+#include "daemon/bus-errors.h"
+#include "daemon/bus-util.h"
+#include "daemon/manager-dbus.h"
+
+static char state_dir[] = "/tmp/vsockns-test-manager-dbus.XXXXXX";
+
+static int fake_reserve(void *userdata, const char *ns, int netns_fd, uint32_t cid)
+{
+    return eventfd(0, EFD_CLOEXEC);
+}
+
+static const LeaseKernelOps fake_kernel = { .reserve_cid = fake_reserve };
+
+static int method_check_authorization(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    return sd_bus_reply_method_return(m, "(bba{ss})", 1, 0, 0);
+}
+
+static const sd_bus_vtable authority_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD("CheckAuthorization", "(sa{sv})sa{ss}us", "(bba{ss})", method_check_authorization, 0),
+    SD_BUS_VTABLE_END,
+};
+
+typedef struct Fixture {
+    BusPair bus;
+    FakeNetns netns;
+    Manager *m;
+} Fixture;
+
+static void fixture_open(Fixture *f)
+{
+    ManagerConfig c;
+    manager_config_default(&c);
+    snprintf(c.state_dir, sizeof(c.state_dir), "%s/state", state_dir);
+    assert_int_equal(mkdir(c.state_dir, 0700), 0);
+    snprintf(c.netns_dir, sizeof(c.netns_dir), "%s", state_dir);
+    assert_int_equal(manager_new(&c, &f->m), 0);
+    Manager *m = f->m;
+    m->kernel_support = KERNEL_SUPPORT_NAMESPACES;
+    m->kernel = &fake_kernel;
+    fake_netns_init(&f->netns, state_dir);
+    m->netns = &fake_netns_ops;
+    m->netns_userdata = &f->netns;
+
+    /* A managed namespace "a", pinned in the fake where the manager looks. */
+    m->namespaces = calloc(1, sizeof(Namespace));
+    assert_non_null(m->namespaces);
+    Namespace *ns = &m->namespaces[m->n_namespaces++];
+    *ns = (Namespace) { .mode = VSOCK_MODE_LOCAL, .g2h_fallback = -1, .fd = -1 };
+    snprintf(ns->name, sizeof(ns->name), "a");
+    char pin[512];
+    snprintf(pin, sizeof(pin), "%s/a", m->config.netns_dir);
+    NetnsId id = fake_netns_plant(&f->netns, pin, true);
+    ns->dev = id.dev;
+    ns->inode = id.ino;
+
+    bus_pair_open(&f->bus, NULL);
+    assert_int_equal(manager_dbus_connect_signals(f->bus.daemon, m), 0);
+    assert_true(manager_dbus_register(f->bus.daemon, m) >= 0);
+    assert_true(sd_bus_add_object_vtable(f->bus.peer, NULL, "/org/freedesktop/PolicyKit1/Authority",
+                                         "org.freedesktop.PolicyKit1.Authority", authority_vtable, NULL) >= 0);
+}
+
+static void fixture_close(Fixture *f)
+{
+    manager_dbus_disconnect(f->m);
+    bus_pair_close(&f->bus);
+    manager_free(f->m);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/state", state_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A Manager method called by the peer; the reply, which must come. */
+static sd_bus_message *call_manager(Fixture *f, const char *member, const char *types, ...)
+{
+    sd_bus_message *call = NULL;
+    assert_true(sd_bus_message_new_method_call(f->bus.peer, &call, NULL, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE,
+                                               member) >= 0);
+    va_list ap;
+    va_start(ap, types);
+    assert_true(sd_bus_message_appendv(call, types, ap) >= 0);
+    va_end(ap);
+    sd_bus_message *reply = bus_pair_call(&f->bus, call);
+    sd_bus_message_unref(call);
+    assert_non_null(reply);
+    return reply;
+}
+
+/* The error name of a reply, "" for a method return. */
+static char *error_name_of(sd_bus_message *reply)
+{
+    const sd_bus_error *e = sd_bus_message_get_error(reply);
+    char *name = strdup(e ? e->name : "");
+    if (e)
+        print_message("%s: %s\n", e->name, e->message);
+    sd_bus_message_unref(reply);
+    return name;
+}
+
+#define assert_reply_error(reply, want)                                                                      \
+    do {                                                                                                      \
+        char *_name = error_name_of(reply);                                                                   \
+        assert_string_equal(_name, want);                                                                     \
+        free(_name);                                                                                          \
+    } while (0)
+
+static pid_t start_sleeper(void)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a failed test */
+        pause();
+        _exit(0);
+    }
+    return pid;
+}
+
+static void end_sleeper(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* BindLease from one process to another: the first one's exit is nothing
+ * to the lease any more, the second one's ends it. The first is bound by a
+ * pidfd the caller keeps: the daemon's copy of it shares its open file, so
+ * closing the copy does not take it out of epoll; the watch on it must be
+ * taken out before. */
+static void test_bind_lease_again(void **state)
+{
+    Fixture f;
+    fixture_open(&f);
+    LeaseRequest req = { .ns = "a", .cid = 42, .owner = "vm", .reserve = true, .uid = geteuid(), .bind_pidfd = -1 };
+    Lease *l;
+    ManagerError e = {};
+    if (manager_acquire_lease(f.m, &req, &l, &e) < 0)
+        fail_msg("%s", e.message);
+    pid_t first = start_sleeper(), second = start_sleeper();
+    int first_pidfd = (int) syscall(SYS_pidfd_open, first, 0);
+    assert_true(first_pidfd >= 0);
+
+    assert_reply_error(call_manager(&f, "BindLease", "sua{sv}", "a", 42, 1, "BindPIDFD", "h", first_pidfd), "");
+    assert_int_equal(l->rec.bind_pid, first);
+    assert_reply_error(call_manager(&f, "BindLease", "sua{sv}", "a", 42, 1, "BindPID", "u", (uint32_t) second), "");
+    assert_int_equal(l->rec.bind_pid, second);
+
+    end_sleeper(first);
+    bus_pair_run_for(&f.bus, 200 * 1000);
+    l = manager_find_lease(f.m, "a", 42);
+    assert_non_null(l);
+    assert_int_equal(l->rec.bind_pid, second);
+
+    end_sleeper(second);
+    for (int i = 0; i < 100 && manager_find_lease(f.m, "a", 42); i++)
+        bus_pair_run_for(&f.bus, 20 * 1000);
+    assert_null(manager_find_lease(f.m, "a", 42));
+    close(first_pidfd);
+    fixture_close(&f);
+}
+
+/* A BindLease refused leaves the lease bound, and watched, as it was. */
+static void test_bind_lease_refused(void **state)
+{
+    Fixture f;
+    fixture_open(&f);
+    LeaseRequest req = { .ns = "a", .cid = 43, .owner = "vm", .reserve = true, .uid = geteuid(), .bind_pidfd = -1 };
+    Lease *l;
+    assert_int_equal(manager_acquire_lease(f.m, &req, &l, NULL), 0);
+    pid_t first = start_sleeper(), gone = start_sleeper();
+    end_sleeper(gone);
+    assert_reply_error(call_manager(&f, "BindLease", "sua{sv}", "a", 43, 1, "BindPID", "u", (uint32_t) first), "");
+    assert_reply_error(call_manager(&f, "BindLease", "sua{sv}", "a", 43, 1, "BindPID", "u", (uint32_t) gone),
+                       BUS_ERROR_INVALID_OPTION);
+    assert_int_equal(l->rec.bind_pid, first);
+
+    end_sleeper(first);
+    for (int i = 0; i < 100 && manager_find_lease(f.m, "a", 43); i++)
+        bus_pair_run_for(&f.bus, 20 * 1000);
+    assert_null(manager_find_lease(f.m, "a", 43));
+    fixture_close(&f);
+}
+
+int main(void)
+{
+    if (!mkdtemp(state_dir))
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bind_lease_again),
+        cmocka_unit_test(test_bind_lease_refused),
+    };
+    int r = cmocka_run_group_tests_name("manager bus layer", tests, NULL, NULL);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
+    if (system(cmd) != 0)
+        r = 1;
+    return r;
+}

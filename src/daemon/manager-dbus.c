@@ -517,10 +517,12 @@ static int reload_systemd_then_reply(sd_bus_message *m)
                                      "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "Reload",
                                      on_systemd_reloaded, sd_bus_message_ref(m), NULL);
     if (r < 0) {
+        r = sd_bus_reply_method_errorf(m, BUS_ERROR_KERNEL,
+                                       "The drop-in was written, but systemd could not be asked to reload: %s",
+                                       strerror(-r));
+        /* The ref the callback would have dropped: only once replied. */
         sd_bus_message_unref(m);
-        return sd_bus_reply_method_errorf(m, BUS_ERROR_KERNEL,
-                                          "The drop-in was written, but systemd could not be asked to reload: %s",
-                                          strerror(-r));
+        return r;
     }
     return 1;
 }

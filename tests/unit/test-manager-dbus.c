@@ -48,18 +48,75 @@ static const sd_bus_vtable authority_vtable[] = {
     SD_BUS_VTABLE_END,
 };
 
+/* systemd, as the peer: Reload answers, or fails when told to. */
+typedef struct FakeSystemd {
+    unsigned reloads;
+    bool fail;
+} FakeSystemd;
+
+static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    FakeSystemd *s = userdata;
+    s->reloads++;
+    if (s->fail)
+        return sd_bus_error_set(error, SD_BUS_ERROR_FAILED, "Reload refused by the test");
+    return sd_bus_reply_method_return(m, NULL);
+}
+
+static const sd_bus_vtable systemd_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD("Reload", "", "", method_reload, 0),
+    SD_BUS_VTABLE_END,
+};
+
+/* Linked with -Wl,--wrap=sd_bus_call_method_async: a call the daemon
+ * makes can fail before it is sent, as when out of memory. */
+static const char *failing_call;
+static int failing_call_error;
+
+static void fail_call_of(const char *member, int r)
+{
+    failing_call = member;
+    failing_call_error = r;
+}
+
+int __wrap_sd_bus_call_method_async(sd_bus *bus, sd_bus_slot **slot, const char *destination, const char *path,
+                                    const char *interface, const char *member, sd_bus_message_handler_t callback,
+                                    void *userdata, const char *types, ...);
+
+int __wrap_sd_bus_call_method_async(sd_bus *bus, sd_bus_slot **slot, const char *destination, const char *path,
+                                    const char *interface, const char *member, sd_bus_message_handler_t callback,
+                                    void *userdata, const char *types, ...)
+{
+    if (failing_call && strcmp(member, failing_call) == 0)
+        return failing_call_error;
+    va_list ap;
+    va_start(ap, types);
+    int r = sd_bus_call_method_asyncv(bus, slot, destination, path, interface, member, callback, userdata, types,
+                                      ap);
+    va_end(ap);
+    return r;
+}
+
 typedef struct Fixture {
     BusPair bus;
     FakeNetns netns;
+    FakeSystemd systemd;
     Manager *m;
 } Fixture;
 
-static void fixture_open(Fixture *f)
+static int fixture_open(void **state)
 {
+    Fixture *f = calloc(1, sizeof(Fixture));
+    assert_non_null(f);
+    *state = f;
+    fail_call_of(NULL, 0);
     ManagerConfig c;
     manager_config_default(&c);
     snprintf(c.state_dir, sizeof(c.state_dir), "%s/state", state_dir);
     assert_int_equal(mkdir(c.state_dir, 0700), 0);
+    snprintf(c.unit_dir, sizeof(c.unit_dir), "%s/units", state_dir);
+    snprintf(c.runtime_unit_dir, sizeof(c.runtime_unit_dir), "%s/runtime-units", state_dir);
     snprintf(c.netns_dir, sizeof(c.netns_dir), "%s", state_dir);
     assert_int_equal(manager_new(&c, &f->m), 0);
     Manager *m = f->m;
@@ -86,16 +143,31 @@ static void fixture_open(Fixture *f)
     assert_true(manager_dbus_register(f->bus.daemon, m) >= 0);
     assert_true(sd_bus_add_object_vtable(f->bus.peer, NULL, "/org/freedesktop/PolicyKit1/Authority",
                                          "org.freedesktop.PolicyKit1.Authority", authority_vtable, NULL) >= 0);
+    assert_true(sd_bus_add_object_vtable(f->bus.peer, NULL, "/org/freedesktop/systemd1",
+                                         "org.freedesktop.systemd1.Manager", systemd_vtable, &f->systemd) >= 0);
+    return 0;
 }
 
-static void fixture_close(Fixture *f)
+/* Run after each test, failed or not. */
+static int fixture_close(void **state)
 {
+    Fixture *f = *state;
     manager_dbus_disconnect(f->m);
     bus_pair_close(&f->bus);
     manager_free(f->m);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s/state", state_dir);
-    assert_int_equal(system(cmd), 0);
+    free(f);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/state %s/units %s/runtime-units %s/a-file", state_dir, state_dir,
+             state_dir, state_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Whether UNIT.d/50-vsockns.conf is below the runtime unit directory. */
+static bool runtime_dropin_exists(Fixture *f, const char *unit)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s.d/50-vsockns.conf", f->m->config.runtime_unit_dir, unit);
+    return access(path, F_OK) == 0;
 }
 
 /* A Manager method called by the peer; the reply, which must come. */
@@ -157,56 +229,62 @@ static void end_sleeper(pid_t pid)
  * taken out before. */
 static void test_bind_lease_again(void **state)
 {
-    Fixture f;
-    fixture_open(&f);
+    Fixture *f = *state;
     LeaseRequest req = { .ns = "a", .cid = 42, .owner = "vm", .reserve = true, .uid = geteuid(), .bind_pidfd = -1 };
     Lease *l;
     ManagerError e = {};
-    if (manager_acquire_lease(f.m, &req, &l, &e) < 0)
+    if (manager_acquire_lease(f->m, &req, &l, &e) < 0)
         fail_msg("%s", e.message);
     pid_t first = start_sleeper(), second = start_sleeper();
     int first_pidfd = (int) syscall(SYS_pidfd_open, first, 0);
     assert_true(first_pidfd >= 0);
 
-    assert_reply_error(call_manager(&f, "BindLease", "sua{sv}", "a", 42, 1, "BindPIDFD", "h", first_pidfd), "");
+    assert_reply_error(call_manager(f, "BindLease", "sua{sv}", "a", 42, 1, "BindPIDFD", "h", first_pidfd), "");
     assert_int_equal(l->rec.bind_pid, first);
-    assert_reply_error(call_manager(&f, "BindLease", "sua{sv}", "a", 42, 1, "BindPID", "u", (uint32_t) second), "");
+    assert_reply_error(call_manager(f, "BindLease", "sua{sv}", "a", 42, 1, "BindPID", "u", (uint32_t) second), "");
     assert_int_equal(l->rec.bind_pid, second);
 
     end_sleeper(first);
-    bus_pair_run_for(&f.bus, 200 * 1000);
-    l = manager_find_lease(f.m, "a", 42);
+    bus_pair_run_for(&f->bus, 200 * 1000);
+    l = manager_find_lease(f->m, "a", 42);
     assert_non_null(l);
     assert_int_equal(l->rec.bind_pid, second);
 
     end_sleeper(second);
-    for (int i = 0; i < 100 && manager_find_lease(f.m, "a", 42); i++)
-        bus_pair_run_for(&f.bus, 20 * 1000);
-    assert_null(manager_find_lease(f.m, "a", 42));
+    for (int i = 0; i < 100 && manager_find_lease(f->m, "a", 42); i++)
+        bus_pair_run_for(&f->bus, 20 * 1000);
+    assert_null(manager_find_lease(f->m, "a", 42));
     close(first_pidfd);
-    fixture_close(&f);
 }
 
 /* A BindLease refused leaves the lease bound, and watched, as it was. */
 static void test_bind_lease_refused(void **state)
 {
-    Fixture f;
-    fixture_open(&f);
+    Fixture *f = *state;
     LeaseRequest req = { .ns = "a", .cid = 43, .owner = "vm", .reserve = true, .uid = geteuid(), .bind_pidfd = -1 };
     Lease *l;
-    assert_int_equal(manager_acquire_lease(f.m, &req, &l, NULL), 0);
+    assert_int_equal(manager_acquire_lease(f->m, &req, &l, NULL), 0);
     pid_t first = start_sleeper(), gone = start_sleeper();
     end_sleeper(gone);
-    assert_reply_error(call_manager(&f, "BindLease", "sua{sv}", "a", 43, 1, "BindPID", "u", (uint32_t) first), "");
-    assert_reply_error(call_manager(&f, "BindLease", "sua{sv}", "a", 43, 1, "BindPID", "u", (uint32_t) gone),
+    assert_reply_error(call_manager(f, "BindLease", "sua{sv}", "a", 43, 1, "BindPID", "u", (uint32_t) first), "");
+    assert_reply_error(call_manager(f, "BindLease", "sua{sv}", "a", 43, 1, "BindPID", "u", (uint32_t) gone),
                        BUS_ERROR_INVALID_OPTION);
     assert_int_equal(l->rec.bind_pid, first);
 
     end_sleeper(first);
-    for (int i = 0; i < 100 && manager_find_lease(f.m, "a", 43); i++)
-        bus_pair_run_for(&f.bus, 20 * 1000);
-    assert_null(manager_find_lease(f.m, "a", 43));
-    fixture_close(&f);
+    for (int i = 0; i < 100 && manager_find_lease(f->m, "a", 43); i++)
+        bus_pair_run_for(&f->bus, 20 * 1000);
+    assert_null(manager_find_lease(f->m, "a", 43));
+}
+
+/* systemd cannot even be asked to reload: the caller still hears why. */
+static void test_attach_reload_not_asked(void **state)
+{
+    Fixture *f = *state;
+    fail_call_of("Reload", -ENOMEM);
+    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "x.service", "a", 1), BUS_ERROR_KERNEL);
+    assert_true(runtime_dropin_exists(f, "x.service"));
+    assert_int_equal(f->systemd.reloads, 0);
 }
 
 int main(void)
@@ -214,8 +292,9 @@ int main(void)
     if (!mkdtemp(state_dir))
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bind_lease_again),
-        cmocka_unit_test(test_bind_lease_refused),
+        cmocka_unit_test_setup_teardown(test_bind_lease_again, fixture_open, fixture_close),
+        cmocka_unit_test_setup_teardown(test_bind_lease_refused, fixture_open, fixture_close),
+        cmocka_unit_test_setup_teardown(test_attach_reload_not_asked, fixture_open, fixture_close),
     };
     int r = cmocka_run_group_tests_name("manager bus layer", tests, NULL, NULL);
     char cmd[128];

@@ -277,12 +277,50 @@ static void test_bind_lease_refused(void **state)
     assert_null(manager_find_lease(f->m, "a", 43));
 }
 
+/* Attached, detached, and detached again: a unit with no drop-in of ours
+ * is NotAttached (not NoSuchNamespace: no namespace was named). */
+static void test_attach_detach(void **state)
+{
+    Fixture *f = *state;
+    assert_reply_error(call_manager(f, "DetachUnit", "sb", "x.service", 1), BUS_ERROR_NOT_ATTACHED);
+    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "x.service", "a", 1), "");
+    assert_true(runtime_dropin_exists(f, "x.service"));
+    assert_reply_error(call_manager(f, "DetachUnit", "sb", "x.service", 1), "");
+    assert_false(runtime_dropin_exists(f, "x.service"));
+    assert_int_equal(f->systemd.reloads, 2);
+    assert_reply_error(call_manager(f, "DetachUnit", "sb", "x.service", 1), BUS_ERROR_NOT_ATTACHED);
+    assert_int_equal(f->systemd.reloads, 2);
+}
+
+/* A drop-in that cannot be written, and a reload that systemd refuses
+ * after one was written or removed: UnitFileError, not a kernel's. */
+static void test_unit_file_errors(void **state)
+{
+    Fixture *f = *state;
+    char file[128];
+    snprintf(file, sizeof(file), "%s/a-file", state_dir);
+    FILE *fp = fopen(file, "we");
+    assert_non_null(fp);
+    fclose(fp);
+    snprintf(f->m->config.unit_dir, sizeof(f->m->config.unit_dir), "%s/units", file); /* ENOTDIR */
+    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "x.service", "a", 0), BUS_ERROR_UNIT_FILE);
+    assert_int_equal(f->systemd.reloads, 0);
+    unlink(file);
+
+    f->systemd.fail = true;
+    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "x.service", "a", 1), BUS_ERROR_UNIT_FILE);
+    assert_true(runtime_dropin_exists(f, "x.service"));
+    assert_reply_error(call_manager(f, "DetachUnit", "sb", "x.service", 1), BUS_ERROR_UNIT_FILE);
+    assert_false(runtime_dropin_exists(f, "x.service"));
+    assert_int_equal(f->systemd.reloads, 2);
+}
+
 /* systemd cannot even be asked to reload: the caller still hears why. */
 static void test_attach_reload_not_asked(void **state)
 {
     Fixture *f = *state;
     fail_call_of("Reload", -ENOMEM);
-    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "x.service", "a", 1), BUS_ERROR_KERNEL);
+    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "x.service", "a", 1), BUS_ERROR_UNIT_FILE);
     assert_true(runtime_dropin_exists(f, "x.service"));
     assert_int_equal(f->systemd.reloads, 0);
 }
@@ -294,6 +332,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bind_lease_again, fixture_open, fixture_close),
         cmocka_unit_test_setup_teardown(test_bind_lease_refused, fixture_open, fixture_close),
+        cmocka_unit_test_setup_teardown(test_attach_detach, fixture_open, fixture_close),
+        cmocka_unit_test_setup_teardown(test_unit_file_errors, fixture_open, fixture_close),
         cmocka_unit_test_setup_teardown(test_attach_reload_not_asked, fixture_open, fixture_close),
     };
     int r = cmocka_run_group_tests_name("manager bus layer", tests, NULL, NULL);

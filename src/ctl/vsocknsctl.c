@@ -49,7 +49,7 @@ static void ns_info_clear(NsInfo *i)
 
 int report_bus_error(const sd_bus_error *error, int r)
 {
-    if (sd_bus_error_has_names(error, BUS_ERROR_NO_SUCH_NAMESPACE, BUS_ERROR_NO_SUCH_LEASE)) {
+    if (sd_bus_error_has_names(error, BUS_ERROR_NO_SUCH_NAMESPACE, BUS_ERROR_NO_SUCH_LEASE, BUS_ERROR_NOT_ATTACHED)) {
         fprintf(stderr, "%s\n", error->message);
         return EXIT_NO_SUCH;
     }

@@ -26,6 +26,11 @@
 #define BUS_ERROR_NO_FREE_CID VSOCKNS_ERROR("NoFreeCid")
 #define BUS_ERROR_NO_SUCH_LEASE VSOCKNS_ERROR("NoSuchLease")
 #define BUS_ERROR_QUOTA_EXCEEDED VSOCKNS_ERROR("QuotaExceeded")
+/* AttachUnit and DetachUnit, which the bus layer does itself: a unit with
+ * no drop-in of ours, and a drop-in that could not be written or removed or
+ * that systemd did not reload for. */
+#define BUS_ERROR_NOT_ATTACHED VSOCKNS_ERROR("NotAttached")
+#define BUS_ERROR_UNIT_FILE VSOCKNS_ERROR("UnitFileError")
 
 /* The D-Bus error name of an error kind; NULL for ERROR_NONE. */
 const char *bus_error_name(ErrorKind kind);

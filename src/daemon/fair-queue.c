@@ -21,6 +21,7 @@ typedef struct Sender {
 
 struct FairQueue {
     sd_bus *bus;
+    PolkitRegistry *polkit;   /* its answered calls are not queued again */
     sd_bus_slot *filter;
     sd_event_source *idle;
     sd_event_source *retry; /* while replies wait to be written */
@@ -146,6 +147,11 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
             (void) sd_event_source_set_enabled(q->idle, SD_EVENT_ON);
         return 0;
     }
+    /* Back from polkit with its answer: this call was queued and counted
+     * when it arrived; refusing it now would fail a caller who has been
+     * authorized already. */
+    if (q->polkit && polkit_is_answered(q->polkit, m))
+        return 0;
     const char *sender = sd_bus_message_get_sender(m);
     if (!sender)
         return 0;
@@ -190,12 +196,13 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
     return 1;
 }
 
-int fair_queue_attach(sd_bus *bus, sd_event *event, FairQueue **ret)
+int fair_queue_attach(sd_bus *bus, sd_event *event, PolkitRegistry *polkit, FairQueue **ret)
 {
     FairQueue *q = calloc(1, sizeof(*q));
     if (!q)
         return -ENOMEM;
     q->bus = bus;
+    q->polkit = polkit;
     int r = sd_event_add_defer(event, &q->idle, on_idle, q);
     if (r >= 0)
         r = sd_event_source_set_priority(q->idle, SD_EVENT_PRIORITY_NORMAL + 1);

@@ -18,11 +18,16 @@
  * No call is handed on while replies wait to be written (the bus is
  * reading them slower than they are made): they would pile up in our
  * memory; the queue tries again every FAIR_QUEUE_RETRY_USEC.
+ * A call that polkit.c dispatches again once polkit has answered was
+ * admitted (and waited its turn) when it first came: it goes straight on
+ * to the handlers, neither counted nor refused a second time.
  */
 #pragma once
 
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
+
+#include "polkit.h"
 
 #define FAIR_QUEUE_PER_SENDER 64
 /* While calls keep arriving, one is handed on per this many read. */
@@ -32,5 +37,7 @@
 
 typedef struct FairQueue FairQueue;
 
-int fair_queue_attach(sd_bus *bus, sd_event *event, FairQueue **ret);
+/* polkit: the registry whose answered calls pass (NULL: none); it must
+ * outlive the queue. */
+int fair_queue_attach(sd_bus *bus, sd_event *event, PolkitRegistry *polkit, FairQueue **ret);
 FairQueue *fair_queue_free(FairQueue *q);

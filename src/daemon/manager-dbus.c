@@ -470,6 +470,8 @@ static int method_bind_lease(sd_bus_message *m, void *userdata, sd_bus_error *er
     r = foreign_lease_check(manager, m, "bind", ns, cid, bind.uid, error);
     if (r <= 0)
         return r < 0 ? r : 1;
+    /* The lease code moves the watch to the new pidfd, the old one
+     * leaving epoll before its pidfd is closed; refused, nothing changes. */
     r = manager_bind_lease(manager, ns, cid, &bind, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
@@ -501,8 +503,9 @@ static int on_systemd_reloaded(sd_bus_message *reply, void *userdata, sd_bus_err
     sd_bus_message *request = userdata;
     const sd_bus_error *e = sd_bus_message_get_error(reply);
     if (e)
-        sd_bus_reply_method_errorf(request, BUS_ERROR_KERNEL,
-                                   "The drop-in was written, but systemd did not reload: %s",
+        sd_bus_reply_method_errorf(request, BUS_ERROR_UNIT_FILE,
+                                   "The drop-in was changed, but systemd did not reload (%s): it takes effect "
+                                   "after systemctl daemon-reload.",
                                    e->message ? e->message : e->name);
     else
         sd_bus_reply_method_return(request, NULL);
@@ -516,10 +519,13 @@ static int reload_systemd_then_reply(sd_bus_message *m)
                                      "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "Reload",
                                      on_systemd_reloaded, sd_bus_message_ref(m), NULL);
     if (r < 0) {
+        r = sd_bus_reply_method_errorf(m, BUS_ERROR_UNIT_FILE,
+                                       "The drop-in was changed, but systemd could not be asked to reload (%s): "
+                                       "it takes effect after systemctl daemon-reload.",
+                                       strerror(-r));
+        /* The ref the callback would have dropped: only once replied. */
         sd_bus_message_unref(m);
-        return sd_bus_reply_method_errorf(m, BUS_ERROR_KERNEL,
-                                          "The drop-in was written, but systemd could not be asked to reload: %s",
-                                          strerror(-r));
+        return r;
     }
     return 1;
 }
@@ -545,8 +551,8 @@ static int method_attach_unit(sd_bus_message *m, void *userdata, sd_bus_error *e
     const char *dir = runtime ? manager->config.runtime_unit_dir : manager->config.unit_dir;
     r = attach_write(dir, unit, ns);
     if (r < 0)
-        return sd_bus_error_setf(error, BUS_ERROR_KERNEL, "Cannot write %s/%s.d/%s: %s.", dir, unit, ATTACH_DROPIN_NAME,
-                                 strerror(-r));
+        return sd_bus_error_setf(error, BUS_ERROR_UNIT_FILE, "Cannot write %s/%s.d/%s: %s.", dir, unit,
+                                 ATTACH_DROPIN_NAME, strerror(-r));
     log_info("Unit %s now joins namespace '%s' (%s/%s.d/%s)", unit, ns, dir, unit, ATTACH_DROPIN_NAME);
     return reload_systemd_then_reply(m);
 }
@@ -570,15 +576,15 @@ static int method_detach_unit(sd_bus_message *m, void *userdata, sd_bus_error *e
     const char *dir = runtime ? manager->config.runtime_unit_dir : manager->config.unit_dir;
     r = attach_remove(dir, unit);
     if (r == -ENOENT)
-        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE,
+        return sd_bus_error_setf(error, BUS_ERROR_NOT_ATTACHED,
                                  "Unit %s is not attached to a namespace (no %s/%s.d/%s).", unit, dir, unit,
                                  ATTACH_DROPIN_NAME);
     if (r == -EPERM)
         return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s/%s.d/%s was not written by vsockns; left alone.",
                                  dir, unit, ATTACH_DROPIN_NAME);
     if (r < 0)
-        return sd_bus_error_setf(error, BUS_ERROR_KERNEL, "Cannot remove %s/%s.d/%s: %s.", dir, unit, ATTACH_DROPIN_NAME,
-                                 strerror(-r));
+        return sd_bus_error_setf(error, BUS_ERROR_UNIT_FILE, "Cannot remove %s/%s.d/%s: %s.", dir, unit,
+                                 ATTACH_DROPIN_NAME, strerror(-r));
     log_info("Unit %s no longer joins a vsock namespace", unit);
     return reload_systemd_then_reply(m);
 }

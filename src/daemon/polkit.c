@@ -157,6 +157,14 @@ static int send_question(PolkitQuery *q, const char *const *details)
     return r;
 }
 
+bool polkit_is_answered(PolkitRegistry *reg, sd_bus_message *m)
+{
+    for (PolkitQuery *q = reg->queries; q; q = q->next)
+        if (q->request == m && q->answered)
+            return true;
+    return false;
+}
+
 int polkit_check(PolkitRegistry *reg, sd_bus_message *m, const char *action, const char *const *details,
                  sd_bus_error *error)
 {

@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <systemd/sd-bus.h>
 
 #define POLKIT_ACTION_MANAGE_NAMESPACES "org.vsockns1.manage-namespaces"
@@ -29,3 +30,11 @@ PolkitRegistry *polkit_registry_free(PolkitRegistry *reg);
  */
 int polkit_check(PolkitRegistry *reg, sd_bus_message *m, const char *action, const char *const *details,
                  sd_bus_error *error);
+
+/*
+ * Whether m is a method call polkit_check() asked about and polkit has
+ * answered: the call dispatched again, which the fair queue admitted once
+ * already. Nothing read from the bus can be one: the registry holds a
+ * reference on each call it asked about, and compares by identity.
+ */
+bool polkit_is_answered(PolkitRegistry *reg, sd_bus_message *m);

@@ -190,14 +190,15 @@ static int run(Manager *m)
     /* Losing the bus (dbus restarted) ends the loop with a failure: systemd
      * starts us again, and the fd store gives the leases back. */
     (void) sd_bus_set_exit_on_disconnect(bus, true);
-    if ((r = sd_bus_attach_event(bus, event, 0)) < 0 || (r = fair_queue_attach(bus, event, &fair)) < 0 ||
-        (r = manager_dbus_register(bus, m)) < 0 ||
+    if ((r = sd_bus_attach_event(bus, event, 0)) < 0 || (r = manager_dbus_register(bus, m)) < 0 ||
         (r = namespace_dbus_register(bus, m)) < 0) {
         log_error_errno(r, "Cannot set up the bus objects: %m");
         goto finish;
     }
-    r = manager_dbus_connect_signals(bus, m);
-    if (r < 0) {
+    /* The fair queue after the polkit registry: it lets the calls polkit
+     * has answered pass. Nothing is dispatched before the loop runs. */
+    if ((r = manager_dbus_connect_signals(bus, m)) < 0 ||
+        (r = fair_queue_attach(bus, event, bus_polkit_of(m), &fair)) < 0) {
         log_error_errno(r, "Cannot set up the bus layer: %m");
         goto finish;
     }
@@ -262,8 +263,8 @@ static int run(Manager *m)
         log_info("vsocknsd stopping");
 
 finish:
+    fair_queue_free(fair); /* before the polkit registry it asks */
     manager_dbus_disconnect(m);
-    fair_queue_free(fair);
     idle_trim_free(trim);
     sd_bus_flush_close_unref(bus);
     sd_event_unref(event);

@@ -55,6 +55,10 @@ done
 expect_error InvalidMode CreateNamespace hx LOCAL "@a{sv} {}"
 expect_error InvalidOption CreateNamespace hx global "{'Bogus': <1>}"
 expect_eq "bad input changed nothing" "$before" "$(world)"
+# Units: one that is not attached, and a drop-in that cannot be written
+# (this private /run has no /run/systemd).
+expect_error NotAttached DetachUnit hx.service true
+expect_error UnitFileError AttachUnit hx.service hg1 true
 
 # Deleting: InterfacesRemoved names the same interfaces that
 # GetManagedObjects listed for the object.

@@ -363,10 +363,8 @@ static void test_helper_timeout(void **state)
  * waited for without blocking, and cancelled leaves nothing behind. */
 static void test_job_real(void **state)
 {
-    if (geteuid() != 0) {
-        print_message("skipped: making and pinning namespaces needs root\n");
-        return;
-    }
+    if (geteuid() != 0)
+        skip(); /* making and pinning namespaces needs root */
     char pin[512];
     pin_of("real", pin, sizeof(pin));
     char dir[512];
@@ -432,10 +430,8 @@ static void test_job_real(void **state)
  * refused, each with its own error. */
 static void test_open_verified_real(void **state)
 {
-    if (geteuid() != 0) {
-        print_message("skipped: making and pinning namespaces needs root\n");
-        return;
-    }
+    if (geteuid() != 0)
+        skip(); /* making and pinning namespaces needs root */
     char dir[256], pin[512], uts[512], plain[512];
     snprintf(dir, sizeof(dir), "%s/netns", state_dir);
     mkdir(dir, 0755);
@@ -487,7 +483,7 @@ static int read_own_sysctl(const char *key, char *buf, size_t size)
 }
 
 /* Our own netns's sysctls are read without a helper and say what the file
- * says; the parent lock reads and writes in one helper inside the netns. */
+ * says. */
 static void test_sysctl_real(void **state)
 {
     char want[32] = "", got[32] = "x";
@@ -496,11 +492,15 @@ static void test_sysctl_real(void **state)
     if (rw == 0)
         assert_string_equal(got, want);
     assert_int_equal(vsock_sysctl_read(-1, "no-such-key", got, sizeof(got)), -ENOENT);
+}
 
-    if (geteuid() != 0) {
-        print_message("skipped: the parent lock in a new namespace needs root\n");
-        return;
-    }
+/* The parent lock reads and writes in one helper inside a new netns. */
+static void test_parent_lock_real(void **state)
+{
+    if (geteuid() != 0)
+        skip(); /* a new namespace needs root */
+    char want[32] = "";
+    int rw = read_own_sysctl("ns_mode", want, sizeof(want));
     char dir[256], pin[512];
     snprintf(dir, sizeof(dir), "%s/netns", state_dir);
     mkdir(dir, 0755);
@@ -552,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_job_real),
         cmocka_unit_test(test_open_verified_real),
         cmocka_unit_test(test_sysctl_real),
+        cmocka_unit_test(test_parent_lock_real),
     };
     int failed = cmocka_run_group_tests_name("namespaces", tests, NULL, NULL);
     char cmd[128];

@@ -30,6 +30,8 @@ systemctl stop at-probe.service
 expect_eq "detach" yes "$($ctl detach --runtime at-probe.service >/dev/null && echo yes)"
 expect_eq "drop-in gone" gone "$([[ -e /run/systemd/system/at-probe.service.d/50-vsockns.conf ]] && echo present || echo gone)"
 expect_eq "unit back in the host netns" "" "$(systemctl show -P NetworkNamespacePath at-probe.service)"
+expect_error NotAttached DetachUnit at-probe.service true
+expect_eq "detach again: exit 4 (not attached)" 4 "$($ctl detach --runtime at-probe.service >/dev/null 2>&1; echo $?)"
 expect_error InvalidOption AttachUnit "'bad/unit.service'" at-a false
 expect_error NoSuchNamespace AttachUnit at-probe.service at-nope false
 

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The fair queue (daemon/fair-queue.c) and polkit's second dispatch of a
+ * method call (daemon/polkit.c), on a direct connection whose peer is both
+ * the caller and polkit's authority: a call polkit has answered reaches
+ * its handler even when its caller filled its queue while polkit thought,
+ * and the caller's other calls are still refused past the limit.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "bus-pair.h"
+#include "daemon/bus-errors.h"
+#include "daemon/fair-queue.h"
+#include "daemon/polkit.h"
+#include "shared/macro.h"
+
+#define CALLER ":1.42"
+/* Past FAIR_QUEUE_PER_SENDER waiting, but not so far past that the caller
+ * is taken for one that never reads its replies (then it hears nothing). */
+#define FLOOD (FAIR_QUEUE_PER_SENDER + FAIR_QUEUE_PER_SENDER / 2)
+#define TIMEOUT_USEC (10 * 1000000ULL)
+
+/* polkit's authority, as the peer: it answers when the test says. */
+typedef struct Authority {
+    sd_bus_message *question;
+    bool asked;
+} Authority;
+
+static int method_check_authorization(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    Authority *a = userdata;
+    a->question = sd_bus_message_ref(m);
+    a->asked = true;
+    return 1;
+}
+
+static const sd_bus_vtable authority_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD("CheckAuthorization", "(sa{sv})sa{ss}us", "(bba{ss})", method_check_authorization, 0),
+    SD_BUS_VTABLE_END,
+};
+
+/* The daemon's end: a method that asks polkit, and one that does not. */
+static int method_guarded(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    int r = polkit_check(userdata, m, POLKIT_ACTION_MANAGE_NAMESPACES, NULL, error);
+    if (r <= 0)
+        return r < 0 ? r : 1;
+    return sd_bus_reply_method_return(m, "s", "done");
+}
+
+static int method_ping(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    return sd_bus_reply_method_return(m, NULL);
+}
+
+static const sd_bus_vtable test_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD("Guarded", "", "s", method_guarded, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("Ping", "", "", method_ping, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_VTABLE_END,
+};
+
+typedef struct Caller {
+    sd_bus_message *guarded; /* the reply to Guarded */
+    bool answered;
+    unsigned pings_ok, pings_refused, pings_other;
+} Caller;
+
+static int on_guarded_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    Caller *c = userdata;
+    c->guarded = sd_bus_message_ref(reply);
+    c->answered = true;
+    return 0;
+}
+
+static int on_ping_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    Caller *c = userdata;
+    if (!sd_bus_message_is_method_error(reply, NULL))
+        c->pings_ok++;
+    else if (sd_bus_message_is_method_error(reply, SD_BUS_ERROR_LIMITS_EXCEEDED))
+        c->pings_refused++;
+    else
+        c->pings_other++;
+    return 0;
+}
+
+/* The caller asks for Guarded; while polkit is out, it sends FLOOD pings;
+ * then polkit answers. The pings and the answer reach the daemon's end in
+ * that order, before it has read any of them: its queue for the caller is
+ * full when polkit's answer dispatches Guarded again. */
+static void call_while_flooding(bool allow, Caller *c)
+{
+    BusPair p;
+    Authority a = {};
+    FairQueue *queue = NULL;
+    PolkitRegistry *polkit = polkit_registry_new();
+    assert_non_null(polkit);
+    bus_pair_open(&p, CALLER);
+    assert_int_equal(fair_queue_attach(p.daemon, p.event, polkit, &queue), 0);
+    assert_true(sd_bus_add_object_vtable(p.daemon, NULL, "/test", "org.vsockns1.Test", test_vtable, polkit) >= 0);
+    assert_true(sd_bus_add_object_vtable(p.peer, NULL, "/org/freedesktop/PolicyKit1/Authority",
+                                         "org.freedesktop.PolicyKit1.Authority", authority_vtable, &a) >= 0);
+
+    assert_true(sd_bus_call_method_async(p.peer, NULL, NULL, "/test", "org.vsockns1.Test", "Guarded",
+                                         on_guarded_reply, c, NULL) >= 0);
+    assert_true(bus_pair_run_until(&p, &a.asked, TIMEOUT_USEC));
+    assert_false(c->answered);
+    for (unsigned i = 0; i < FLOOD; i++)
+        assert_true(sd_bus_call_method_async(p.peer, NULL, NULL, "/test", "org.vsockns1.Test", "Ping",
+                                             on_ping_reply, c, NULL) >= 0);
+    assert_true(sd_bus_reply_method_return(a.question, "(bba{ss})", (int) allow, 0, 0) >= 0);
+    assert_true(sd_bus_flush(p.peer) >= 0);
+
+    (void) bus_pair_run_until(&p, &c->answered, TIMEOUT_USEC);
+    bus_pair_run_for(&p, 100 * 1000); /* the last pings' replies */
+    sd_bus_message_unref(a.question);
+    fair_queue_free(queue);
+    polkit_registry_free(polkit);
+    bus_pair_close(&p);
+}
+
+static void test_allowed_call_passes_full_queue(void **state)
+{
+    Caller c = {};
+    call_while_flooding(true, &c);
+    assert_true(c.answered);
+    const sd_bus_error *e = sd_bus_message_get_error(c.guarded);
+    if (e)
+        fail_msg("Guarded was answered %s: %s", e->name, e->message);
+    const char *s = NULL;
+    assert_int_equal(sd_bus_message_read(c.guarded, "s", &s), 1);
+    assert_string_equal(s, "done");
+    /* The caller's own calls past its limit are still refused. */
+    assert_true(c.pings_refused > 0);
+    assert_int_equal(c.pings_ok + c.pings_refused, FLOOD);
+    assert_int_equal(c.pings_other, 0);
+    sd_bus_message_unref(c.guarded);
+}
+
+/* A denial goes past as well: the caller hears polkit's no, not the
+ * queue's. */
+static void test_denied_call_passes_full_queue(void **state)
+{
+    Caller c = {};
+    call_while_flooding(false, &c);
+    assert_true(c.answered);
+    assert_true(sd_bus_message_is_method_error(c.guarded, BUS_ERROR_ACCESS_DENIED));
+    assert_true(c.pings_refused > 0);
+    assert_int_equal(c.pings_ok + c.pings_refused, FLOOD);
+    sd_bus_message_unref(c.guarded);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_allowed_call_passes_full_queue),
+        cmocka_unit_test(test_denied_call_passes_full_queue),
+    };
+    return cmocka_run_group_tests_name("fair queue", tests, NULL, NULL);
+}

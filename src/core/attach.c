@@ -34,7 +34,7 @@ const char *attach_unit_problem(const char *unit)
     return NULL;
 }
 
-int attach_dropin_text(const char *unit, const char *ns, char *buf, size_t size)
+int attach_dropin_text(const char *unit, const char *ns, const char *netns_dir, char *buf, size_t size)
 {
     int n = snprintf(buf, size,
                      "%s (vsocknsctl attach, or /etc/vsockns/namespaces.d): %s joins the vsock namespace %s.\n"
@@ -43,15 +43,16 @@ int attach_dropin_text(const char *unit, const char *ns, char *buf, size_t size)
                      "After=vsockns-namespace@%s.service\n"
                      "\n"
                      "[%s]\n"
-                     "NetworkNamespacePath=/run/netns/%s\n",
-                     ATTACH_DROPIN_MARK, unit, ns, ns, ns, ends_with(unit, ".socket") ? "Socket" : "Service", ns);
+                     "NetworkNamespacePath=%s/%s\n",
+                     ATTACH_DROPIN_MARK, unit, ns, ns, ns, ends_with(unit, ".socket") ? "Socket" : "Service",
+                     netns_dir, ns);
     return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
 }
 
-int attach_write(const char *unit_dir, const char *unit, const char *ns)
+int attach_write(const char *unit_dir, const char *unit, const char *ns, const char *netns_dir)
 {
     char dir[PATH_MAX], text[2048];
-    int r = attach_dropin_text(unit, ns, text, sizeof(text));
+    int r = attach_dropin_text(unit, ns, netns_dir, text, sizeof(text));
     if (r < 0)
         return r;
     if (mkdir(unit_dir, 0755) < 0 && errno != EEXIST)

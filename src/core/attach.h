@@ -18,10 +18,10 @@
 const char *attach_unit_problem(const char *unit);
 
 /* The drop-in text for unit joining namespace ns. */
-int attach_dropin_text(const char *unit, const char *ns, char *buf, size_t size);
+int attach_dropin_text(const char *unit, const char *ns, const char *netns_dir, char *buf, size_t size);
 
 /* Writes UNIT.d/50-vsockns.conf below unit_dir (e.g. /etc/systemd/system),
  * atomically. */
-int attach_write(const char *unit_dir, const char *unit, const char *ns);
+int attach_write(const char *unit_dir, const char *unit, const char *ns, const char *netns_dir);
 /* Removes it, only if it is one of ours; -ENOENT if there is none. */
 int attach_remove(const char *unit_dir, const char *unit);

@@ -56,7 +56,7 @@ static void lease_released(void *userdata, const char *ns, uint32_t cid, uint64_
 static bool namespace_pin_holds(Manager *m, const Namespace *n)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", m->config.netns_dir, n->name);
+    manager_pin_path(m, n->name, path, sizeof(path));
     return netns_pin_holds(m->netns, m->netns_userdata, path, &(NetnsId) { .dev = n->dev, .ino = n->inode });
 }
 

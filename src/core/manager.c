@@ -123,7 +123,7 @@ int manager_save(Manager *m)
     return r;
 }
 
-static void pin_path(Manager *m, const char *name, char *buf, size_t size)
+void manager_pin_path(const Manager *m, const char *name, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/%s", m->config.netns_dir, name);
 }
@@ -139,7 +139,7 @@ Namespace *manager_get(Manager *m, const char *name, bool host_too, ManagerError
 bool manager_namespace_pinned(Manager *m, const Namespace *ns)
 {
     char path[PATH_MAX];
-    pin_path(m, ns->name, path, sizeof(path));
+    manager_pin_path(m, ns->name, path, sizeof(path));
     return netns_pin_holds(m->netns, m->netns_userdata, path, &(NetnsId) { .dev = ns->dev, .ino = ns->inode });
 }
 
@@ -410,6 +410,7 @@ static void keep_adopted(Manager *m, State *st, size_t i, size_t *kept)
         return;
     }
     st->namespaces[i] = NULL;
+    ns->manager = m;
     (*kept)++;
 }
 
@@ -440,7 +441,7 @@ static int reconcile_namespaces(Manager *m)
     for (size_t i = 0; i < st.n_namespaces; i++) {
         Namespace *ns = st.namespaces[i];
         char path[PATH_MAX];
-        pin_path(m, ns->name, path, sizeof(path));
+        manager_pin_path(m, ns->name, path, sizeof(path));
         if (ns->pending) {
             changed = true;
             if (finish_pending(m, ns, path))
@@ -563,7 +564,7 @@ int manager_check_create(Manager *m, const CreateRequest *req, const char **ret_
                                  same->pending ? " (it is being created)" : "");
 
     char path[PATH_MAX];
-    pin_path(m, req->name, path, sizeof(path));
+    manager_pin_path(m, req->name, path, sizeof(path));
     if (access(path, F_OK) == 0)
         return manager_error_set(e, -EEXIST, ERROR_NAMESPACE_EXISTS,
                          "%s already exists and is not managed by vsockns; pick another name.", path);
@@ -604,6 +605,8 @@ static Namespace *namespace_add(Manager *m, const Namespace *ns)
     Namespace *added = namespace_new(ns);
     if (added && ns_table_add(&m->namespaces, added) < 0)
         added = namespace_free(added);
+    if (added)
+        added->manager = m;
     return added;
 }
 
@@ -706,7 +709,7 @@ int manager_create_namespace_begin(Manager *m, const CreateRequest *req, CreateJ
         return manager_error_set(e, -ENOMEM, ERROR_NONE, "Out of memory.");
     snprintf(j->name, sizeof(j->name), "%s", req->name);
     snprintf(j->mode, sizeof(j->mode), "%s", req->mode);
-    pin_path(m, req->name, j->path, sizeof(j->path));
+    manager_pin_path(m, req->name, j->path, sizeof(j->path));
     j->progress = (CreateProgress) { .manager = m, .name = j->name, .want = vsock_mode_from_string(req->mode) };
 
     /*
@@ -891,7 +894,7 @@ int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerEr
 
     char path[PATH_MAX];
     NetnsId id = { .dev = ns->dev, .ino = ns->inode };
-    pin_path(m, name, path, sizeof(path));
+    manager_pin_path(m, name, path, sizeof(path));
     r = m->netns->unpin_verified(m->netns_userdata, path, &id);
     if (r == -ESTALE)
         log_notice("%s no longer pins namespace '%s'; leaving it alone", path, name);

@@ -156,6 +156,9 @@ Namespace *manager_find(Manager *m, const char *name);
 /* manager_find(), or NULL with NoSuchNamespace in e (the one sentence for
  * it; host_too: the request also takes ".host"). */
 Namespace *manager_get(Manager *m, const char *name, bool host_too, ManagerError *e);
+/* Where namespace NAME is pinned: the one source of that path
+ * (config.netns_dir, /run/netns), for the Path property and drop-ins. */
+void manager_pin_path(const Manager *m, const char *name, char *buf, size_t size);
 /* Whether /run/netns/NAME still pins the namespace we hold (same nsfs
  * inode and device). Only looks. */
 bool manager_namespace_pinned(Manager *m, const Namespace *ns);

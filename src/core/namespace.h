@@ -38,6 +38,7 @@ typedef struct Namespace {
     LeaseSet leases;              /* its leases, whatever their CID space */
     bool pending;                 /* recorded, creation not finished (see manager.c) */
     uid_t uid;                    /* who created it (quotas) */
+    struct Manager *manager;      /* that keeps it (set when it is added) */
 } Namespace;
 
 /* What is kept of a lease across restarts (the fd goes to the fd store). */

@@ -23,6 +23,10 @@ extern bool arg_persist;
 extern const char *arg_expect[8];  /* check --expect PATH=reachable|unreachable */
 extern size_t arg_n_expect;
 
+/* Where vsocknsd pins namespace NAME (its object's Path property; never
+ * assumed): a malloc()ed path, or NULL with the error printed. */
+char *namespace_pin_path(sd_bus *bus, const char *name);
+
 /* Prints the error and maps it to an exit status. */
 int report_bus_error(const sd_bus_error *error, int r);
 void print_json(json_object *o);

@@ -221,13 +221,16 @@ int verb_exec(sd_bus *bus, int argc, char **argv)
     }
 
     if (!streq(ns, ".host")) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "/run/netns/%s", ns);
+        char *path = namespace_pin_path(bus, ns);
+        if (!path)
+            return EXIT_FAILED;
         int nsfd = open(path, O_RDONLY | O_CLOEXEC);
         if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) < 0) {
             fprintf(stderr, "Cannot enter %s: %s\n", path, strerror(errno));
+            free(path);
             return EXIT_FAILED;
         }
+        free(path);
         close(nsfd);
     }
 

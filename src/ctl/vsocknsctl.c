@@ -47,6 +47,21 @@ static void ns_info_clear(NsInfo *i)
     free(i->parent);
 }
 
+char *namespace_pin_path(sd_bus *bus, const char *name)
+{
+    char *object = NULL, *path = NULL;
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    int r = sd_bus_path_encode(MANAGER_PATH "/namespace", name, &object);
+    if (r >= 0)
+        r = sd_bus_get_property_string(bus, BUS_NAME, object, NAMESPACE_IFACE, "Path", &error, &path);
+    if (r < 0)
+        fprintf(stderr, "Cannot find where namespace '%s' is pinned: %s\n", name,
+                error.message ? error.message : strerror(-r));
+    sd_bus_error_free(&error);
+    free(object);
+    return r < 0 ? NULL : path;
+}
+
 int report_bus_error(const sd_bus_error *error, int r)
 {
     if (sd_bus_error_has_names(error, BUS_ERROR_NO_SUCH_NAMESPACE, BUS_ERROR_NO_SUCH_LEASE, BUS_ERROR_NOT_ATTACHED)) {
@@ -288,8 +303,10 @@ static int verb_create(sd_bus *bus, int argc, char **argv)
         if (arg_json)
             r = show_namespace(bus, object);
         else {
-            printf("Created %s namespace '%s': join it with NetworkNamespacePath=/run/netns/%s or "
-                   "'ip netns exec %s'.\n", arg_mode, argv[1], argv[1], argv[1]);
+            char *pin = namespace_pin_path(bus, argv[1]);
+            printf("Created %s namespace '%s': join it with NetworkNamespacePath=%s or 'ip netns exec %s'.\n",
+                   arg_mode, argv[1], pin ? pin : "(unknown)", argv[1]);
+            free(pin);
             r = 0;
         }
     }

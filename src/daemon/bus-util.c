@@ -18,6 +18,20 @@ int bus_reply_manager_error(sd_bus_error *error, int r, const ManagerError *e)
     return sd_bus_error_set_errno(error, r);
 }
 
+int bus_get_namespace(Manager *m, const char *name, bool all_too, Namespace **ret, sd_bus_error *error)
+{
+    ManagerError e = {};
+    Namespace *ns = NULL;
+    if (!all_too || (name[0] && !streq(name, NS_NAME_HOST))) {
+        ns = manager_get(m, name, all_too, &e);
+        if (!ns)
+            return bus_reply_manager_error(error, -ENOENT, &e);
+    }
+    if (ret)
+        *ret = ns;
+    return 0;
+}
+
 /*
  * On a message bus the sender's credentials are not in the message: sd-bus
  * asks the bus for them with a synchronous call, during which every message

@@ -44,3 +44,9 @@ typedef int (*bus_option_reader)(sd_bus_message *m, const char *key, void *userd
  * the others read_value is called with the message at the variant. */
 int bus_read_options(sd_bus_message *m, const BusOption *known, size_t n_known, const char *known_text,
                      bus_option_reader read_value, void *userdata, sd_bus_error *error);
+
+/* The managed namespace a call names, in *ret (may be NULL); or, if
+ * all_too, also "" (every namespace) and ".host" (*ret NULL). Otherwise
+ * NoSuchNamespace in error, in the core's one sentence (manager_get()),
+ * and its negative errno. */
+int bus_get_namespace(Manager *m, const char *name, bool all_too, Namespace **ret, sd_bus_error *error);

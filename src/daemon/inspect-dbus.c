@@ -14,19 +14,12 @@
 #include "shared/log.h"
 #include "shared/macro.h"
 
-static Manager *inspect_manager;
-
-void inspect_dbus_set_manager(Manager *m)
-{
-    inspect_manager = m;
-}
-
-static int reply_sockets(sd_bus_message *m, const char *name, sd_bus_error *error)
+static int reply_sockets(Manager *manager, sd_bus_message *m, const char *name, sd_bus_error *error)
 {
     VsockSocket *socks = NULL;
     size_t n = 0;
     ManagerError e = { .kind = ERROR_NONE };
-    int r = manager_list_sockets(inspect_manager, name, &socks, &n, &e);
+    int r = manager_list_sockets(manager, name, &socks, &n, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -51,13 +44,13 @@ int bus_method_list_sockets(sd_bus_message *m, void *userdata, sd_bus_error *err
     int r = sd_bus_message_read(m, "s", &name);
     if (r < 0)
         return r;
-    return reply_sockets(m, name, error);
+    return reply_sockets(userdata, m, name, error);
 }
 
 int bus_namespace_list_sockets(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
     const Namespace *ns = userdata;
-    return reply_sockets(m, ns->name, error);
+    return reply_sockets(ns->manager, m, ns->name, error);
 }
 
 /*
@@ -72,17 +65,23 @@ int bus_namespace_list_sockets(sd_bus_message *m, void *userdata, sd_bus_error *
  */
 #define ISOLATION_CHECKS_MAX 8
 
-static unsigned checks_running;
-
-typedef struct IsolationCheck {
+struct IsolationCheck {
+    BusContext *ctx;        /* whose list it is in */
     sd_bus_message *call;   /* NULL once answered */
     VsockMode mode;
     pid_t pid;
     sd_event_source *io, *timer;
-} IsolationCheck;
+    IsolationCheck *next;
+};
 
 static void check_free(IsolationCheck *c)
 {
+    for (IsolationCheck **p = &c->ctx->checks; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    c->ctx->n_checks--;
     if (c->pid > 0) {
         kill(c->pid, SIGKILL); /* nothing if it has exited */
         while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
@@ -92,7 +91,6 @@ static void check_free(IsolationCheck *c)
     sd_event_source_disable_unref(c->timer);
     sd_bus_message_unref(c->call);
     free(c);
-    checks_running--;
 }
 
 static int append_paths(sd_bus_message *reply, VsockMode mode, const IsolationReport *rep)
@@ -116,6 +114,10 @@ static void check_reply(IsolationCheck *c, int r, const IsolationReport *rep)
         r = sd_bus_reply_method_errorf(c->call, BUS_ERROR_KERNEL,
                                        "The isolation probe of '%s' did not finish within %d s.", name ?: "?",
                                        ISOLATION_PROBE_DEADLINE_MS / 1000);
+    else if (r == -ESHUTDOWN)
+        r = sd_bus_reply_method_errorf(c->call, SD_BUS_ERROR_NO_REPLY,
+                                       "vsocknsd is stopping: the isolation probe of '%s' was stopped; ask again "
+                                       "once it is back.", name ?: "?");
     else if (r < 0)
         r = sd_bus_reply_method_errorf(c->call, BUS_ERROR_KERNEL, "The isolation probe of '%s' died without a report.",
                                        name ?: "?");
@@ -190,13 +192,15 @@ int bus_method_check_isolation(sd_bus_message *m, void *userdata, sd_bus_error *
     if (streq(name, NS_NAME_HOST))
         return sd_bus_error_setf(error, BUS_ERROR_INVALID_NAME,
                                  "The host is not isolated from anything: name a managed namespace.");
-    if (!manager_find(manager, name))
-        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", name);
+    r = bus_get_namespace(manager, name, false, NULL, error);
+    if (r < 0)
+        return r;
     const char *details[] = { "verb", "check", "namespace", name, NULL };
     r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
     if (r <= 0)
         return r < 0 ? r : 1;
-    if (checks_running >= ISOLATION_CHECKS_MAX)
+    BusContext *ctx = manager->userdata;
+    if (ctx->n_checks >= ISOLATION_CHECKS_MAX)
         return sd_bus_error_setf(error, BUS_ERROR_LIMIT_REACHED,
                                  "%d isolation checks are under way, the most at once (each is a process); ask "
                                  "again once one has finished.", ISOLATION_CHECKS_MAX);
@@ -211,8 +215,10 @@ int bus_method_check_isolation(sd_bus_message *m, void *userdata, sd_bus_error *
         free(c);
         return bus_reply_manager_error(error, r, &e);
     }
-    checks_running++;
-    c->call = sd_bus_message_ref(m);
+    *c = (IsolationCheck) { .ctx = ctx, .call = sd_bus_message_ref(m), .mode = c->mode, .pid = c->pid,
+                            .next = ctx->checks };
+    ctx->checks = c;
+    ctx->n_checks++;
     sd_event *event = sd_bus_get_event(sd_bus_message_get_bus(m));
     r = sd_event_add_io(event, &c->io, fd, EPOLLIN | EPOLLHUP, on_report, c);
     if (r >= 0)
@@ -227,4 +233,14 @@ int bus_method_check_isolation(sd_bus_message *m, void *userdata, sd_bus_error *
         return r;
     }
     return 1;
+}
+
+void inspect_dbus_stop(BusContext *ctx)
+{
+    while (ctx && ctx->checks) {
+        IsolationCheck *c = ctx->checks;
+        if (c->call)
+            check_answer(c, -ESHUTDOWN, NULL);
+        check_free(c); /* kills and reaps its prober */
+    }
 }

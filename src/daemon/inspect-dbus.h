@@ -15,5 +15,7 @@ int bus_namespace_list_sockets(sd_bus_message *m, void *userdata, sd_bus_error *
  *   -> (s mode, s kernel_mode, a(ssbbs) paths); polkit manage-namespaces. */
 int bus_method_check_isolation(sd_bus_message *m, void *userdata, sd_bus_error *error);
 
-/* The namespace objects' methods need the manager. */
-void inspect_dbus_set_manager(Manager *m);
+/* Stops every prober still running (killed, reaped, its call answered):
+ * when vsocknsd stops. */
+struct BusContext;
+void inspect_dbus_stop(struct BusContext *ctx);

@@ -259,9 +259,10 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     int r = sd_bus_message_read(m, "sb", &name, &force);
     if (r < 0)
         return r;
-    Namespace *ns = manager_find(manager, name);
-    if (!ns)
-        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", name);
+    Namespace *ns;
+    r = bus_get_namespace(manager, name, false, &ns, error);
+    if (r < 0)
+        return r;
     const char *details[] = { "verb", "delete", "namespace", name, "mode", vsock_mode_to_string(ns->mode),
                               "parent", ns->parent, NULL };
     r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
@@ -281,8 +282,9 @@ static int method_get_namespace(sd_bus_message *m, void *userdata, sd_bus_error 
     int r = sd_bus_message_read(m, "s", &name);
     if (r < 0)
         return r;
-    if (!manager_find(manager, name))
-        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", name);
+    r = bus_get_namespace(manager, name, false, NULL, error);
+    if (r < 0)
+        return r;
     _cleanup_free_ char *path = namespace_object_path(name);
     if (!path)
         return -ENOMEM;
@@ -487,8 +489,9 @@ static int method_check_leases(sd_bus_message *m, void *userdata, sd_bus_error *
     int r = sd_bus_message_read(m, "s", &ns);
     if (r < 0)
         return r;
-    if (ns[0] && !streq(ns, NS_NAME_HOST) && !manager_find(manager, ns))
-        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
+    r = bus_get_namespace(manager, ns, true, NULL, error);
+    if (r < 0)
+        return r;
     const char *details[] = { "verb", "check", "namespace", ns, NULL };
     r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_FOREIGN_LEASES, details, error);
     if (r <= 0)
@@ -542,14 +545,15 @@ static int method_attach_unit(sd_bus_message *m, void *userdata, sd_bus_error *e
     const char *problem = attach_unit_problem(unit);
     if (problem)
         return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Unit '%.255s' refused: %s.", unit, problem);
-    if (!manager_find(manager, ns))
-        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
+    r = bus_get_namespace(manager, ns, false, NULL, error);
+    if (r < 0)
+        return r;
     const char *details[] = { "verb", "attach", "namespace", ns, "unit", unit, NULL };
     r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
     if (r <= 0)
         return r < 0 ? r : 1;
     const char *dir = runtime ? manager->config.runtime_unit_dir : manager->config.unit_dir;
-    r = attach_write(dir, unit, ns);
+    r = attach_write(dir, unit, ns, manager->config.netns_dir);
     if (r < 0)
         return sd_bus_error_setf(error, BUS_ERROR_UNIT_FILE, "Cannot write %s/%s.d/%s: %s.", dir, unit,
                                  ATTACH_DROPIN_NAME, strerror(-r));
@@ -604,8 +608,9 @@ static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *e
     int r = sd_bus_message_read(m, "s", &ns);
     if (r < 0)
         return r;
-    if (ns[0] && !streq(ns, NS_NAME_HOST) && !manager_find(manager, ns))
-        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_NAMESPACE, "No namespace '%.64s' managed by vsockns.", ns);
+    r = bus_get_namespace(manager, ns, true, NULL, error);
+    if (r < 0)
+        return r;
     r = sd_bus_message_new_method_return(m, &reply);
     if (r >= 0)
         r = sd_bus_message_open_container(reply, 'a', "(susbt)");
@@ -823,6 +828,7 @@ static void stop_creates(BusContext *ctx)
 static int on_loop_exit(sd_event_source *s, void *userdata)
 {
     stop_creates(userdata);
+    inspect_dbus_stop(userdata);
     return 0;
 }
 
@@ -832,6 +838,7 @@ void manager_dbus_disconnect(Manager *m)
     if (!ctx)
         return;
     stop_creates(ctx);
+    inspect_dbus_stop(ctx);
     sd_event_source_disable_unref(ctx->exit_source);
     polkit_registry_free(ctx->polkit);
     free(ctx);

@@ -8,15 +8,19 @@
 #include "polkit.h"
 
 typedef struct CreateCall CreateCall;
+typedef struct IsolationCheck IsolationCheck;
 
 /* What the bus layer keeps beside the manager (the manager's userdata). */
-typedef struct BusContext {
+struct BusContext {
     sd_bus *bus;
     PolkitRegistry *polkit;
     CreateCall *creates;     /* CreateNamespace calls under way or waiting, in order */
     size_t n_creates_running; /* of them, those whose helper runs */
     sd_event_source *exit_source; /* stops them when the loop ends */
-} BusContext;
+    IsolationCheck *checks;  /* CheckIsolation calls whose prober runs (inspect-dbus.c) */
+    unsigned n_checks;
+};
+typedef struct BusContext BusContext;
 
 PolkitRegistry *bus_polkit_of(Manager *m);
 

@@ -23,7 +23,7 @@ static int property_get_path(sd_bus *bus, const char *path, const char *interfac
 {
     const Namespace *ns = userdata;
     char p[PATH_MAX];
-    snprintf(p, sizeof(p), "%s/%s", NETNS_RUN_DIR, ns->name);
+    manager_pin_path(ns->manager, ns->name, p, sizeof(p));
     return sd_bus_message_append(reply, "s", p);
 }
 
@@ -114,7 +114,6 @@ static int namespace_node_enumerator(sd_bus *bus, const char *path, void *userda
 
 int namespace_dbus_register(sd_bus *bus, Manager *m)
 {
-    inspect_dbus_set_manager(m);
     int r = sd_bus_add_fallback_vtable(bus, NULL, VSOCKNS_NAMESPACE_PREFIX, VSOCKNS_NAMESPACE_IFACE,
                                        namespace_vtable, namespace_object_find, m);
     if (r < 0)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/attach.h"
+#include "core/netns.h"
 #include "core/name.h"
 #include "core/namespace-conf.h"
 #include "shared/macro.h"
@@ -73,7 +74,7 @@ static int generate(const char *out, const char *path, const NamespaceConf *c)
     if (r >= 0)
         r = link_into(out, "vsockns.target.wants", unit, UNITDIR "/vsockns-namespace@.service");
     for (size_t i = 0; r >= 0 && i < c->n_units; i++)
-        r = attach_write(out, c->units[i], c->name);
+        r = attach_write(out, c->units[i], c->name, NETNS_RUN_DIR); /* as vsocknsd pins them */
     return r;
 }
 

@@ -4,11 +4,13 @@
 # name matters, plus a fingerprint of what exists on the machine.
 ctl=${ctl:-vsocknsctl}
 
-# call METHOD ARGS...: a Manager method through gdbus (GVariant text args).
+# call METHOD ARGS...: a Manager method through gdbus (GVariant text args);
+# $call_timeout, if set, is how long it waits for the answer (seconds;
+# gdbus's default is 25).
 call() {
     local method=$1
     shift
-    gdbus call --system --dest org.vsockns1 --object-path /org/vsockns1 \
+    gdbus call --system --dest org.vsockns1 --object-path /org/vsockns1 ${call_timeout:+--timeout "$call_timeout"} \
         --method "org.vsockns1.Manager.$method" "$@" 2>&1
 }
 

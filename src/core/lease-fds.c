@@ -17,7 +17,7 @@
 /* A release whose CID is not free yet. */
 typedef struct Ticket {
     uint64_t id;
-    char ns[NS_NAME_MAX + 1];
+    char space[NS_NAME_MAX + 1]; /* the CID space's key (CidSpace.key: "" global) */
     uint32_t cid;
     uint64_t retake;
 } Ticket;
@@ -56,6 +56,8 @@ struct LeaseFds {
     sd_event_source *settle_later; /* armed by every change to the vaults */
     sd_event_source *barrier, *barrier_timer;
     uint64_t barrier_upto;     /* what the barrier in flight covers */
+    sd_event_source *retry;    /* a vault that could not be rebuilt: try again */
+    bool stopped;              /* lease_fds_stop(): nothing is waited for any more */
 
     LeaseCloser *closer;       /* LEASE_FDS_BY_HAND */
 
@@ -102,7 +104,7 @@ static void tickets_done(LeaseFds *f, uint64_t upto)
     memmove(f->tickets, f->tickets + n, (f->n_tickets - n) * sizeof(Ticket));
     f->n_tickets -= n;
     for (size_t i = 0; done && i < n; i++)
-        f->released(f->userdata, done[i].ns, done[i].cid, done[i].retake);
+        f->released(f->userdata, done[i].space, done[i].cid, done[i].retake);
     free(done);
     uint64_t oldest = f->n_tickets ? f->tickets[0].id : UINT64_MAX;
     while (f->waiters && f->waiters->upto < oldest)
@@ -121,21 +123,23 @@ static uint64_t ticket_new(LeaseFds *f, const Lease *l, uint64_t retake)
     }
     Ticket *t = &f->tickets[f->n_tickets++];
     *t = (Ticket) { .id = ++f->newest, .cid = l->rec.cid, .retake = retake };
-    snprintf(t->ns, sizeof(t->ns), "%s", l->rec.ns);
+    snprintf(t->space, sizeof(t->space), "%s", l->space->key);
     return t->id;
 }
 
 /* The fd store: once PID 1 has handled every change sent before the
  * barrier, the tickets it covers are done. One barrier at a time. */
-static void barrier_send(LeaseFds *f);
+static void settle_soon(LeaseFds *f);
 
 static void barrier_finish(LeaseFds *f)
 {
     f->barrier = sd_event_source_disable_unref(f->barrier); /* closes the pipe's reading end */
     f->barrier_timer = sd_event_source_disable_unref(f->barrier_timer);
     tickets_done(f, f->barrier_upto);
+    /* Given out while this one was in flight: the next barrier goes after
+     * the flush that covers them (on_settle_later), never before it. */
     if (f->n_tickets > 0)
-        barrier_send(f); /* given out while this one was in flight */
+        settle_soon(f);
 }
 
 static int on_barrier_closed(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -174,17 +178,33 @@ static void barrier_send(LeaseFds *f)
     }
 }
 
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    LeaseFds *f = userdata;
+    f->retry = sd_event_source_disable_unref(f->retry);
+    settle_soon(f);
+    return 0;
+}
+
+/* Rebuilds the stale vaults, then sends the barrier. A vault that could
+ * not be rebuilt (no memory, the store refusing) still holds its devices:
+ * its tickets are not done, and the flush is tried again in a second. */
 static int on_settle_later(sd_event_source *s, void *userdata)
 {
     LeaseFds *f = userdata;
-    lease_vaults_flush(f->vaults);
+    if (lease_vaults_flush(f->vaults) > 0) {
+        if (!f->retry && sd_event_add_time_relative(f->event, &f->retry, CLOCK_MONOTONIC, LEASE_FDS_RETRY_USEC, 0,
+                                                    on_retry, f) < 0)
+            log_warning("Cannot schedule another try at rebuilding the fd store's vaults");
+        return 0;
+    }
     barrier_send(f);
     return 0;
 }
 
 static void settle_soon(LeaseFds *f)
 {
-    if (f->settle_later)
+    if (f->settle_later && !f->stopped)
         (void) sd_event_source_set_enabled(f->settle_later, SD_EVENT_ONESHOT);
 }
 
@@ -228,6 +248,7 @@ LeaseFds *lease_fds_free(LeaseFds *f)
     sd_event_source_disable_unref(f->settle_later);
     sd_event_source_disable_unref(f->barrier);
     sd_event_source_disable_unref(f->barrier_timer);
+    sd_event_source_disable_unref(f->retry);
     lease_vaults_free(f->vaults);
     for (size_t i = 0; i < f->n_stored; i++)
         if (f->stored[i].fd >= 0)
@@ -254,26 +275,51 @@ uint64_t lease_fds_let_go(LeaseFds *f, Lease *l, uint64_t retake)
         close(fd);
         return 0;
     }
-    uint64_t ticket = ticket_new(f, l, retake);
+    uint64_t ticket = f->stopped ? 0 : ticket_new(f, l, retake);
     if (f->mode == LEASE_FDS_FD_STORE) {
         lease_vaults_remove(f->vaults, l);
         /* Not the last copy as long as the vault holds one: PID 1 pays the
          * last close when the vault goes. */
         close(fd);
-        if (ticket)
-            settle_soon(f);
-    } else if (ticket)
+        settle_soon(f); /* the vault changed, ticket or not */
+    } else if (ticket && f->closer)
         lease_closer_queue(f->closer, fd, ticket);
     else
         close(fd);
     return ticket;
 }
 
+bool lease_fds_cancel_retake(LeaseFds *f, uint64_t ticket)
+{
+    for (size_t i = 0; f && i < f->n_tickets; i++)
+        if (f->tickets[i].id == ticket) {
+            f->tickets[i].retake = 0;
+            return true;
+        }
+    return false;
+}
+
+void lease_fds_stop(LeaseFds *f)
+{
+    if (!f || f->stopped)
+        return;
+    f->stopped = true;
+    /* By hand: every queued fd closed now, so every ticket is done. */
+    if (f->closer) {
+        f->closer = lease_closer_free(f->closer);
+        tickets_done(f, f->newest);
+    }
+    /* The fd store: the stale vaults go to PID 1, whom nobody waits for. */
+    lease_vaults_flush(f->vaults);
+    while (f->waiters)
+        waiter_finish(f, f->waiters, f->n_tickets > 0);
+}
+
 static int on_waiter_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 {
     Waiter *w = userdata;
-    log_notice("Still closing the devices of released leases after %llu s; answering now, their CIDs stay "
-               "marked as releasing until closed",
+    log_notice("The devices of released leases are still not closed after %llu s; answering now, their CIDs "
+               "stay marked as releasing until they are",
                (unsigned long long) (LEASE_FDS_REPLY_USEC / 1000000ULL));
     waiter_finish(w->owner, w, true);
     return 0;
@@ -289,12 +335,10 @@ int lease_fds_when_free(LeaseFds *f, void (*done)(void *userdata, bool timed_out
     if (!w)
         return -ENOMEM;
     *w = (Waiter) { .owner = f, .upto = f->newest, .done = done, .userdata = userdata };
-    if (f->mode == LEASE_FDS_BY_HAND) {
-        int r = sd_event_add_time_relative(f->event, &w->timer, CLOCK_MONOTONIC, LEASE_FDS_REPLY_USEC, 0,
-                                           on_waiter_timeout, w);
-        if (r < 0)
-            log_warning_errno(r, "Cannot time the wait for closing: %m");
-    }
+    int r = sd_event_add_time_relative(f->event, &w->timer, CLOCK_MONOTONIC, LEASE_FDS_REPLY_USEC, 0,
+                                       on_waiter_timeout, w);
+    if (r < 0)
+        log_warning_errno(r, "Cannot time the wait for closing: %m");
     Waiter **p = &f->waiters;
     while (*p)
         p = &(*p)->next;
@@ -439,6 +483,7 @@ void lease_fds_adopted(LeaseFds *f)
     f->stored = NULL;
     f->n_stored = f->stored_allocated = 0;
     if (moved > 0)
-        log_info("Moved %zu lease fds from entries of their own in the fd store into vaults", moved);
+        log_info("Removed %zu lease fds stored in entries of their own (by an earlier vsocknsd) from the fd "
+                 "store; the leases that still stand keep theirs in vaults", moved);
     lease_vaults_adopted(f->vaults, changes);
 }

@@ -35,8 +35,11 @@
 
 /* How long a release waits for PID 1 to confirm the fd store changes. */
 #define LEASE_FDS_SETTLE_USEC (5 * 1000000ULL)
-/* How long lease_fds_when_free() waits for the closing thread at most. */
+/* How long lease_fds_when_free() waits at most (the closing thread, or a
+ * vault that cannot be rebuilt). */
 #define LEASE_FDS_REPLY_USEC (20 * 1000000ULL)
+/* A vault that could not be rebuilt is tried again after this long. */
+#define LEASE_FDS_RETRY_USEC (1 * 1000000ULL)
 
 typedef struct Lease Lease;
 typedef struct LeaseFds LeaseFds;
@@ -53,9 +56,10 @@ typedef struct LeaseFdSlot {
     bool record_current;   /* at startup: the vault's copy of the record is the file's */
 } LeaseFdSlot;
 
-/* A ticket is done: the CID of (ns, cid) is free, or, if retake is not 0,
- * that lease (by Lease.id) may take its CID again. Called in ticket order. */
-typedef void (*lease_fds_released_fn)(void *userdata, const char *ns, uint32_t cid, uint64_t retake);
+/* A ticket is done: the CID of (space, cid) is free (space: the CidSpace's
+ * key, "" for the global one), or, if retake is not 0, that lease (by
+ * Lease.id) may take its CID again. Called in ticket order. */
+typedef void (*lease_fds_released_fn)(void *userdata, const char *space, uint32_t cid, uint64_t retake);
 
 int lease_fds_new(sd_event *event, LeaseFdsMode mode, lease_fds_released_fn released, void *userdata,
                   LeaseFds **ret);
@@ -75,6 +79,14 @@ void lease_fds_keep(LeaseFds *f, Lease *l);
 uint64_t lease_fds_let_go(LeaseFds *f, Lease *l, uint64_t retake);
 /* Whether any ticket is not done yet. */
 bool lease_fds_pending(const LeaseFds *f);
+/* The lease the retake of that ticket was for has ended: the ticket only
+ * frees the CID now. false if the ticket is done already. */
+bool lease_fds_cancel_retake(LeaseFds *f, uint64_t ticket);
+/* vsocknsd is stopping (its loop ends, the bus is still there): the
+ * closing thread closes what is queued, and every lease_fds_when_free()
+ * caller is answered (timed_out if PID 1 was still to confirm). From then
+ * on fds are closed at once and nothing is waited for. */
+void lease_fds_stop(LeaseFds *f);
 /* Calls done once every ticket given out so far is done (at once, in this
  * call, if none is pending; timed_out: answered after LEASE_FDS_REPLY_USEC
  * with the closing thread still at work, the markers staying until it is

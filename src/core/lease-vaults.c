@@ -253,7 +253,7 @@ static void vault_rebuild(LeaseVaults *s, size_t i)
     vault_drop(s, i);
 }
 
-void lease_vaults_flush(LeaseVaults *s)
+size_t lease_vaults_flush(LeaseVaults *s)
 {
     /* Backwards: vault_drop() moves the last vault (done, or new) to i. */
     for (size_t i = s ? s->n : 0; i-- > 0;) {
@@ -265,6 +265,10 @@ void lease_vaults_flush(LeaseVaults *s)
         else
             vault_rebuild(s, i);
     }
+    size_t stale = 0;
+    for (size_t i = 0; s && i < s->n; i++)
+        stale += s->vaults[i]->stale;
+    return stale;
 }
 
 /* The vault of this id among those coming back, made (without ends) if new. */

@@ -44,8 +44,9 @@ void lease_vaults_add(LeaseVaults *s, Lease *l);
 /* The lease's copy is to go: its vault goes stale. */
 void lease_vaults_remove(LeaseVaults *s, Lease *l);
 /* Rebuilds or removes every stale vault (the old one is removed only once
- * the new one is stored). */
-void lease_vaults_flush(LeaseVaults *s);
+ * the new one is stored). Returns how many are still stale (could not be
+ * rebuilt). */
+size_t lease_vaults_flush(LeaseVaults *s);
 /* Sends BARRIER=1 with the writing end of a new pipe: the reading end
  * (returned) hangs up once systemd has handled everything sent before. */
 int lease_vaults_barrier(void);

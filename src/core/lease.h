@@ -58,6 +58,7 @@ struct Lease {
     int fd;           /* our vhost-vsock fd (lease-fds.h owns it); -1 if advisory, or
                        * if after a restart only the client's copy still holds the CID */
     LeaseFdSlot slot; /* lease-fds's: where the fd store's copy of fd is */
+    uint64_t retake_ticket; /* persistent, its process gone: the ticket it waits for (0: none) */
     int bind_pidfd;   /* -1 unless bound to a process */
     sd_event_source *watch; /* on bind_pidfd, while the manager has a loop */
     struct Manager *manager; /* that keeps it */

@@ -51,13 +51,12 @@ static Namespace *namespace_of(Manager *m, const char *ns)
     return n && !n->pending ? n : NULL;
 }
 
-static void lease_released(void *userdata, const char *ns, uint32_t cid, uint64_t retake_id);
+static void lease_released(void *userdata, const char *space_key, uint32_t cid, uint64_t retake_id);
 
 static bool namespace_pin_holds(Manager *m, const Namespace *n)
 {
-    char path[PATH_MAX];
-    manager_pin_path(m, n->name, path, sizeof(path));
-    return netns_pin_holds(m->netns, m->netns_userdata, path, &(NetnsId) { .dev = n->dev, .ino = n->inode });
+    return netns_pin_holds(m->netns, m->netns_userdata, m->config.netns_dir, n->name,
+                           &(NetnsId) { .dev = n->dev, .ino = n->inode });
 }
 
 int manager_attach_event(Manager *m, sd_event *event, LeaseFdsMode mode)
@@ -393,19 +392,32 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
 
 static void retake(Manager *m, Lease *l, const char *why);
 
+/* A CID space by its key: "" the global one, else a local namespace's
+ * (NULL once that namespace, and its space, are gone). */
+static CidSpace *space_by_key(Manager *m, const char *key)
+{
+    if (!key[0])
+        return m->global_space;
+    Namespace *n = namespace_of(m, key);
+    return n ? n->space : NULL;
+}
+
 /* lease-fds: a ticket is done. */
-static void lease_released(void *userdata, const char *ns, uint32_t cid, uint64_t retake_id)
+static void lease_released(void *userdata, const char *space_key, uint32_t cid, uint64_t retake_id)
 {
     Manager *m = userdata;
-    CidSpace *space = space_of(m, ns, false);
+    CidSpace *space = space_by_key(m, space_key);
     void *v = space ? cid_map_get(&space->map, cid) : NULL;
-    /* The namespace may be gone with its space, the CID taken again, the
-     * lease released meanwhile: only that very lease takes its CID again. */
+    /* The namespace may be gone (a global one's CIDs are in the global
+     * space all the same), the CID taken again, the lease released
+     * meanwhile: only that very lease takes its CID again. */
     if (!retake_id && v == CID_RELEASING)
         cid_map_remove(&space->map, cid);
     Lease *l = cid_map_value_lease(v);
-    if (retake_id && l && l->id == retake_id && l->fd < 0)
+    if (retake_id && l && l->id == retake_id && l->fd < 0) {
+        l->retake_ticket = 0;
         retake(m, l, "the process it was bound to exited");
+    }
 }
 
 /* Takes the CID of a persistent lease again on a fresh device; if someone
@@ -447,7 +459,8 @@ void manager_bound_process_exited(Manager *m, Lease *l)
     /* Every copy of ours must be gone before the CID is free again; with
      * nothing to wait for (no copy of ours after a restart without the fd
      * store, or no loop), it is taken again at once. */
-    if (!lease_fds_let_go(m->fds, l, l->id))
+    l->retake_ticket = lease_fds_let_go(m->fds, l, l->id);
+    if (!l->retake_ticket)
         retake(m, l, why);
 }
 
@@ -511,8 +524,12 @@ void manager_drop_lease(Manager *m, Lease *l, const char *why)
     if (m->on_lease_removed)
         m->on_lease_removed(m, l, why, m->userdata);
     /* Automatic picks skip the CID, and an explicit one hears "try again",
-     * until every copy of ours is closed (lease-fds.h). */
-    if (lease_fds_let_go(m->fds, l, 0))
+     * until every copy of ours is closed (lease-fds.h): this device's, or,
+     * for a persistent lease waiting to take its CID again, the old one. */
+    uint64_t ticket = lease_fds_let_go(m->fds, l, 0);
+    if (!ticket && l->retake_ticket && lease_fds_cancel_retake(m->fds, l->retake_ticket))
+        ticket = l->retake_ticket;
+    if (ticket)
         (void) cid_map_put(&l->space->map, l->rec.cid, CID_RELEASING);
     unbind_process(l);
     lease_record_remove(m->config.state_dir, &l->rec);

@@ -125,7 +125,7 @@ int manager_save(Manager *m)
 
 void manager_pin_path(const Manager *m, const char *name, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s/%s", m->config.netns_dir, name);
+    netns_pin_path(m->config.netns_dir, name, buf, size);
 }
 
 Namespace *manager_get(Manager *m, const char *name, bool host_too, ManagerError *e)
@@ -138,9 +138,8 @@ Namespace *manager_get(Manager *m, const char *name, bool host_too, ManagerError
 
 bool manager_namespace_pinned(Manager *m, const Namespace *ns)
 {
-    char path[PATH_MAX];
-    manager_pin_path(m, ns->name, path, sizeof(path));
-    return netns_pin_holds(m->netns, m->netns_userdata, path, &(NetnsId) { .dev = ns->dev, .ino = ns->inode });
+    return netns_pin_holds(m->netns, m->netns_userdata, m->config.netns_dir, ns->name,
+                           &(NetnsId) { .dev = ns->dev, .ino = ns->inode });
 }
 
 int manager_forget_if_unpinned(Manager *m, Namespace *ns, ManagerError *e)

@@ -766,10 +766,17 @@ const NetnsOps netns_ops_real = {
     .sysctl_read = real_sysctl_read,
 };
 
-bool netns_pin_holds(const NetnsOps *ops, void *userdata, const char *path, const NetnsId *want)
+void netns_pin_path(const char *dir, const char *name, char *buf, size_t size)
 {
+    snprintf(buf, size, "%s/%s", dir, name);
+}
+
+bool netns_pin_holds(const NetnsOps *ops, void *userdata, const char *dir, const char *name, const NetnsId *want)
+{
+    char path[PATH_MAX];
     NetnsId now;
     bool is_ns;
+    netns_pin_path(dir, name, path, sizeof(path));
     return ops->path_id(userdata, path, &now, &is_ns) == 0 && is_ns && now.ino == want->ino &&
            (!want->dev || now.dev == want->dev);
 }

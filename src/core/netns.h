@@ -178,6 +178,8 @@ typedef struct NetnsOps {
 
 extern const NetnsOps netns_ops_real;
 
-/* Whether path, through ops, still pins the namespace want (same nsfs
+/* Where namespace name is pinned below dir (/run/netns/NAME). */
+void netns_pin_path(const char *dir, const char *name, char *buf, size_t size);
+/* Whether dir/name, through ops, still pins the namespace want (same nsfs
  * inode, and device when it is known). Only looks. */
-bool netns_pin_holds(const NetnsOps *ops, void *userdata, const char *path, const NetnsId *want);
+bool netns_pin_holds(const NetnsOps *ops, void *userdata, const char *dir, const char *name, const NetnsId *want);

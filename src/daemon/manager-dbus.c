@@ -827,8 +827,12 @@ static void stop_creates(BusContext *ctx)
  * source, priority 0), so that the answers still go out. */
 static int on_loop_exit(sd_event_source *s, void *userdata)
 {
-    stop_creates(userdata);
-    inspect_dbus_stop(userdata);
+    BusContext *ctx = userdata;
+    stop_creates(ctx);
+    inspect_dbus_stop(ctx);
+    /* Callers waiting for released CIDs are answered while the bus is
+     * still there. */
+    lease_fds_stop(ctx->manager->fds);
     return 0;
 }
 
@@ -839,6 +843,7 @@ void manager_dbus_disconnect(Manager *m)
         return;
     stop_creates(ctx);
     inspect_dbus_stop(ctx);
+    lease_fds_stop(m->fds);
     sd_event_source_disable_unref(ctx->exit_source);
     polkit_registry_free(ctx->polkit);
     free(ctx);
@@ -853,6 +858,7 @@ int manager_dbus_connect_signals(sd_bus *bus, Manager *m)
         return -ENOMEM;
     }
     ctx->bus = bus;
+    ctx->manager = m;
     int r = sd_event_add_exit(sd_bus_get_event(bus), &ctx->exit_source, on_loop_exit, ctx);
     if (r >= 0)
         r = sd_event_source_set_priority(ctx->exit_source, SD_EVENT_PRIORITY_IMPORTANT);

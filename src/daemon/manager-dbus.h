@@ -12,6 +12,7 @@ typedef struct IsolationCheck IsolationCheck;
 
 /* What the bus layer keeps beside the manager (the manager's userdata). */
 struct BusContext {
+    Manager *manager;
     sd_bus *bus;
     PolkitRegistry *polkit;
     CreateCall *creates;     /* CreateNamespace calls under way or waiting, in order */

@@ -257,6 +257,46 @@ static void test_releasing_marks(void **state)
     teardown_manager(m);
 }
 
+/* A global namespace forgotten with a lease in release: its CID is in the
+ * global space, which stays; the ticket still clears the marker there (it
+ * once looked the space up by the namespace, gone by then, and the CID
+ * stayed skipped until a restart). */
+static void test_releasing_global_forgotten(void **state)
+{
+    Manager *m = make_manager();
+    attach_loop(m, LEASE_FDS_FD_STORE);
+    ErrorKind err;
+    assert_int_equal(acquire(m, "g1", 0, "x", NULL, true, &err), CID_MIN);
+    manager_forget_namespace(m, manager_find(m, "g1"), "test: deleted");
+    assert_true(cid_map_get(&m->global_space->map, CID_MIN) == CID_RELEASING);
+    settle(m);
+    assert_null(cid_map_get(&m->global_space->map, CID_MIN));
+    assert_int_equal(acquire(m, ".host", 0, "y", NULL, true, &err), CID_MIN);
+    teardown_manager(m);
+}
+
+/* A persistent lease whose process exited waits for its old device to go;
+ * released meanwhile, its CID is marked as being released (not free, not
+ * "held outside") until that ticket is done, and is not taken again. */
+static void test_release_while_retake_waits(void **state)
+{
+    Manager *m = make_manager();
+    attach_loop(m, LEASE_FDS_FD_STORE);
+    LeaseRequest req = { .ns = "a", .cid = 77, .owner = "vm", .reserve = true, .hand_out = true, .pid = getpid(),
+                         .bind_pidfd = -1, .persist = true };
+    Lease *l;
+    assert_int_equal(manager_acquire_lease(m, &req, &l, NULL), 0);
+    CidMap *map = &manager_find(m, "a")->space->map;
+    manager_bound_process_exited(m, l);
+    assert_true(lease_fds_pending(m->fds));
+    assert_int_equal(manager_release_lease(m, "a", 77, 0, NULL), 0);
+    assert_true(cid_map_get(map, 77) == CID_RELEASING);
+    settle(m);
+    assert_null(cid_map_get(map, 77));
+    assert_null(manager_find_lease(m, "a", 77));
+    teardown_manager(m);
+}
+
 /* manager_find() by the table's index with many namespaces, objects that
  * keep their address whatever is added or removed around them, and an index
  * that stays right through removals (no tombstones: entries move back). */
@@ -703,6 +743,8 @@ int main(void)
         cmocka_unit_test(test_spaces),     cmocka_unit_test(test_auto_and_outside),
         cmocka_unit_test(test_per_namespace_sets),
         cmocka_unit_test(test_releasing_marks),
+        cmocka_unit_test(test_releasing_global_forgotten),
+        cmocka_unit_test(test_release_while_retake_waits),
         cmocka_unit_test(test_when_free),
         cmocka_unit_test(test_closing_thread),
         cmocka_unit_test(test_find_many),

@@ -14,6 +14,7 @@
 . "$(dirname "$0")/../daemon-lib.sh"
 
 deadline=25
+call_timeout=$((3 * deadline)) # the stalled calls are answered at the deadline
 # At debug level vsocknsd logs each creation that waits for its turn.
 use_faults_build --log-level=debug --helper-timeout=$deadline
 main_pid() { systemctl show -P MainPID vsocknsd; }
@@ -126,7 +127,7 @@ call CreateNamespace cs-queued global "@a{sv} {}" >"$dir/queued" &
 queued=$!
 expect_eq "the ninth creation waits for its turn (vsocknsd says so)" yes "$(waiting cs-queued)"
 as_quota_user() {
-    runuser -u cs-quota -- busctl --allow-interactive-authorization=no call org.vsockns1 /org/vsockns1 \
+    runuser -u cs-quota -- busctl --timeout="$call_timeout" --allow-interactive-authorization=no call org.vsockns1 /org/vsockns1 \
         org.vsockns1.Manager CreateNamespace 'ssa{sv}' "$1" local 0 >"$2" 2>&1
 }
 # q1 and q2 wait before q3 is sent.

@@ -46,14 +46,16 @@ expect_eq "CID 71 free" OK "$(cid_probe lmv 71)"
 fifo2=$(mktemp -u)
 mkfifo "$fifo2"
 : >"$out"
-$ctl exec lmv --cid 80 -- bash -c '"$1" --move-fd 3 81 <"$2" >>"$3"; exec 3>&-; echo CLOSED >>"$3"; read -r _ <"$4"' \
-    _ "$tools/vhost-cid" "$fifo" "$out" "$fifo2" &
-holder=$!
-exec 6>"$fifo"
-exec 7>"$fifo2"
+# Opened read-write: never blocks, and closing it is the end of file the
+# other side waits for.
+exec 6<>"$fifo"
+exec 7<>"$fifo2"
 defer "exec 7>&-"
+$ctl exec lmv --cid 80 -- bash -c '"$1" --move-fd 3 81 <"$2" >>"$3"; exec 3>&-; echo CLOSED >>"$3"; read -r _ <"$4"' \
+    _ "$tools/vhost-cid" "$fifo" "$out" "$fifo2" 6>&- 7>&- &
+holder=$!
 for _ in $(seq 100); do grep -q MOVED "$out" && break; sleep 0.1; done
-exec 6>&- # the mover exits, the shell closes its copy and waits
+exec 6>&- # the mover exits, the shell closes its copy and waits on fifo2
 for _ in $(seq 100); do grep -q CLOSED "$out" && break; sleep 0.1; done
 expect_eq "moved to 81, the holder's copy closed" "MOVED CLOSED" "$(paste -sd' ' "$out")"
 expect_eq "CID 81 held by vsockns's copies of the moved device" EADDRINUSE "$(cid_probe lmv 81)"

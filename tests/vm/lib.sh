@@ -71,6 +71,11 @@ parent_add() {
     [[ $r == OK ]] || { echo "cannot lock $1 child_ns_mode to $2: $r"; exit 1; }
 }
 
+# grep_q ARGS...: grep -q, but reading all its input. Under pipefail, a
+# grep -q that stops at the first match can leave the writer of a long
+# input (journalctl, grep -A) dying of SIGPIPE, and the pipeline failing.
+grep_q() { grep "$@" >/dev/null; }
+
 expect_eq() {
     local what=$1 want=$2 got=$3
     if [[ $got == "$want" ]]; then pass "$what = $got"; else fail "$what: expected '$want', got '$got'"; fi
@@ -81,7 +86,7 @@ expect_eq() {
 wait_listening() {
     local ns=$1 port=$2 i
     for ((i = 0; i < 50; i++)); do
-        in_ns "$ns" ss -H --vsock -l 2>/dev/null | grep -q ":$port\b" && return 0
+        in_ns "$ns" ss -H --vsock -l 2>/dev/null | grep_q ":$port\b" && return 0
         sleep 0.1
     done
     return 1

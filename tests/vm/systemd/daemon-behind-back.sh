@@ -15,7 +15,7 @@ expect_eq "NamespaceCreated signals" 2 "$(grep -A3 'Member=NamespaceCreated' "$l
 ip netns del bb-victim
 for _ in $(seq 50); do grep -q bb-victim "$log" && break; sleep 0.1; done
 expect_eq "NamespaceRemoved signal for bb-victim" yes \
-    "$(grep -A3 'Member=NamespaceRemoved' "$log" | grep -q 'STRING "bb-victim"' && echo yes)"
+    "$(grep -A3 'Member=NamespaceRemoved' "$log" | grep_q 'STRING "bb-victim"' && echo yes)"
 # The ObjectManager side: InterfacesAdded at creation, InterfacesRemoved when
 # it goes (behind our back here, by DeleteNamespace below), each naming the
 # object's interfaces.

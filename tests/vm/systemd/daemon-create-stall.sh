@@ -79,7 +79,7 @@ expect_eq "it fails with a named error once the helper deadline passed" yes \
 not_left cs-slow
 expect_eq "the stalled helper is gone" 0 "$(helpers)"
 expect_eq "the journal names the stall" yes \
-    "$(journalctl -b -u vsocknsd --no-pager | grep -q "Fault point create-helper-stall reached: stalling" && echo yes)"
+    "$(journalctl -b -u vsocknsd --no-pager | grep_q "Fault point create-helper-stall reached: stalling" && echo yes)"
 create cs-slow local
 expect_eq "ns_mode of cs-slow made again" local "$(sysctl_get cs-slow ns_mode)"
 
@@ -192,7 +192,7 @@ expect_eq "the caller is told vsocknsd stopped" yes \
     "$(grep -q "vsocknsd is stopping: the creation of namespace 'cs-stop' was stopped" "$dir/stop" && echo yes)"
 not_left cs-stop
 expect_eq "the next start had no interrupted creation to finish" no \
-    "$(journalctl -b -u vsocknsd --no-pager | grep -q "cs-stop.*interrupted\|interrupted.*cs-stop" && echo yes || echo no)"
+    "$(journalctl -b -u vsocknsd --no-pager | grep_q "cs-stop.*interrupted\|interrupted.*cs-stop" && echo yes || echo no)"
 expect_eq "namespaces kept across the restart" "cs-fast cs-queued cs-slow" \
     "$($ctl list --json | grep -o '"name":"cs-[^"]*"' | cut -d'"' -f4 | sort | xargs)"
 finish

@@ -13,7 +13,7 @@ prop() { busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager Hos
 # have what the start wrote on stderr: looked for up to 10 s).
 journal_has() {
     for _ in $(seq 50); do
-        journalctl -b -u vsocknsd -o cat --no-pager | grep -qF "$1" && { echo yes; return; }
+        journalctl -b -u vsocknsd -o cat --no-pager | grep_q -F "$1" && { echo yes; return; }
         sleep 0.2
     done
     echo no

@@ -61,6 +61,6 @@ expect_eq "fr-a re-adopted" local "$($ctl show --json fr-a | grep -o '"mode":"[^
 expect_eq "fr-b not taken over" 4 "$($ctl show fr-b >/dev/null 2>&1; echo $?)"
 expect_eq "ip's fr-b left pinned" "$theirs" "$(stat -c %i /run/netns/fr-b)"
 expect_eq "journal says it was left alone" yes \
-    "$(journalctl -u vsocknsd -b | grep -q 'fr-b is not what vsockns made, leaving it alone' && echo yes)"
+    "$(journalctl -u vsocknsd -b | grep_q 'fr-b is not what vsockns made, leaving it alone' && echo yes)"
 expect_eq "no pending record left" no "$(grep -q pending /run/vsockns/namespaces.json && echo yes || echo no)"
 finish

@@ -27,7 +27,7 @@ out=$(call CreateNamespace pl-local local "@a{sv} {}")
 expect_eq "the error says what was found" yes "$([[ $out == *"locked to 'global'"* ]] && echo yes)"
 expect_eq "nothing created" "$before" "$(world)"
 expect_eq "vsocknsctl status shows the problem" yes \
-    "$($ctl status --json | grep -q "\"local_parent\":\"its child_ns_mode is locked to .global." && echo yes)"
+    "$($ctl status --json | grep_q "\"local_parent\":\"its child_ns_mode is locked to .global." && echo yes)"
 expect_eq "planted parent still locked to global" global \
     "$(nsenter --net=/run/vsockns/parents/local cat /proc/sys/net/vsock/child_ns_mode)"
 create pl-global global

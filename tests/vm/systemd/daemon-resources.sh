@@ -38,7 +38,7 @@ out=$(call CreateNamespace rs-nofd local "@a{sv} {}")
 expect_eq "at the fd limit: create fails, named" yes "$([[ $out == *org.vsockns1.Error.* ]] && echo yes)"
 expect_eq "  and leaves no pin" "" "$(ls /run/netns | grep -x rs-nofd)"
 for c in 20 21 22 23; do
-    if $ctl leases rs1 | awk '{ print $2 }' | grep -qx $c; then
+    if $ctl leases rs1 | awk '{ print $2 }' | grep_q -x $c; then
         [[ $(cid_probe rs1 $c) == EADDRINUSE ]] || fail "lease $c granted at the limit is not held"
     else
         [[ $(cid_probe rs1 $c) == OK ]] || fail "CID $c refused at the limit is held by nobody"

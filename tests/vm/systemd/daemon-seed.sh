@@ -19,7 +19,7 @@ for spec in a:local b:local g:global; do
     defer "$ctl delete ${spec%:*}"
     expect_eq "ns_mode of ${spec%:*}" "${spec#*:}" "$(ip netns exec "${spec%:*}" cat /proc/sys/net/vsock/ns_mode)"
 done
-expect_eq "lo is up in a" yes "$(ip netns exec a ip -br link show lo | grep -q UNKNOWN && echo yes)"
+expect_eq "lo is up in a" yes "$(ip netns exec a ip -br link show lo | grep_q UNKNOWN && echo yes)"
 
 listen a 5001
 listen b 5002

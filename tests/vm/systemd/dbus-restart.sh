@@ -25,7 +25,7 @@ journalctl --sync
 journal=$(journalctl -b -u vsocknsd --no-pager)
 if grep -q "lost the system bus" <<<"$journal"; then
     pass "  and said why (it noticed the bus was gone)"
-elif grep -A20 "vsocknsd stopping" <<<"$journal" | grep -q "Got [0-9]* fds back from the fd store"; then
+elif grep -A20 "vsocknsd stopping" <<<"$journal" | grep_q "Got [0-9]* fds back from the fd store"; then
     pass "  and said why (systemd stopped it with its bus name gone; started again with its fd store)"
 else
     fail "  and said why: neither 'lost the system bus' nor a stop and fds back in its journal; its last lines:"

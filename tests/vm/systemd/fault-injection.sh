@@ -26,7 +26,7 @@ arm() {
     done
     expect_eq "$point: fired (armed file consumed)" gone "$([[ -e /run/vsockns-fault ]] && echo still-armed || echo gone)"
     expect_eq "$point: the journal names it" yes \
-        "$(journalctl -b -u vsocknsd --no-pager | grep -q "Fault point $point reached" && echo yes)"
+        "$(journalctl -b -u vsocknsd --no-pager | grep_q "Fault point $point reached" && echo yes)"
     expect_eq "$point: restarted" yes "$([[ $(main_pid) != "$before" ]] && echo yes)"
 }
 
@@ -75,7 +75,7 @@ for point in after-set-guest-cid after-state-write after-fdstore; do
     arm "$point" $ctl acquire --cid $cid fi-base
     invariants "$point"
     # the CID is either leased (held) or free in the kernel, never held by nobody
-    if $ctl leases fi-base | awk '{ print $2 }' | grep -qx $cid; then
+    if $ctl leases fi-base | awk '{ print $2 }' | grep_q -x $cid; then
         expect_eq "$point: CID $cid kept as a lease, held" EADDRINUSE "$(cid_probe fi-base $cid)"
     else
         expect_eq "$point: CID $cid not leased, so free" OK "$(cid_probe fi-base $cid)"
@@ -91,7 +91,7 @@ arm after-vault-rebuild $ctl release fi-base 61
 invariants after-vault-rebuild
 expect_eq "after-vault-rebuild: 60 and 62 kept, held" "EADDRINUSE EADDRINUSE" \
     "$(cid_probe fi-base 60) $(cid_probe fi-base 62)"
-if $ctl leases fi-base | awk '{ print $2 }' | grep -qx 61; then
+if $ctl leases fi-base | awk '{ print $2 }' | grep_q -x 61; then
     expect_eq "after-vault-rebuild: 61 still leased, held" EADDRINUSE "$(cid_probe fi-base 61)"
 else
     expect_eq "after-vault-rebuild: 61 released, free" OK "$(cid_probe fi-base 61)"

@@ -26,7 +26,7 @@ expect_eq "CID 11 (same vault) still held" EADDRINUSE "$(cid_probe fv-a 11)"
 expect_eq "restarted by systemd after kill -9" yes "$(kill9_and_wait_restart && echo yes)"
 expect_eq "149 leases after kill -9" 149 "$(count fv-a)"
 expect_eq "journal: the vaults came back with every fd" yes \
-    "$(journalctl -u vsocknsd -b | grep -q 'fd store: 3 vaults with 149 lease fds' && echo yes)"
+    "$(journalctl -u vsocknsd -b | grep_q 'fd store: 3 vaults with 149 lease fds' && echo yes)"
 expect_eq "vsocknsd holds 149 vhost fds" 149 "$(vhost_fds)"
 expect_eq "CID 3 held" EADDRINUSE "$(cid_probe fv-a 3)"
 expect_eq "CID 152 held" EADDRINUSE "$(cid_probe fv-a 152)"

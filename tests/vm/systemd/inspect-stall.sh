@@ -35,7 +35,7 @@ out=$(check_call is-a)
 expect_eq "a ninth check is refused at once with LimitReached" yes \
     "$([[ $out == *"org.vsockns1.Error.LimitReached: 8 isolation checks are under way"* ]] && echo yes || echo "no: $out")"
 expect_eq "and starts no ninth prober" 8 "$(probers)"
-expect_eq "the loop answers other calls meanwhile" yes "$($ctl list --json | grep -q '"is-a"' && echo yes)"
+expect_eq "the loop answers other calls meanwhile" yes "$($ctl list --json | grep_q '"is-a"' && echo yes)"
 expect_eq "the stalled checks are still waiting" 8 "$(for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && echo; done | wc -l)"
 
 wait "${pids[@]}"
@@ -48,6 +48,6 @@ for _ in $(seq 100); do
 done
 expect_eq "their probers are killed and reaped (no zombie either)" 0 "$(probers)"
 expect_eq "the journal names the stall" yes \
-    "$(journalctl -b -u vsocknsd --no-pager | grep -q "Fault point isolation-probe-stall reached: stalling" && echo yes)"
-expect_eq "a check after that works" yes "$($ctl check is-a | grep -q "Isolation is as expected." && echo yes)"
+    "$(journalctl -b -u vsocknsd --no-pager | grep_q "Fault point isolation-probe-stall reached: stalling" && echo yes)"
+expect_eq "a check after that works" yes "$($ctl check is-a | grep_q "Isolation is as expected." && echo yes)"
 finish

@@ -55,17 +55,17 @@ ports() { $ctl sockets "$1" --json | tr -d ' \n' | grep -o '"local_port":[0-9]*'
 expect_eq "sockets il" 5001 "$(ports il)"
 expect_eq "sockets ig" 5002 "$(ports ig)"
 expect_eq "sockets in (nested, empty)" "" "$(ports in)"
-expect_eq "sockets .host sees neither" no "$(ports .host | grep -qE '5001|5002' && echo yes || echo no)"
+expect_eq "sockets .host sees neither" no "$(ports .host | grep_q -E '5001|5002' && echo yes || echo no)"
 expect_eq "il's listener is listening, owned by socat" yes \
     "$($ctl sockets il | grep -E '^ +stream +listening +\*:5001 .*socat\[' >/dev/null && echo yes)"
 all=$($ctl sockets)
 expect_eq "sockets (all): grouped, host first" yes \
-    "$(echo "$all" | grep -E '^[^ ].*:$' | head -1 | grep -qx '.host:' && echo yes)"
+    "$(echo "$all" | grep -E '^[^ ].*:$' | head -1 | grep_q -x '.host:' && echo yes)"
 expect_eq "  5001 under il only" "il:" "$(echo "$all" | awk '/^[^ ].*:$/ { g = $0 } /:5001 / { print g }' | xargs)"
 # An established connection inside il: both ends, loopback CID 1.
 nsenter --net=/run/netns/il socat -u VSOCK-CONNECT:1:5001 SYSTEM:"sleep 30" &
 defer "kill $!"
-for _ in $(seq 50); do $ctl sockets il | grep -q established && break; sleep 0.1; done
+for _ in $(seq 50); do $ctl sockets il | grep_q established && break; sleep 0.1; done
 # The client's end is bound to no particular CID (vsock_diag reports *);
 # the accepted end is 1:5001 and knows its peer's port.
 expect_eq "established connection, client end" yes \
@@ -73,6 +73,6 @@ expect_eq "established connection, client end" yes \
 expect_eq "established connection, accepted end" yes \
     "$($ctl sockets il | grep -E 'established +1:5001 +1:[0-9]+ ' >/dev/null && echo yes)"
 # The namespace object answers too, for tools that never enter namespaces.
-expect_eq "Namespace.ListSockets" yes "$(busctl call org.vsockns1 /org/vsockns1/namespace/il org.vsockns1.Namespace ListSockets | grep -q ' 5001 ' && echo yes)"
+expect_eq "Namespace.ListSockets" yes "$(busctl call org.vsockns1 /org/vsockns1/namespace/il org.vsockns1.Namespace ListSockets | grep_q ' 5001 ' && echo yes)"
 expect_error NoSuchNamespace ListSockets nope
 finish

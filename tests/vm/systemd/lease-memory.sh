@@ -27,7 +27,7 @@ $ctl exec lm-a --cid 80 -- "${QEMU_512[@]}" &
 qemu=$!
 check_recovers "exec-started" "$qemu"
 wait "$qemu" 2>/dev/null
-for _ in $(seq 50); do $ctl leases lm-a | grep -q ' 80 ' || break; sleep 0.1; done
+for _ in $(seq 50); do $ctl leases lm-a | grep_q ' 80 ' || break; sleep 0.1; done
 expect_eq "exec-started: lease ended" "" "$($ctl leases lm-a | grep ' 80 ')"
 expect_eq "exec-started: CID 80 free" OK "$(cid_probe lm-a 80)"
 
@@ -37,9 +37,9 @@ spawned=$(mktemp)
 "$tools/lease-spawn" lm-a 81 -- "${QEMU_512[@]}" >"$spawned"
 qemu=$(cat "$spawned")
 expect_eq "bound after spawn: lease bound to QEMU" yes \
-    "$(journalctl -u vsocknsd -b | grep -q "CID 81 in lm-a ('lease-spawn') is now bound to process $qemu" && echo yes)"
+    "$(journalctl -u vsocknsd -b | grep_q "CID 81 in lm-a ('lease-spawn') is now bound to process $qemu" && echo yes)"
 check_recovers "bound after spawn" "$qemu"
-for _ in $(seq 50); do $ctl leases lm-a | grep -q ' 81 ' || break; sleep 0.1; done
+for _ in $(seq 50); do $ctl leases lm-a | grep_q ' 81 ' || break; sleep 0.1; done
 expect_eq "bound after spawn: lease ended" "" "$($ctl leases lm-a | grep ' 81 ')"
 
 base=$(mem_available)
@@ -47,10 +47,10 @@ $ctl exec --persist lm-a --cid 82 -- "${QEMU_512[@]}" &
 qemu=$!
 check_recovers "persistent" "$qemu"
 wait "$qemu" 2>/dev/null
-for _ in $(seq 50); do journalctl -u vsocknsd -b | grep -q 'Took CID 82 in lm-a' && break; sleep 0.1; done
-expect_eq "persistent: lease kept" yes "$($ctl leases lm-a | grep -q ' 82 ' && echo yes)"
+for _ in $(seq 50); do journalctl -u vsocknsd -b | grep_q 'Took CID 82 in lm-a' && break; sleep 0.1; done
+expect_eq "persistent: lease kept" yes "$($ctl leases lm-a | grep_q ' 82 ' && echo yes)"
 expect_eq "persistent: CID 82 taken again on a fresh device" EADDRINUSE "$(cid_probe lm-a 82)"
 expect_eq "persistent: journal says so" yes \
-    "$(journalctl -u vsocknsd -b | grep -q "Took CID 82 in lm-a ('exec:qemu-system-x86_64') again on a fresh device" && echo yes)"
+    "$(journalctl -u vsocknsd -b | grep_q "Took CID 82 in lm-a ('exec:qemu-system-x86_64') again on a fresh device" && echo yes)"
 $ctl release lm-a 82 >/dev/null
 finish

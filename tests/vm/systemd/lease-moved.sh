@@ -22,18 +22,18 @@ expect_eq "CID 71 now held (by the moved device)" EADDRINUSE "$(cid_probe lmv 71
 
 expect_eq "check-leases" "1 reserved CIDs checked, 1 taken back after being moved away." "$($ctl check-leases lmv)"
 expect_eq "CID 70 held again" EADDRINUSE "$(cid_probe lmv 70)"
-expect_eq "lease of 70 still listed" yes "$($ctl leases lmv | grep -q ' 70 ' && echo yes)"
+expect_eq "lease of 70 still listed" yes "$($ctl leases lmv | grep_q ' 70 ' && echo yes)"
 for _ in $(seq 50); do grep -q 'STRING "lmv"' "$log" && break; sleep 0.1; done
-expect_eq "LeaseRetaken signal" yes "$(grep -A6 'Member=LeaseRetaken' "$log" | grep -q 'UINT32 70' && echo yes)"
+expect_eq "LeaseRetaken signal" yes "$(grep -A6 'Member=LeaseRetaken' "$log" | grep_q 'UINT32 70' && echo yes)"
 expect_eq "journal names the move" yes \
-    "$(journalctl -u vsocknsd -b | grep -q 'CID 70 in lmv .* was no longer held: its device was moved' && echo yes)"
+    "$(journalctl -u vsocknsd -b | grep_q 'CID 70 in lmv .* was no longer held: its device was moved' && echo yes)"
 expect_eq "a second check finds nothing to take back" "1 reserved CIDs checked, 0 taken back after being moved away." \
     "$($ctl check-leases lmv)"
 
 # The holder goes: its lease ends, both CIDs are free.
 exec 6>&-
 wait "$mover"
-for _ in $(seq 50); do $ctl leases lmv | grep -q ' 70 ' || break; sleep 0.1; done
+for _ in $(seq 50); do $ctl leases lmv | grep_q ' 70 ' || break; sleep 0.1; done
 expect_eq "lease ended with its process" "" "$($ctl leases lmv | grep ' 70 ')"
 expect_eq "CID 70 free" OK "$(cid_probe lmv 70)"
 expect_eq "CID 71 free" OK "$(cid_probe lmv 71)"
@@ -66,6 +66,6 @@ expect_eq "CID 81 free once 80 is taken back (the fd store let go by itself)" OK
 expect_eq "CID 80 held again" EADDRINUSE "$(cid_probe lmv 80)"
 exec 7>&-
 wait "$holder"
-for _ in $(seq 50); do $ctl leases lmv | grep -q ' 80 ' || break; sleep 0.1; done
+for _ in $(seq 50); do $ctl leases lmv | grep_q ' 80 ' || break; sleep 0.1; done
 expect_eq "lease of 80 ended with its process" "" "$($ctl leases lmv | grep ' 80 ')"
 finish

@@ -40,7 +40,7 @@ got=()
 for i in $(seq 1 80); do got+=("$($ctl acquire --owner "auto-$i" lq-g2)"); done
 # lowest first: 3..49, then 51..76, then 78...
 expect_eq "80 auto CIDs skip 50 and 77" "3 49 51 76 78 84" "${got[0]} ${got[46]} ${got[47]} ${got[72]} ${got[73]} ${got[79]}"
-expect_eq "77 not among them" no "$(printf '%s\n' "${got[@]}" | grep -qx 77 && echo yes || echo no)"
+expect_eq "77 not among them" no "$(printf '%s\n' "${got[@]}" | grep_q -x 77 && echo yes || echo no)"
 
 # while a lease is held, a hand-started QEMU with that CID fails; after release it works
 expect_eq "hand-started qemu 3 in lq-g1 while leased" EADDRINUSE "$(qemu_hold lq-g1 3)"
@@ -57,10 +57,10 @@ sleep 1000 &
 sleeper=$!
 out=$(call AcquireLease lq-b 0 bound-to-sleep "{'BindPID': <uint32 $sleeper>}")
 cid=$(echo "$out" | grep -o 'uint32 [0-9]*' | cut -d' ' -f2)
-expect_eq "BindPID lease listed" yes "$($ctl leases lq-b | grep -q bound-to-sleep && echo yes)"
+expect_eq "BindPID lease listed" yes "$($ctl leases lq-b | grep_q bound-to-sleep && echo yes)"
 kill "$sleeper"; wait "$sleeper" 2>/dev/null
-for _ in $(seq 50); do $ctl leases lq-b | grep -q bound-to-sleep || break; sleep 0.1; done
-expect_eq "BindPID lease ended with its process" no "$($ctl leases lq-b | grep -q bound-to-sleep && echo yes || echo no)"
+for _ in $(seq 50); do $ctl leases lq-b | grep_q bound-to-sleep || break; sleep 0.1; done
+expect_eq "BindPID lease ended with its process" no "$($ctl leases lq-b | grep_q bound-to-sleep && echo yes || echo no)"
 expect_eq "kernel: its CID free again" OK "$(cid_probe lq-b "$cid")"
 expect_eq "exec passes LISTEN_FDNAMES" "vhost-vsock 1" "$($ctl exec lq-b -- sh -c 'echo $LISTEN_FDNAMES $LISTEN_FDS')"
 finish

@@ -11,7 +11,7 @@ expect_eq "advisory 61" 61 "$($ctl acquire --cid 61 --no-reserve --owner libvirt
 $ctl exec lr-a --cid 62 --owner bound -- sleep 1000 &
 sleeper=$!
 defer "kill $sleeper"
-for _ in $(seq 50); do $ctl leases lr-a | grep -q bound && break; sleep 0.1; done
+for _ in $(seq 50); do $ctl leases lr-a | grep_q bound && break; sleep 0.1; done
 leases() { $ctl leases --json lr-a | grep -E '"(cid|owner|reserved)"' | tr -d ' \n'; }
 before=$(leases)
 expect_eq "FDStore property under systemd" "b true" "$(busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager FDStore)"
@@ -47,14 +47,14 @@ expect_eq "journal: the rewritten record read from its file" "$(read_as 4 2 2)" 
 expect_eq "restarted after kill -9 again" yes "$(kill9_and_wait_restart && echo yes)"
 expect_eq "journal: its vault was rebuilt with the new copy" "$(read_as 4 3 1)" "$(records_line)"
 kill "$keeper"
-for _ in $(seq 50); do $ctl leases lr-a | grep -q rebound || break; sleep 0.1; done
+for _ in $(seq 50); do $ctl leases lr-a | grep_q rebound || break; sleep 0.1; done
 expect_eq "lease 65 ended with the process it was bound to after the restarts (its new record was used)" "" \
     "$($ctl leases lr-a | grep -w rebound)"
 expect_eq "kernel: 65 free" OK "$(cid_probe lr-a 65)"
 
 # The bound process still ends its lease after the restarts.
 kill "$sleeper"
-for _ in $(seq 50); do $ctl leases lr-a | grep -q bound || break; sleep 0.1; done
+for _ in $(seq 50); do $ctl leases lr-a | grep_q bound || break; sleep 0.1; done
 expect_eq "bound lease ended with its process" "" "$($ctl leases lr-a | grep bound)"
 expect_eq "kernel: 62 free" OK "$(cid_probe lr-a 62)"
 
@@ -64,7 +64,7 @@ expect_eq "kernel: 62 free" OK "$(cid_probe lr-a 62)"
 $ctl exec lr-a --cid 64 --owner dies-while-down -- sleep 1000 &
 vm=$!
 defer "kill $vm"
-for _ in $(seq 50); do $ctl leases lr-a | grep -q dies-while-down && break; sleep 0.1; done
+for _ in $(seq 50); do $ctl leases lr-a | grep_q dies-while-down && break; sleep 0.1; done
 expect_eq "kernel: 64 held while the VM runs" EADDRINUSE "$(cid_probe lr-a 64)"
 kill -STOP "$(systemctl show -P MainPID vsocknsd)"
 kill "$vm"; wait "$vm" 2>/dev/null
@@ -72,13 +72,13 @@ expect_eq "restarted after kill -9 (the VM exited meanwhile)" yes "$(kill9_and_w
 expect_eq "kernel: 64 free at once" OK "$(cid_probe lr-a 64)"
 expect_eq "lease of the dead VM gone" "" "$($ctl leases lr-a | grep dies-while-down)"
 expect_eq "journal: dropped at adoption" yes \
-    "$(journalctl -u vsocknsd -b | grep -q "Dropping lease of CID 64 in lr-a ('dies-while-down'): the process it was bound to has exited" && echo yes)"
+    "$(journalctl -u vsocknsd -b | grep_q "Dropping lease of CID 64 in lr-a ('dies-while-down'): the process it was bound to has exited" && echo yes)"
 
 # Without systemd: no fd store.
 $ctl exec lr-a --cid 63 --owner client -- sleep 1000 &
 client=$!
 defer "kill $client"
-for _ in $(seq 50); do $ctl leases lr-a | grep -q client && break; sleep 0.1; done
+for _ in $(seq 50); do $ctl leases lr-a | grep_q client && break; sleep 0.1; done
 stop_vsocknsd_unit
 defer start_vsocknsd_unit
 expect_eq "systemctl stop keeps the pins" yes "$([[ -e /run/netns/lr-a ]] && echo yes)"
@@ -90,8 +90,8 @@ kill "$hand_pid"; wait "$hand_pid"
 # held by nobody now, 63 by the client's copy.
 start_vsocknsd_by_hand "$log" || exit 1
 expect_eq "60 dropped: nobody holds it" yes "$(grep -q "Dropping lease of CID 60 in lr-a ('keep'): the kernel no longer holds its CID" "$log" && echo yes)"
-expect_eq "63 kept: the client holds it" yes "$($ctl leases lr-a | grep -q 'client' && echo yes)"
-expect_eq "61 advisory kept" yes "$($ctl leases lr-a | grep -q 'libvirt:vm1' && echo yes)"
+expect_eq "63 kept: the client holds it" yes "$($ctl leases lr-a | grep_q 'client' && echo yes)"
+expect_eq "61 advisory kept" yes "$($ctl leases lr-a | grep_q 'libvirt:vm1' && echo yes)"
 expect_eq "kernel: 63 still held by the client" EADDRINUSE "$(cid_probe lr-a 63)"
 kill "$hand_pid"; wait "$hand_pid"
 finish

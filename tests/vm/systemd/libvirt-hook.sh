@@ -75,7 +75,7 @@ for _ in $(seq 100); do virsh -q domstate lv-fixed >/dev/null 2>&1 && break; sle
 expect_eq "reconnect without vsockns: domain still running" paused "$(virsh -q domstate lv-fixed)"
 expect_eq "  its QEMU too" 1 "$(pgrep -fc 'guest=lv-fixed')"
 expect_eq "  the hook said why" yes \
-    "$(journalctl -b -t vsockns-libvirt-hook --no-pager | grep -q "cannot reach vsockns.*'lv-fixed'" && echo yes)"
+    "$(journalctl -b -t vsockns-libvirt-hook --no-pager | grep_q "cannot reach vsockns.*'lv-fixed'" && echo yes)"
 start_vsocknsd_unit
 expect_eq "the lease survived vsocknsd's absence" "42 libvirt:$(uuid_of lv-fixed):lv-fixed" "$(host_leases)"
 virsh -q destroy lv-fixed >/dev/null
@@ -91,7 +91,7 @@ expect_eq "kernel: $cid is libvirt's" EADDRINUSE "$(cid_probe host "$cid")"
 got=()
 for i in 1 2 3; do got+=("$($ctl acquire --owner "auto-$i" .host)"); done
 got+=("$($ctl acquire --no-reserve --owner auto-adv .host)")
-expect_eq "vsockns auto picks skip libvirt's CID $cid" no "$(printf '%s\n' "${got[@]}" | grep -qx "$cid" && echo yes || echo no)"
+expect_eq "vsockns auto picks skip libvirt's CID $cid" no "$(printf '%s\n' "${got[@]}" | grep_q -x "$cid" && echo yes || echo no)"
 echo "vsockns picked: ${got[*]} (libvirt has $cid)"
 for c in 3 "${got[@]}"; do $ctl release .host "$c" >/dev/null; done
 virsh -q destroy lv-auto >/dev/null

@@ -30,16 +30,16 @@ create tenant2 local
 root_cid=$($ctl acquire tenant1)
 before=$(state)
 for u in pk-plain pk-tenant; do
-    expect_eq "$u reads ListNamespaces" yes "$(as "$u" ListNamespaces | grep -q '"tenant1"' && echo yes)"
-    expect_eq "$u reads ListLeases" yes "$(as "$u" ListLeases s '' | grep -q '"tenant1"' && echo yes)"
+    expect_eq "$u reads ListNamespaces" yes "$(as "$u" ListNamespaces | grep_q '"tenant1"' && echo yes)"
+    expect_eq "$u reads ListLeases" yes "$(as "$u" ListLeases s '' | grep_q '"tenant1"' && echo yes)"
     expect_eq "$u reads the Leases property" yes \
-        "$(runuser -u "$u" -- busctl get-property org.vsockns1 /org/vsockns1/namespace/tenant1 org.vsockns1.Namespace Leases | grep -q "$root_cid" && echo yes)"
+        "$(runuser -u "$u" -- busctl get-property org.vsockns1 /org/vsockns1/namespace/tenant1 org.vsockns1.Namespace Leases | grep_q "$root_cid" && echo yes)"
 done
 expect_eq "pk-plain: CreateNamespace denied" yes "$(denied "$(as pk-plain CreateNamespace ssa{sv} pk-x local 0)")"
 expect_eq "pk-plain: DeleteNamespace denied" yes "$(denied "$(as pk-plain DeleteNamespace sb tenant2 false)")"
 expect_eq "pk-plain: CheckIsolation denied" yes "$(denied "$(as pk-plain CheckIsolation sa{sv} tenant1 0)")"
-expect_eq "pk-plain: ListSockets allowed (read-only, like ss)" yes "$(as pk-plain ListSockets s tenant1 | grep -q "^a(ssuuuut)" && echo yes)"
-expect_eq "pk-ops: CheckIsolation allowed (group vsockns)" yes "$(as pk-ops CheckIsolation sa{sv} tenant1 0 | grep -q "^ssa(ssbbs) \"local\" \"local\" 4 " && echo yes)"
+expect_eq "pk-plain: ListSockets allowed (read-only, like ss)" yes "$(as pk-plain ListSockets s tenant1 | grep_q "^a(ssuuuut)" && echo yes)"
+expect_eq "pk-ops: CheckIsolation allowed (group vsockns)" yes "$(as pk-ops CheckIsolation sa{sv} tenant1 0 | grep_q "^ssa(ssbbs) \"local\" \"local\" 4 " && echo yes)"
 expect_eq "pk-plain: AcquireLease denied" yes "$(denied "$(as pk-plain AcquireLease susa{sv} tenant1 0 vm 0)")"
 expect_eq "pk-tenant: lease in tenant2 denied" yes "$(denied "$(as pk-tenant AcquireLease susa{sv} tenant2 0 vm 0)")"
 expect_eq "pk-tenant: CreateNamespace denied" yes "$(denied "$(as pk-tenant CreateNamespace ssa{sv} pk-x local 0)")"
@@ -53,7 +53,7 @@ out=$(echo | timeout 60 script -qec "runuser -u pk-plain -- vsocknsctl create pk
 expect_eq "vsocknsctl on a terminal: interactive" yes \
     "$([[ $out == *"Not authorized for org.vsockns1.manage-namespaces: polkit said no"* ]] && echo yes || echo "no: $out")"
 expect_eq "denials changed nothing" yes "$([[ $before == "$(state)" ]] && echo yes)"
-expect_eq "journal: denials logged" yes "$(journalctl -u vsocknsd -b | grep -q 'Denied org.vsockns1.manage-namespaces' && echo yes)"
+expect_eq "journal: denials logged" yes "$(journalctl -u vsocknsd -b | grep_q 'Denied org.vsockns1.manage-namespaces' && echo yes)"
 
 # The tenant leases in tenant1 (HandOut false: nothing to bind), up to its quota.
 for i in 1 2 3; do

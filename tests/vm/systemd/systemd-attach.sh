@@ -21,7 +21,7 @@ expect_eq "the drop-in, written by the daemon" yes \
     "$(grep -q 'NetworkNamespacePath=/run/netns/at-a' /run/systemd/system/at-probe.service.d/50-vsockns.conf && echo yes)"
 expect_eq "systemd reloaded: it knows the path" /run/netns/at-a "$(systemctl show -P NetworkNamespacePath at-probe.service)"
 systemctl start at-probe.service
-for _ in $(seq 50); do [[ -s /run/at-probe.out ]] && in_ns at-a ss -H --vsock -l | grep -q ':7101\b' && break; sleep 0.1; done
+for _ in $(seq 50); do [[ -s /run/at-probe.out ]] && in_ns at-a ss -H --vsock -l | grep_q ':7101\b' && break; sleep 0.1; done
 expect_eq "attached unit sees ns_mode" local "$(cat /run/at-probe.out)"
 expect_reach at-a 1 7101 at-a
 expect_no_reach host 1 7101 at-a
@@ -61,6 +61,6 @@ $ctl acquire gen1 >/dev/null
 systemctl stop vsockns-namespace@gen1.service
 expect_eq "stop with a lease: namespace kept" yes "$($ctl show gen1 >/dev/null && echo yes)"
 expect_eq "stop with a lease: says why" yes \
-    "$(journalctl -b -u vsockns-namespace@gen1.service | grep -q 'has 1 CID lease' && echo yes)"
+    "$(journalctl -b -u vsockns-namespace@gen1.service | grep_q 'has 1 CID lease' && echo yes)"
 $ctl delete --force gen1 >/dev/null
 finish

@@ -45,7 +45,7 @@ for old in $VSOCKNS_PREVIOUS_VSOCKNSD; do
     $ctl exec up-l --cid 73 --owner bound -- sleep 1000 &
     sleeper=$!
     defer "kill $sleeper 2>/dev/null"
-    for _ in $(seq 100); do $ctl leases up-l | grep -q bound && break; sleep 0.1; done
+    for _ in $(seq 100); do $ctl leases up-l | grep_q bound && break; sleep 0.1; done
     before=$(leases) names_before=$(names)
     expect_eq "$commit: leases before the upgrade" 73 "$($ctl leases --json | grep -c '"cid"')"
     since=$(date '+%Y-%m-%d %H:%M:%S')
@@ -69,7 +69,7 @@ for old in $VSOCKNS_PREVIOUS_VSOCKNSD; do
     $ctl release up-l 100 >/dev/null
     expect_eq "$commit: released after the upgrade: CID free" OK "$(cid_probe up-l 100)"
     kill "$sleeper"
-    for _ in $(seq 100); do $ctl leases up-l | grep -q bound || break; sleep 0.1; done
+    for _ in $(seq 100); do $ctl leases up-l | grep_q bound || break; sleep 0.1; done
     expect_eq "$commit: the bound lease ended with its process" "" "$($ctl leases up-l | grep -w bound)"
     expect_eq "$commit: kernel: 73 free" OK "$(cid_probe up-l 73)"
     # A restart of this build from what the upgrade left: nothing lost either.

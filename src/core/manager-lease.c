@@ -53,10 +53,11 @@ static Namespace *namespace_of(Manager *m, const char *ns)
 
 static void lease_released(void *userdata, const char *space_key, uint32_t cid, uint64_t retake_id);
 
-static bool namespace_pin_holds(Manager *m, const Namespace *n)
+/* Here rather than in manager.c, which calls in here, never the reverse. */
+bool manager_namespace_pinned(Manager *m, const Namespace *ns)
 {
-    return netns_pin_holds(m->netns, m->netns_userdata, m->config.netns_dir, n->name,
-                           &(NetnsId) { .dev = n->dev, .ino = n->inode });
+    return netns_pin_holds(m->netns, m->netns_userdata, m->config.netns_dir, ns->name,
+                           &(NetnsId) { .dev = ns->dev, .ino = ns->inode });
 }
 
 int manager_attach_event(Manager *m, sd_event *event, LeaseFdsMode mode)
@@ -321,7 +322,7 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
         return r;
     /* By the fd we hold, but never in a namespace whose pin was swapped
      * behind our back: the caller decides (manager_forget_if_unpinned()). */
-    if (!is_host(req->ns) && !namespace_pin_holds(m, namespace_of(m, req->ns)))
+    if (!is_host(req->ns) && !manager_namespace_pinned(m, namespace_of(m, req->ns)))
         return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_NAMESPACE,
                                  "Namespace '%.64s' was removed behind vsockns's back.", req->ns);
     CidSpace *space = space_of(m, req->ns, true);

@@ -136,12 +136,6 @@ Namespace *manager_get(Manager *m, const char *name, bool host_too, ManagerError
     return ns;
 }
 
-bool manager_namespace_pinned(Manager *m, const Namespace *ns)
-{
-    return netns_pin_holds(m->netns, m->netns_userdata, m->config.netns_dir, ns->name,
-                           &(NetnsId) { .dev = ns->dev, .ino = ns->inode });
-}
-
 int manager_forget_if_unpinned(Manager *m, Namespace *ns, ManagerError *e)
 {
     if (ns->pending || manager_namespace_pinned(m, ns))

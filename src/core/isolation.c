@@ -59,7 +59,7 @@ void isolation_outcome_describe(const IsolationOutcome *o, char *buf, size_t siz
         snprintf(buf, size, "refused: %s (%s)", strerrorname_np(o->error) ?: "?", strerror(o->error));
 }
 
-/* ---- the prober (a forked child, free to switch namespaces) ---- */
+/* ---- the probe (run by a namespace worker, free to switch namespaces) ---- */
 
 typedef struct Prober {
     int home_fd;        /* the host netns we came from */
@@ -188,13 +188,14 @@ static int probe(Prober *p, int ns_fd, int parent_fd)
     char token[TOKEN_LEN], host_token[TOKEN_LEN];
     make_token(token);
     make_token(host_token);
-    int listen_fd = listener_in(p, ns_fd, &port);
+    /* The worker lives on: nothing of the probe may stay open in it. */
+    _cleanup_close_ int listen_fd = listener_in(p, ns_fd, &port);
     if (listen_fd < 0)
         return step_failed(p, "listen inside", listen_fd);
-    int host_listen_fd = listener_in(p, p->home_fd, &host_port);
+    _cleanup_close_ int host_listen_fd = listener_in(p, p->home_fd, &host_port);
     if (host_listen_fd < 0)
         return step_failed(p, "listen in the host netns", host_listen_fd);
-    int sibling_fd = sibling_of(p, parent_fd);
+    _cleanup_close_ int sibling_fd = sibling_of(p, parent_fd);
     if (sibling_fd < 0)
         return step_failed(p, "make a sibling namespace", sibling_fd);
 
@@ -205,52 +206,9 @@ static int probe(Prober *p, int ns_fd, int parent_fd)
     return 0;
 }
 
-static _Noreturn void prober_main(int ns_fd, int parent_fd, int report_fd)
+void isolation_probe_here(int home_fd, int ns_fd, int parent_fd, IsolationReport *ret)
 {
-    /* A copy of a lease's vhost device kept here would hold its CID (and a
-     * VM's memory) after release. */
-    close_all_fds_but((int[]) { ns_fd, parent_fd, report_fd }, 3);
-    FAULT_STALL("isolation-probe-stall");
-    IsolationReport report = { .error = 0 };
-    Prober p = { .home_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), .report = &report };
-    if (p.home_fd < 0)
-        step_failed(&p, "open our own namespace", -errno);
-    else
-        probe(&p, ns_fd, parent_fd);
-    /* One write of less than PIPE_BUF: the daemon reads all of it or nothing. */
-    (void) !write(report_fd, &report, sizeof(report));
-    _exit(0);
-}
-
-int isolation_probe_start(int ns_fd, int parent_fd, pid_t *ret_pid, int *ret_fd)
-{
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
-        return -errno;
-    pid_t pid = fork();
-    if (pid < 0) {
-        int r = -errno;
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return r;
-    }
-    if (pid == 0) {
-        close(pipefd[0]);
-        sigset_t all;
-        sigemptyset(&all);
-        sigprocmask(SIG_SETMASK, &all, NULL);
-        prober_main(ns_fd, parent_fd, pipefd[1]);
-    }
-    close(pipefd[1]);
-    *ret_pid = pid;
-    *ret_fd = pipefd[0];
-    return 0;
-}
-
-int isolation_probe_read(int fd, IsolationReport *ret)
-{
-    ssize_t n = read(fd, ret, sizeof(*ret));
-    if (n < 0)
-        return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
-    return n == (ssize_t) sizeof(*ret) ? 0 : -EPROTO;
+    *ret = (IsolationReport) { .error = 0 };
+    Prober p = { .home_fd = home_fd, .report = ret };
+    probe(&p, ns_fd, parent_fd);
 }

@@ -11,9 +11,9 @@
  * reaches only itself, a global one reaches the host and other global
  * namespaces (DESIGN.md section 1).
  *
- * The probe joins namespaces, so it runs in a forked prober (the daemon's
- * thread never leaves the host netns); the daemon waits for its one report
- * on a pipe from the event loop and kills it after a deadline.
+ * The probe joins namespaces, so a namespace worker runs it (ns-worker.h:
+ * the daemon's thread never leaves the host netns), within
+ * ISOLATION_PROBE_DEADLINE_MS.
  */
 #pragma once
 
@@ -55,11 +55,7 @@ bool isolation_expected(VsockMode m, IsolationPath p);
 /* A few words on what happened on one path ("reached", "ECONNRESET", ...). */
 void isolation_outcome_describe(const IsolationOutcome *o, char *buf, size_t size);
 
-/* Forks the prober for the namespace ns_fd, whose siblings are made inside
- * parent_fd (< 0: the host). *ret_fd (non-blocking) delivers one
- * IsolationReport, or end-of-file if the prober died. */
-int isolation_probe_start(int ns_fd, int parent_fd, pid_t *ret_pid, int *ret_fd);
-
-/* Reads the report once *fd is readable: 0, or -EPROTO if the prober died
- * without one, -EAGAIN if it has not written yet. */
-int isolation_probe_read(int fd, IsolationReport *ret);
+/* The probe of the namespace ns_fd, whose siblings are made inside
+ * parent_fd (< 0: the host), run where home_fd (the host netns) can be
+ * joined again; a failure to return there exits the process. */
+void isolation_probe_here(int home_fd, int ns_fd, int parent_fd, IsolationReport *ret);

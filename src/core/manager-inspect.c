@@ -10,6 +10,7 @@
 
 #include "isolation.h"
 #include "manager.h"
+#include "ns-worker.h"
 #include "shared/macro.h"
 #include "vsock-diag.h"
 
@@ -71,8 +72,8 @@ static int sibling_parent_fd(Manager *m, const Namespace *ns, ManagerError *e)
     return fd;
 }
 
-int manager_check_isolation_start(Manager *m, const char *name, VsockMode *ret_mode, pid_t *ret_pid, int *ret_fd,
-                                  ManagerError *e)
+int manager_check_isolation_start(Manager *m, const char *name, ns_answer_fn done, void *userdata,
+                                  VsockMode *ret_mode, NsCall **ret_call, ManagerError *e)
 {
     if (streq(name, NS_NAME_HOST))
         return manager_error_set(e, -EINVAL, ERROR_INVALID_NAME,
@@ -87,7 +88,9 @@ int manager_check_isolation_start(Manager *m, const char *name, VsockMode *ret_m
     _cleanup_close_ int parent_fd = sibling_parent_fd(m, ns, e);
     if (parent_fd < 0)
         return parent_fd;
-    int r = isolation_probe_start(ns->fd, parent_fd, ret_pid, ret_fd);
+    NsRequest q = ns_request(NS_OP_PROBE, ns->fd);
+    q.fds[1] = parent_fd;
+    int r = ns_workers_submit(m->workers, &q, ISOLATION_PROBE_DEADLINE_MS, done, userdata, ret_call);
     if (r < 0)
         return manager_error_set(e, r, ERROR_NONE, "Cannot start the isolation probe: %s.", strerror(-r));
     *ret_mode = ns->mode;

@@ -18,6 +18,7 @@
 #include "errors.h"
 #include "lease-fds.h"
 #include "manager.h"
+#include "ns-worker.h"
 #include "netns.h"
 #include "state.h"
 #include "vhost.h"
@@ -63,6 +64,8 @@ bool manager_namespace_pinned(Manager *m, const Namespace *ns)
 int manager_attach_event(Manager *m, sd_event *event, LeaseFdsMode mode)
 {
     int r = lease_fds_new(event, mode, lease_released, m, &m->fds);
+    if (r >= 0)
+        r = ns_workers_attach_event(m->workers, event);
     if (r < 0)
         return r;
     m->event = sd_event_ref(event);

@@ -13,6 +13,7 @@
 
 #include "errors.h"
 #include "netns.h"
+#include "ns-worker.h"
 #include "state.h"
 #include "shared/events.h"
 #include "shared/log.h"
@@ -42,7 +43,8 @@ int manager_new(const ManagerConfig *config, Manager **ret)
     m->leases_per_user = MANAGER_LEASES_PER_USER_DEFAULT;
     m->leases_max = LEASES_MAX;
     m->global_space = cid_space_new("");
-    if (!m->global_space) {
+    if (!m->global_space || ns_workers_new(&m->workers) < 0) {
+        cid_space_free(m->global_space);
         free(m);
         return -ENOMEM;
     }
@@ -97,6 +99,7 @@ Manager *manager_free(Manager *m)
     lease_set_clear(&m->host_leases);
     /* After the leases: the closing thread finishes what is queued. */
     m->fds = lease_fds_free(m->fds);
+    m->workers = ns_workers_free(m->workers);
     sd_event_unref(m->event);
     ns_table_clear(&m->namespaces);
     free(m);
@@ -165,7 +168,7 @@ static void detect_kernel(Manager *m)
     m->kernel_support = access("/proc/sys/net/vsock/ns_mode", F_OK) == 0 ? KERNEL_SUPPORT_NAMESPACES
                                                                          : KERNEL_SUPPORT_NONE;
     m->g2h_fallback_supported = access("/proc/sys/net/vsock/g2h_fallback", F_OK) == 0;
-    if (vsock_sysctl_read(-1, "child_ns_mode", m->host_child_mode, sizeof(m->host_child_mode)) < 0)
+    if (vsock_sysctl_read(m->workers, -1, "child_ns_mode", m->host_child_mode, sizeof(m->host_child_mode)) < 0)
         snprintf(m->host_child_mode, sizeof(m->host_child_mode), "global");
 
     /* A guest-to-host transport gives this machine a CID of its own. */
@@ -230,7 +233,7 @@ static void apply_host_child_mode(Manager *m)
     if (m->configured_host_child_mode == VSOCK_MODE_INVALID || m->kernel_support == KERNEL_SUPPORT_NONE)
         return;
     const char *want = vsock_mode_to_string(m->configured_host_child_mode);
-    int r = vsock_sysctl_write(-1, "child_ns_mode", want);
+    int r = vsock_sysctl_write(m->workers, -1, "child_ns_mode", want);
     if (r == -EBUSY)
         log_error("HostChildMode=%s: the host's child_ns_mode is already locked to '%s'", want,
                   m->host_child_mode);
@@ -238,7 +241,7 @@ static void apply_host_child_mode(Manager *m)
         log_error_errno(r, "HostChildMode=%s: cannot write the host's child_ns_mode: %m", want);
     else
         log_info("Host child_ns_mode locked to '%s' as configured", want);
-    vsock_sysctl_read(-1, "child_ns_mode", m->host_child_mode, sizeof(m->host_child_mode));
+    vsock_sysctl_read(m->workers, -1, "child_ns_mode", m->host_child_mode, sizeof(m->host_child_mode));
 }
 
 static int parent_fail(Parent *p, int r, const char *format, ...) __attribute__((format(printf, 3, 4)));
@@ -260,7 +263,7 @@ static int parent_fail(Parent *p, int r, const char *format, ...)
  * writing the wanted child_ns_mode again is accepted only if it is unlocked
  * or already locked to that value, so the write both checks and locks.
  */
-static int parent_adopt(Parent *p)
+static int parent_adopt(Manager *m, Parent *p)
 {
     const char *want = vsock_mode_to_string(p->mode);
     _cleanup_close_ int fd = netns_open(p->path);
@@ -268,7 +271,7 @@ static int parent_adopt(Parent *p)
         return parent_fail(p, fd, "cannot open it: %s", strerror(-fd));
 
     char found[VSOCK_MODE_TEXT_MAX], own[VSOCK_MODE_TEXT_MAX];
-    int r = vsock_child_mode_lock(fd, want, found, own);
+    int r = vsock_child_mode_lock(m->workers, fd, want, found, own);
     if (r == -EBUSY)
         return parent_fail(p, -EBUSY, "its child_ns_mode is locked to '%s' by someone else", found);
     if (r == -EPERM)
@@ -289,7 +292,7 @@ static int parent_setup(Manager *m, Parent *p)
     const char *want = vsock_mode_to_string(p->mode);
     int r = netns_pin_inode(p->path, NULL);
     if (r == 0)
-        return parent_adopt(p);
+        return parent_adopt(m, p);
     if (r == -ENOTCONN) {
         /* A placeholder left by a crash between open and bind mount. */
         log_info("Removing stale placeholder %s", p->path);
@@ -300,7 +303,7 @@ static int parent_setup(Manager *m, Parent *p)
     NetnsSetup setup = { .pin_path = p->path, .child_ns_mode = want, .g2h_fallback = -1 };
     NetnsCreated created;
     int fd;
-    r = netns_create_pinned(-1, &setup, &fd, &created);
+    r = netns_create_pinned(m->workers, -1, &setup, &fd, &created);
     if (r >= 0)
         close(fd); /* parents live in our own 0700 directory: found by path */
     if (r == -EPERM)
@@ -336,7 +339,7 @@ static int read_g2h_fallback(Manager *m, const Namespace *ns)
 {
     char v[8] = "";
     if (!m->g2h_fallback_supported || ns->fd < 0 ||
-        m->netns->sysctl_read(m->netns_userdata, ns->fd, "g2h_fallback", v, sizeof(v)) < 0)
+        m->netns->sysctl_read(m->netns_userdata, m->workers, ns->fd, "g2h_fallback", v, sizeof(v)) < 0)
         return -1;
     return streq(v, "1");
 }
@@ -371,7 +374,7 @@ static bool finish_pending(Manager *m, Namespace *ns, const char *path)
         return false;
     }
     char mode[16] = "global";
-    int r = m->netns->sysctl_read(m->netns_userdata, fd, "ns_mode", mode, sizeof(mode));
+    int r = m->netns->sysctl_read(m->netns_userdata, m->workers, fd, "ns_mode", mode, sizeof(mode));
     if (r == -ENOENT) /* no vsock namespaces: everything is global */
         snprintf(mode, sizeof(mode), "global");
     else if (r < 0 || vsock_mode_from_string(mode) != ns->mode) {
@@ -672,17 +675,23 @@ static int open_creation_parent(Manager *m, const CreateRequest *req, const char
 }
 
 /* A creation under way: its pending record is in m->namespaces (found by
- * name: a stop may have dropped it), the helper is making the namespace. */
+ * name: a stop may have dropped it), a worker is making the namespace. */
 struct CreateJob {
-    bool stopped;            /* by manager_create_namespace_stop() */
+    Manager *manager;
     char name[NS_NAME_MAX + 1];
     char mode[16];
     char path[PATH_MAX];
     CreateProgress progress;
     NetnsJob *netns;
+    manager_create_done_fn done;
+    void *userdata;
 };
 
-int manager_create_namespace_begin(Manager *m, const CreateRequest *req, CreateJob **ret, ManagerError *e)
+static void on_netns_done(NetnsJob *nj, void *userdata);
+static int manager_create_namespace_finish(Manager *m, CreateJob *j, Namespace **ret, ManagerError *e);
+
+int manager_create_namespace_begin(Manager *m, const CreateRequest *req, manager_create_done_fn done, void *userdata,
+                                   CreateJob **ret_job, Namespace **ret_ns, ManagerError *e)
 {
     const char *parent_path = NULL;
     int r = manager_check_create(m, req, &parent_path, e);
@@ -700,6 +709,7 @@ int manager_create_namespace_begin(Manager *m, const CreateRequest *req, CreateJ
     CreateJob *j = calloc(1, sizeof(*j));
     if (!j)
         return manager_error_set(e, -ENOMEM, ERROR_NONE, "Out of memory.");
+    *j = (CreateJob) { .manager = m, .done = done, .userdata = userdata };
     snprintf(j->name, sizeof(j->name), "%s", req->name);
     snprintf(j->mode, sizeof(j->mode), "%s", req->mode);
     manager_pin_path(m, req->name, j->path, sizeof(j->path));
@@ -731,8 +741,10 @@ int manager_create_namespace_begin(Manager *m, const CreateRequest *req, CreateJ
     _cleanup_close_ int parent_fd = open_creation_parent(m, req, parent_path, e);
     r = parent_fd < -1 ? parent_fd : 0;
     if (r == 0) {
-        NetnsSetup setup = { .pin_path = j->path, .g2h_fallback = req->g2h_fallback };
-        r = m->netns->create_begin(m->netns_userdata, parent_fd, &setup, record_progress, &j->progress, &j->netns);
+        NetnsSetup setup = { .pin_path = j->path, .g2h_fallback = req->g2h_fallback,
+                             .record = record_progress, .record_userdata = &j->progress,
+                             .done = on_netns_done, .userdata = j };
+        r = m->netns->create_begin(m->netns_userdata, m->workers, parent_fd, &setup, &j->netns);
         if (r == -EEXIST)
             manager_error_set(e, r, ERROR_NAMESPACE_EXISTS, "%s already exists.", j->path);
         else if (r < 0)
@@ -743,21 +755,22 @@ int manager_create_namespace_begin(Manager *m, const CreateRequest *req, CreateJ
         free(j);
         return r;
     }
-    *ret = j;
-    return 0;
+    if (r == 0) {
+        *ret_job = j;
+        return 0;
+    }
+    /* Finished at once (a fake kernel). */
+    *ret_job = NULL;
+    r = manager_create_namespace_finish(m, j, ret_ns, e);
+    return r < 0 ? r : 1;
 }
 
-int manager_create_job_fd(const CreateJob *j)
+void manager_create_namespace_stop(CreateJob *j)
 {
-    return j->netns->fd;
+    netns_job_stop(j->netns); /* done is called meanwhile */
 }
 
-void manager_create_job_cancel(CreateJob *j)
-{
-    netns_job_cancel(j->netns);
-}
-
-/* The helper is done: the error a caller gets, or 0 and *ret_fd. */
+/* The worker is done: the error a caller gets, or 0 and *ret_fd. */
 static int create_outcome(Manager *m, CreateJob *j, int *ret_fd, ManagerError *e)
 {
     int r = j->netns->result;
@@ -772,14 +785,14 @@ static int create_outcome(Manager *m, CreateJob *j, int *ret_fd, ManagerError *e
         return manager_error_set(e, r, ERROR_KERNEL,
                          "%s was replaced by someone else while namespace '%s' was being created; it is left "
                          "alone and nothing was kept.", j->path, j->name);
-    if (r == -ETIMEDOUT && j->stopped)
+    if (r == -ESHUTDOWN)
         return manager_error_set(e, -ESHUTDOWN, ERROR_NONE,
                          "vsocknsd is stopping: the creation of namespace '%s' was stopped and nothing was "
                          "kept; ask again once it is back.", j->name);
     if (r == -ETIMEDOUT)
         return manager_error_set(e, r, ERROR_KERNEL,
                          "Creating namespace '%s' did not finish within %d s (the kernel stalled); vsocknsd "
-                         "stopped it and nothing was kept.", j->name, netns_helper_timeout_ms / 1000);
+                         "stopped it and nothing was kept.", j->name, ns_workers_timeout(m->workers) / 1000);
     if (r < 0)
         return manager_error_set(e, r, ERROR_KERNEL, "Creating namespace '%s' failed: %s.", j->name, strerror(-r));
     FAULT_POINT("after-bind-mount");
@@ -788,15 +801,12 @@ static int create_outcome(Manager *m, CreateJob *j, int *ret_fd, ManagerError *e
     return 0;
 }
 
-int manager_create_namespace_step(Manager *m, CreateJob *j, Namespace **ret, ManagerError *e)
+static int manager_create_namespace_finish(Manager *m, CreateJob *j, Namespace **ret, ManagerError *e)
 {
-    int r = netns_job_step(j->netns);
-    if (r == -EAGAIN)
-        return r;
     int fd = -1;
-    r = create_outcome(m, j, &fd, e);
+    int r = create_outcome(m, j, &fd, e);
     int g2h_fallback = j->netns->created.g2h_fallback;
-    netns_job_free(j->netns);
+    j->netns = netns_job_free(j->netns);
     if (r < 0) {
         namespace_discard(m, j->name);
         free(j);
@@ -807,7 +817,7 @@ int manager_create_namespace_step(Manager *m, CreateJob *j, Namespace **ret, Man
     added->fd = fd;
     added->pending = false;
     added->placeholder_dev = added->placeholder_ino = 0;
-    /* Read in the helper; -1 if it could not (no second helper for it). */
+    /* Read by the worker that made it; -1 if it could not. */
     if (added->g2h_fallback < 0 && m->g2h_fallback_supported)
         added->g2h_fallback = g2h_fallback;
     r = manager_save(m);
@@ -829,22 +839,48 @@ int manager_create_namespace_step(Manager *m, CreateJob *j, Namespace **ret, Man
     return 0;
 }
 
-int manager_create_namespace_stop(Manager *m, CreateJob *j, Namespace **ret, ManagerError *e)
+static void on_netns_done(NetnsJob *nj, void *userdata)
 {
-    j->stopped = true;
-    netns_job_cancel(j->netns);
-    netns_job_wait(j->netns, 0);
-    return manager_create_namespace_step(m, j, ret, e);
+    CreateJob *j = userdata;
+    Manager *m = j->manager;
+    manager_create_done_fn done = j->done;
+    void *done_userdata = j->userdata;
+    ManagerError e = {};
+    Namespace *ns = NULL;
+    /* This frees nj and j: netns.c touches nj no more once it has told us. */
+    int r = manager_create_namespace_finish(m, j, &ns, &e);
+    done(m, r, ns, &e, done_userdata);
+}
+
+typedef struct SyncCreate {
+    bool over;
+    int r;
+    Namespace *ns;
+    ManagerError e;
+} SyncCreate;
+
+static void sync_create_done(Manager *m, int r, Namespace *ns, const ManagerError *e, void *userdata)
+{
+    SyncCreate *s = userdata;
+    *s = (SyncCreate) { .over = true, .r = r, .ns = ns, .e = *e };
 }
 
 int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **ret, ManagerError *e)
 {
+    SyncCreate result = {};
     CreateJob *j;
-    int r = manager_create_namespace_begin(m, req, &j, e);
-    if (r < 0)
-        return r;
-    netns_job_wait(j->netns, netns_helper_timeout_ms);
-    return manager_create_namespace_step(m, j, ret, e);
+    int r = manager_create_namespace_begin(m, req, sync_create_done, &result, &j, ret, e);
+    if (r != 0)
+        return r < 0 ? r : 0;
+    while (!result.over)
+        if (!m->event || sd_event_run(m->event, UINT64_MAX) < 0) {
+            manager_create_namespace_stop(j);
+            break;
+        }
+    if (ret)
+        *ret = result.ns;
+    *e = result.e;
+    return result.r;
 }
 
 void manager_forget_namespace(Manager *m, Namespace *ns, const char *why)

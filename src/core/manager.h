@@ -20,6 +20,7 @@
 #include "namespace.h"
 #include "namespace-table.h"
 #include "netns.h"
+#include "ns-worker.h"
 #include "vsock-diag.h"
 
 #define MANAGER_NAMESPACES_MAX 4096
@@ -98,6 +99,7 @@ struct Manager {
     manager_lease_fd_callback on_lease_fd;
     sd_event *event;             /* NULL: no loop (tools, most tests) */
     LeaseFds *fds;               /* every lease's device (NULL without a loop) */
+    NsWorkers *workers;          /* everything done inside another namespace */
     uint64_t last_lease_id;      /* Lease.id of the newest lease */
     uint64_t check_round;        /* manager_check_leases() in bounded steps */
     size_t namespaces_per_user, leases_per_user; /* quotas for uids other than 0 */
@@ -181,31 +183,34 @@ int manager_check_create(Manager *m, const CreateRequest *req, const char **ret_
 /*
  * Creating a namespace without the loop waiting for the kernel. begin
  * checks the request (as manager_check_create), records the name as
- * pending (taken, but found by nobody: manager_find() skips it) and starts
- * the creation; the caller waits until manager_create_job_fd() is readable
- * and calls step, which returns -EAGAIN until the creation is over, and
- * then the namespace (or the error) and frees the job. cancel gives up (the
- * deadline netns_helper_timeout_ms passed): the next steps end it with a
- * TimedOut-like Kernel error. stop does cancel and waits, for shutdown.
+ * pending (taken, but found by nobody: manager_find() skips it) and asks
+ * the namespace workers to make it. It returns 0 with *ret_job, and done is
+ * called from the loop once it is over (each worker step has the workers'
+ * deadline: a stall ends it with a Kernel error naming it); or 1 and
+ * *ret_ns if it finished at once (a fake kernel), done then never called.
+ * stop (shutdown) ends a job now: done is called with "vsocknsd is
+ * stopping" before it returns.
  */
 typedef struct CreateJob CreateJob;
-int manager_create_namespace_begin(Manager *m, const CreateRequest *req, CreateJob **ret, ManagerError *e);
-int manager_create_job_fd(const CreateJob *j);
-void manager_create_job_cancel(CreateJob *j);
-int manager_create_namespace_step(Manager *m, CreateJob *j, Namespace **ret, ManagerError *e);
-int manager_create_namespace_stop(Manager *m, CreateJob *j, Namespace **ret, ManagerError *e);
-/* All of it at once, waiting in poll(): for tests and tools without a loop. */
+typedef void (*manager_create_done_fn)(Manager *m, int r, Namespace *ns, const ManagerError *e, void *userdata);
+int manager_create_namespace_begin(Manager *m, const CreateRequest *req, manager_create_done_fn done, void *userdata,
+                                   CreateJob **ret_job, Namespace **ret_ns, ManagerError *e);
+void manager_create_namespace_stop(CreateJob *j);
+/* All of it at once, running the manager's loop until it is over: for
+ * tests and tools. */
 int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **ret, ManagerError *e);
 int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerError *e);
 
 size_t manager_namespace_lease_count(Manager *m, const Namespace *ns);
 
 /* Looking without changing (core/manager-inspect.c). name may be ".host"
- * for the sockets. The isolation check forks its prober (isolation.h) and
- * returns its pid and report fd; the namespace's mode is what to expect. */
+ * for the sockets. The isolation check asks a namespace worker for the
+ * probe (isolation.h); done gets its report (NsAnswer.report) from the
+ * loop, unless the call is cancelled; the namespace's mode is what to
+ * expect. */
 int manager_list_sockets(Manager *m, const char *name, VsockSocket **ret, size_t *ret_n, ManagerError *e);
-int manager_check_isolation_start(Manager *m, const char *name, VsockMode *ret_mode, pid_t *ret_pid, int *ret_fd,
-                                  ManagerError *e);
+int manager_check_isolation_start(Manager *m, const char *name, ns_answer_fn done, void *userdata,
+                                  VsockMode *ret_mode, NsCall **ret_call, ManagerError *e);
 
 /* Leases (core/manager-lease.c). The check validates without touching
  * anything, so callers can run it before asking for authorisation. */

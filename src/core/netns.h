@@ -4,20 +4,17 @@
  * chosen parent namespace, pinned by a bind mount of the nsfs file onto a
  * placeholder in a shared-mount directory, removed with a lazy unmount.
  *
- * Running code inside a namespace. setns()/unshare() change only the
- * calling thread, and the daemon's own thread never leaves the host netns
- * (whose sysctls it reads and writes itself). There is one way to do
- * anything in another namespace: netns_helper_run(), a short-lived forked
- * helper that joins the namespace, runs one function and sends back one
- * answer; the daemon waits for it at most netns_helper_timeout_ms (10 s),
- * then kills it and reports -ETIMEDOUT. Creation is that helper in two
- * steps, and asynchronous (NetnsJob): the daemon serves other callers while
- * the kernel makes the namespace, which it may take its time over. The
- * single exception is opening a file that must belong to the namespace and
- * come back as an fd (vhost.h: netns_open_file), done on a thread that
- * joins the namespace and returns (or aborts the daemon): an open of
- * /dev/vhost-vsock cannot stall, and forking per AcquireLease would cost
- * more than the lease.
+ * Running code inside a namespace: the daemon's own thread never leaves the
+ * host netns (whose sysctls it reads and writes itself); everything done
+ * inside another namespace is a request to the namespace workers
+ * (ns-worker.h), and the functions named *_here() below are what a worker
+ * runs once it has joined the namespace. Creation is two requests: make the
+ * namespace (its fd comes back), then, once vsocknsd has recorded it, pin
+ * it. The single exception is opening a file that must belong to the
+ * namespace and come back as an fd (vhost.h: netns_open_file), done on a
+ * thread that joins the namespace and returns (or aborts the daemon): an
+ * open of /dev/vhost-vsock cannot stall, and a round trip to a worker per
+ * AcquireLease would cost more than the open.
  */
 #pragma once
 
@@ -28,39 +25,38 @@
 
 #define NETNS_RUN_DIR "/run/netns"
 
-/* A function run inside the helper, after it joined the target namespace.
- * It returns 0 or a negative errno and may leave a short answer in out. */
-typedef int (*netns_helper_fn)(void *userdata, char *out, size_t out_size);
-
-/* Runs fn in a forked helper whose network namespace is netns_fd (or the
- * caller's when netns_fd < 0). Returns fn's result; out gets its answer. */
-int netns_helper_run(int netns_fd, netns_helper_fn fn, void *userdata, char *out, size_t out_size);
+typedef struct NsWorkers NsWorkers;
 
 /* Reads /proc/sys/net/vsock/KEY as seen from netns_fd (< 0: our own, read
- * without a helper). */
-int vsock_sysctl_read(int netns_fd, const char *key, char *buf, size_t size);
+ * here; else through a worker, waiting in poll(): start-up only). */
+int vsock_sysctl_read(NsWorkers *w, int netns_fd, const char *key, char *buf, size_t size);
 /* Writes it: 0, or the kernel's -EBUSY/-EPERM/... for child_ns_mode. */
-int vsock_sysctl_write(int netns_fd, const char *key, const char *value);
+int vsock_sysctl_write(NsWorkers *w, int netns_fd, const char *key, const char *value);
+/* The same in the caller's own netns (a worker's, once it joined one);
+ * value NULL: read into out. */
+int vsock_sysctl_here(const char *key, const char *value, char *out, size_t out_size);
 
 /* The longest vsock mode as text ("global"), with room to spare. */
 #define VSOCK_MODE_TEXT_MAX 16
-/* In one helper in netns_fd: reads child_ns_mode and ns_mode into found and
- * own ("?" if unreadable), then writes child_ns_mode=want, which both
- * checks and locks it. Returns the write's result (-EBUSY: locked to
- * another value, -EPERM: a local namespace cannot have global children). */
-int vsock_child_mode_lock(int netns_fd, const char *want, char found[static VSOCK_MODE_TEXT_MAX],
+/* In netns_fd: reads child_ns_mode and ns_mode into found and own ("?" if
+ * unreadable), then writes child_ns_mode=want, which both checks and locks
+ * it. Returns the write's result (-EBUSY: locked to another value, -EPERM:
+ * a local namespace cannot have global children). Start-up only. */
+int vsock_child_mode_lock(NsWorkers *w, int netns_fd, const char *want, char found[static VSOCK_MODE_TEXT_MAX],
                           char own[static VSOCK_MODE_TEXT_MAX]);
+/* What a worker runs for it: out gets "FOUND OWN". */
+int vsock_child_mode_lock_here(const char *want, char *out, size_t out_size);
+
+/* What a worker runs to make a namespace, inside the parent it joined:
+ * unshare, lo up, g2h_fallback (-1: leave) and child_ns_mode (NULL: leave)
+ * written; mode gets its ns_mode. The worker is left in the new namespace. */
+int netns_make_here(int g2h_fallback, const char *child_ns_mode, char *mode, size_t mode_size,
+                    int *ret_g2h_fallback);
 
 /* What identifies a namespace (its nsfs file) or a placeholder file. */
 typedef struct NetnsId {
     uint64_t dev, ino;
 } NetnsId;
-
-typedef struct NetnsSetup {
-    const char *pin_path;        /* where to bind-mount the new namespace */
-    const char *child_ns_mode;   /* NULL, or write (and so lock) this */
-    int g2h_fallback;            /* -1: leave alone, else write 0/1 */
-} NetnsSetup;
 
 typedef struct NetnsCreated {
     char ns_mode[16];            /* what the kernel gave the new namespace */
@@ -79,10 +75,23 @@ typedef enum NetnsStage {
  * creation (nothing is left behind) and is returned. */
 typedef int (*netns_record_fn)(void *userdata, NetnsStage stage, const NetnsCreated *so_far);
 
-/* Helpers and locks give up after this long (-ETIMEDOUT). A variable only
- * so that the unit tests can shorten it. */
+typedef struct NetnsJob NetnsJob;
+/* A creation is over: j->result (and with 0, j->ns_fd) is in. */
+typedef void (*netns_done_fn)(NetnsJob *j, void *userdata);
+
+typedef struct NetnsSetup {
+    const char *pin_path;        /* where to bind-mount the new namespace */
+    const char *child_ns_mode;   /* NULL, or write (and so lock) this */
+    int g2h_fallback;            /* -1: leave alone, else write 0/1 */
+    int timeout_ms;              /* each step's deadline; <= 0: the workers' */
+    netns_record_fn record;      /* may be NULL */
+    void *record_userdata;
+    netns_done_fn done;          /* netns_create_begin() only */
+    void *userdata;
+} NetnsSetup;
+
+/* Workers and locks give up after this long (-ETIMEDOUT), by default. */
 #define NETNS_HELPER_TIMEOUT_MS_DEFAULT 10000
-extern int netns_helper_timeout_ms;
 
 /* Makes dir a shared mount point (once) so pins propagate everywhere, holding
  * flock() on it while doing so, as ip netns does against parallel setup. */
@@ -91,40 +100,34 @@ int netns_dir_prepare(const char *dir);
 /*
  * A namespace creation under way, so that the event loop never waits for
  * the kernel: netns_create_begin() makes the placeholder (O_EXCL: -EEXIST
- * if the path exists), records it, and starts the helper; the caller
- * watches fd for POLLIN and calls netns_job_step() until it returns 0, when
- * result is in. record (may be NULL) is called at each stage, the second
- * time from netns_job_step(). With result 0, ns_fd holds the new namespace,
- * verified to be the one pinned (the caller takes it: set it to -1). On
- * failure nothing is left, but for a pin that someone replaced while we
- * made it (-ESTALE), which is not ours to remove.
+ * if the path exists), records it, and asks a worker to make the namespace;
+ * once it is recorded (record, NETNS_STAGE_MADE) a worker pins it, and
+ * setup->done is called from the loop, once. With result 0, ns_fd holds
+ * the new namespace, verified to be the one pinned (the caller takes it:
+ * set it to -1). On failure nothing is left, but for a pin that someone
+ * replaced while we made it (-ESTALE), which is not ours to remove. A step
+ * past its deadline ends the job with -ETIMEDOUT, once its worker is gone.
  */
-typedef struct NetnsJob {
-    int fd;                      /* to wait on (POLLIN); -1 once result is in */
-    int result;                  /* 0 or a negative errno, once fd is -1 */
+struct NetnsJob {
+    int result;                  /* 0 or a negative errno, once finished */
+    bool finished;
     int ns_fd;                   /* with result 0: the new namespace */
     NetnsCreated created;        /* what was made so far */
-    pid_t pid;                   /* the helper, while there is one */
-    struct NetnsHelper *helper;  /* netns.c's; NULL once done (and for fakes) */
-} NetnsJob;
+    struct NetnsJobState *state; /* netns.c's; NULL in a fake's job */
+};
 
-int netns_create_begin(int parent_fd, const NetnsSetup *setup, netns_record_fn record, void *userdata,
-                       NetnsJob **ret);
-/* Reads what the helper said and acts on it: -EAGAIN to wait for fd
- * again, 0 once result is in (the helper is gone then). */
-int netns_job_step(NetnsJob *j);
-/* Gives up (a deadline passed): kills the helper; the job then ends with
- * -ETIMEDOUT, once the helper is gone, through netns_job_step(). */
-void netns_job_cancel(NetnsJob *j);
-/* Waits in poll() for the end, cancelling after timeout_ms: the result.
- * Only where nothing else is served (startup, shutdown, tests). */
-int netns_job_wait(NetnsJob *j, int timeout_ms);
-/* Cancels and waits for a job still under way, closes an ns_fd not taken. */
+int netns_create_begin(NsWorkers *w, int parent_fd, const NetnsSetup *setup, NetnsJob **ret);
+/* For shutdown: stops the step under way (its worker killed and gone);
+ * the job ends with -ESHUTDOWN and done is called before this returns. */
+void netns_job_stop(NetnsJob *j);
+/* An empty job (for fakes that finish at once). */
+NetnsJob *netns_job_new(void);
+/* Frees a job; one still under way is stopped first, without done. */
 NetnsJob *netns_job_free(NetnsJob *j);
 
-/* The same without a loop (for vsockns's own parents, at startup): waits
- * up to netns_helper_timeout_ms. *ret_fd on success. */
-int netns_create_pinned(int parent_fd, const NetnsSetup *setup, int *ret_fd, NetnsCreated *ret);
+/* The same, each step waiting in poll(): for vsockns's own parents at
+ * start-up. *ret_fd on success. */
+int netns_create_pinned(NsWorkers *w, int parent_fd, const NetnsSetup *setup, int *ret_fd, NetnsCreated *ret);
 
 /*
  * Opens the namespace pinned at path, to hold on to: never through a
@@ -165,15 +168,14 @@ int netns_open(const char *path);
  * same name; userdata is the table's.
  */
 typedef struct NetnsOps {
-    /* netns_create_begin(); a fake may return a job that is already done
-     * (fd -1, helper NULL): the netns_job_*() functions accept it. */
-    int (*create_begin)(void *userdata, int parent_fd, const NetnsSetup *setup, netns_record_fn record,
-                        void *record_userdata, NetnsJob **ret);
+    /* netns_create_begin(); a fake may instead finish at once: it returns
+     * 1 and a finished job (netns_job_new()), and never calls done. */
+    int (*create_begin)(void *userdata, NsWorkers *w, int parent_fd, const NetnsSetup *setup, NetnsJob **ret);
     int (*open_verified)(void *userdata, const char *path, const NetnsId *want, NetnsId *ret);
     int (*path_id)(void *userdata, const char *path, NetnsId *ret, bool *ret_is_ns);
     int (*unpin_verified)(void *userdata, const char *path, const NetnsId *id);
     int (*remove_placeholder)(void *userdata, const char *path, const NetnsId *id);
-    int (*sysctl_read)(void *userdata, int netns_fd, const char *key, char *buf, size_t size);
+    int (*sysctl_read)(void *userdata, NsWorkers *w, int netns_fd, const char *key, char *buf, size_t size);
 } NetnsOps;
 
 extern const NetnsOps netns_ops_real;

@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "inspect-dbus.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <systemd/sd-event.h>
 
 #include "bus-errors.h"
 #include "bus-util.h"
 #include "core/isolation.h"
+#include "core/ns-worker.h"
 #include "manager-dbus.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -54,23 +53,21 @@ int bus_namespace_list_sockets(sd_bus_message *m, void *userdata, sd_bus_error *
 }
 
 /*
- * ---- CheckIsolation: the prober's report arrives on the loop ----
+ * ---- CheckIsolation: the probe's report arrives on the loop ----
  *
- * Each check is a prober process. At most ISOLATION_CHECKS_MAX run at once
- * (the unit's TasksMax= is shared with the creating helpers); more get
- * LimitReached. A check is answered when the report comes (or at the
- * deadline, the prober then killed), and forgotten only once its prober is
- * gone: the end of its pipe says so, and only then is it reaped, so the
- * loop never waits for a process the kernel has not let go of yet.
+ * Each check is a request to a namespace worker (ns-worker.h), which has
+ * its deadline (ISOLATION_PROBE_DEADLINE_MS: a stalled probe's worker is
+ * killed and the check answered). At most ISOLATION_CHECKS_MAX run at once,
+ * so that checks never take every worker from the creations; more get
+ * LimitReached.
  */
 #define ISOLATION_CHECKS_MAX 8
 
 struct IsolationCheck {
     BusContext *ctx;        /* whose list it is in */
-    sd_bus_message *call;   /* NULL once answered */
+    sd_bus_message *call;
     VsockMode mode;
-    pid_t pid;
-    sd_event_source *io, *timer;
+    NsCall *probe;          /* NULL once answered */
     IsolationCheck *next;
 };
 
@@ -82,13 +79,7 @@ static void check_free(IsolationCheck *c)
             break;
         }
     c->ctx->n_checks--;
-    if (c->pid > 0) {
-        kill(c->pid, SIGKILL); /* nothing if it has exited */
-        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    sd_event_source_disable_unref(c->io);
-    sd_event_source_disable_unref(c->timer);
+    ns_call_cancel(c->probe);
     sd_bus_message_unref(c->call);
     free(c);
 }
@@ -138,40 +129,12 @@ static void check_reply(IsolationCheck *c, int r, const IsolationReport *rep)
         log_warning_errno(r, "Cannot answer CheckIsolation: %m");
 }
 
-/* Answers the call; the check stays until its prober is gone. */
-static void check_answer(IsolationCheck *c, int r, const IsolationReport *rep)
-{
-    check_reply(c, r, rep);
-    c->call = sd_bus_message_unref(c->call);
-    sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
-}
-
-static int on_report(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static void on_probe_answer(NsAnswer *a, void *userdata)
 {
     IsolationCheck *c = userdata;
-    if (c->call) {
-        IsolationReport rep;
-        int r = isolation_probe_read(fd, &rep);
-        if (r == -EAGAIN)
-            return 0;
-        check_answer(c, r, &rep);
-        if (r == 0)
-            return 0; /* the report: its prober exits next */
-    } else {
-        char b;
-        if (read(fd, &b, 1) < 0 && (errno == EAGAIN || errno == EINTR))
-            return 0;
-    }
-    check_free(c); /* the pipe ended: the prober is gone */
-    return 0;
-}
-
-static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
-{
-    IsolationCheck *c = userdata;
-    check_answer(c, -ETIMEDOUT, NULL);
-    kill(c->pid, SIGKILL); /* the end of its pipe will say when it is gone */
-    return 0;
+    c->probe = NULL; /* the workers free it */
+    check_reply(c, a->result, &a->report);
+    check_free(c);
 }
 
 static int read_no_option(sd_bus_message *m, const char *key, void *userdata)
@@ -208,30 +171,17 @@ int bus_method_check_isolation(sd_bus_message *m, void *userdata, sd_bus_error *
     IsolationCheck *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    int fd = -1;
     ManagerError e = { .kind = ERROR_NONE };
-    r = manager_check_isolation_start(manager, name, &c->mode, &c->pid, &fd, &e);
+    r = manager_check_isolation_start(manager, name, on_probe_answer, c, &c->mode, &c->probe, &e);
     if (r < 0) {
         free(c);
         return bus_reply_manager_error(error, r, &e);
     }
-    *c = (IsolationCheck) { .ctx = ctx, .call = sd_bus_message_ref(m), .mode = c->mode, .pid = c->pid,
-                            .next = ctx->checks };
+    c->ctx = ctx;
+    c->call = sd_bus_message_ref(m);
+    c->next = ctx->checks;
     ctx->checks = c;
     ctx->n_checks++;
-    sd_event *event = sd_bus_get_event(sd_bus_message_get_bus(m));
-    r = sd_event_add_io(event, &c->io, fd, EPOLLIN | EPOLLHUP, on_report, c);
-    if (r >= 0)
-        sd_event_source_set_io_fd_own(c->io, true);
-    else
-        close(fd);
-    if (r >= 0)
-        r = sd_event_add_time_relative(event, &c->timer, CLOCK_MONOTONIC,
-                                       (uint64_t) ISOLATION_PROBE_DEADLINE_MS * 1000, 0, on_deadline, c);
-    if (r < 0) {
-        check_free(c);
-        return r;
-    }
     return 1;
 }
 
@@ -239,8 +189,7 @@ void inspect_dbus_stop(BusContext *ctx)
 {
     while (ctx && ctx->checks) {
         IsolationCheck *c = ctx->checks;
-        if (c->call)
-            check_answer(c, -ESHUTDOWN, NULL);
-        check_free(c); /* kills and reaps its prober */
+        check_reply(c, -ESHUTDOWN, NULL);
+        check_free(c); /* its worker is killed */
     }
 }

@@ -49,10 +49,10 @@ int bus_read_create_options(sd_bus_message *m, CreateRequest *req, sd_bus_error 
 
 /*
  * A CreateNamespace whose namespace the kernel is making: the loop serves
- * other callers meanwhile and answers this one when the helper reports
- * (or, after netns_helper_timeout_ms, once the helper it killed is gone).
- * At most CREATES_RUNNING_MAX helpers run at once (each is a process, and
- * the unit has TasksMax=); further calls wait their turn in order.
+ * other callers meanwhile and answers this one when the namespace workers
+ * are done with it (or past their deadline, once the worker they killed is
+ * gone). At most CREATES_RUNNING_MAX run at once (the workers are shared
+ * with the isolation checks); further calls wait their turn in order.
  */
 #define CREATES_RUNNING_MAX 8
 
@@ -61,8 +61,7 @@ struct CreateCall {
     sd_bus_message *call;
     CreateRequest req;       /* its strings are the call's: held by the ref */
     CreateJob *job;          /* NULL while waiting for its turn, and once over */
-    bool running;            /* its helper was started: counted as running */
-    sd_event_source *io, *deadline;
+    bool running;            /* started: counted as running */
     CreateCall *next;
 };
 
@@ -76,8 +75,6 @@ static void create_call_free(CreateCall *c)
         }
     if (c->running)
         ctx->n_creates_running--;
-    sd_event_source_disable_unref(c->io);
-    sd_event_source_disable_unref(c->deadline);
     sd_bus_message_unref(c->call);
     free(c);
 }
@@ -99,41 +96,31 @@ static void create_call_answer(CreateCall *c, int r, const Namespace *ns, const 
     create_call_free(c);
 }
 
-static int on_create_progress(sd_event_source *s, int fd, uint32_t revents, void *userdata);
-static int on_create_deadline(sd_event_source *s, uint64_t usec, void *userdata);
+static void create_calls_run(BusContext *ctx);
 
-/* Starts the creation of a call whose turn it is; a refusal or failure
- * answers it at once. */
+static void on_create_done(Manager *m, int r, Namespace *ns, const ManagerError *e, void *userdata)
+{
+    CreateCall *c = userdata;
+    BusContext *ctx = m->userdata;
+    c->job = NULL;
+    create_call_answer(c, r, ns, e);
+    create_calls_run(ctx);
+}
+
+/* Starts the creation of a call whose turn it is; a refusal, failure or
+ * a creation finished at once answers it now. */
 static void create_call_start(CreateCall *c)
 {
     BusContext *ctx = c->manager->userdata;
     ManagerError e = {};
     Namespace *ns = NULL;
-    int r = manager_create_namespace_begin(c->manager, &c->req, &c->job, &e);
-    if (r < 0) {
-        create_call_answer(c, r, NULL, &e);
+    int r = manager_create_namespace_begin(c->manager, &c->req, on_create_done, c, &c->job, &ns, &e);
+    if (r != 0) {
+        create_call_answer(c, r, ns, &e);
         return;
     }
     c->running = true;
     ctx->n_creates_running++;
-    sd_event *event = sd_bus_get_event(sd_bus_message_get_bus(c->call));
-    /* A copy of the fd of our own: the job closes its fd when it ends,
-     * while this source still has it registered. */
-    int fd = fcntl(manager_create_job_fd(c->job), F_DUPFD_CLOEXEC, 3);
-    r = fd < 0 ? -errno : sd_event_add_io(event, &c->io, fd, EPOLLIN, on_create_progress, c);
-    if (r >= 0)
-        r = sd_event_source_set_io_fd_own(c->io, true);
-    else if (fd >= 0)
-        close(fd);
-    if (r >= 0)
-        r = sd_event_add_time_relative(event, &c->deadline, CLOCK_MONOTONIC,
-                                       (uint64_t) netns_helper_timeout_ms * 1000, 0, on_create_deadline, c);
-    if (r >= 0)
-        return;
-    log_warning_errno(r, "Cannot watch the creation of namespace '%s': %m", c->req.name);
-    r = manager_create_namespace_stop(c->manager, c->job, &ns, &e);
-    c->job = NULL;
-    create_call_answer(c, r, ns, &e);
 }
 
 /* The calls of uid waiting for their turn: they count toward its quota
@@ -150,37 +137,12 @@ static size_t create_calls_waiting(BusContext *ctx, uid_t uid)
 static void create_calls_run(BusContext *ctx)
 {
     CreateCall *c = ctx->creates;
-    while (c && ctx->n_creates_running < CREATES_RUNNING_MAX) {
+    while (c && ctx->n_creates_running < CREATES_RUNNING_MAX && !ctx->stopping) {
         CreateCall *next = c->next;
         if (!c->running)
             create_call_start(c); /* may answer and free it */
         c = next;
     }
-}
-
-static int on_create_progress(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-    CreateCall *c = userdata;
-    BusContext *ctx = c->manager->userdata;
-    ManagerError e = {};
-    Namespace *ns = NULL;
-    int r = manager_create_namespace_step(c->manager, c->job, &ns, &e);
-    if (r == -EAGAIN)
-        return 0;
-    c->job = NULL; /* freed by the step */
-    create_call_answer(c, r, ns, &e);
-    create_calls_run(ctx);
-    return 0;
-}
-
-static int on_create_deadline(sd_event_source *s, uint64_t usec, void *userdata)
-{
-    CreateCall *c = userdata;
-    /* The helper is killed; the answer comes once it is gone. */
-    log_warning("Creating namespace '%s' did not finish within %d s; stopping it", c->req.name,
-                netns_helper_timeout_ms / 1000);
-    manager_create_job_cancel(c->job);
-    return 0;
 }
 
 static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -810,16 +772,19 @@ static void on_lease_removed(Manager *m, Lease *l, const char *why, void *userda
  * answered. */
 static void stop_creates(BusContext *ctx)
 {
+    ctx->stopping = true; /* no waiting call starts now */
     while (ctx->creates) {
         CreateCall *c = ctx->creates;
+        if (c->job) {
+            manager_create_namespace_stop(c->job); /* answers it: on_create_done */
+            if (ctx->creates != c)
+                continue;
+        }
         ManagerError e = {};
-        Namespace *ns = NULL;
-        int r = c->running ? manager_create_namespace_stop(c->manager, c->job, &ns, &e)
-                           : manager_error_set(&e, -ESHUTDOWN, ERROR_NONE,
-                                               "vsocknsd is stopping: namespace '%s' was not created; ask "
-                                               "again once it is back.", c->req.name);
-        c->job = NULL;
-        create_call_answer(c, r, ns, &e);
+        int r = manager_error_set(&e, -ESHUTDOWN, ERROR_NONE,
+                                  "vsocknsd is stopping: namespace '%s' was not created; ask again once it is "
+                                  "back.", c->req.name);
+        create_call_answer(c, r, NULL, &e);
     }
 }
 

@@ -16,9 +16,10 @@ struct BusContext {
     sd_bus *bus;
     PolkitRegistry *polkit;
     CreateCall *creates;     /* CreateNamespace calls under way or waiting, in order */
-    size_t n_creates_running; /* of them, those whose helper runs */
+    size_t n_creates_running; /* of them, those under way */
+    bool stopping;           /* the loop ends: no waiting creation starts */
     sd_event_source *exit_source; /* stops them when the loop ends */
-    IsolationCheck *checks;  /* CheckIsolation calls whose prober runs (inspect-dbus.c) */
+    IsolationCheck *checks;  /* CheckIsolation calls whose probe runs (inspect-dbus.c) */
     unsigned n_checks;
 };
 typedef struct BusContext BusContext;

@@ -2,7 +2,8 @@
 /*
  * vsocknsd: manages network namespaces for AF_VSOCK isolation on D-Bus
  * (org.vsockns1). One sd-event loop; namespace switches happen in forked
- * helpers only (core/netns.c), so this process stays in the host netns.
+ * namespace workers only (core/ns-worker.c), so this process stays in the
+ * host netns.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -55,6 +56,7 @@ static int parse_log_level(const char *s)
 }
 
 static const char *arg_config;
+static int arg_helper_timeout_ms; /* 0: the workers' default */
 
 static int parse_argv(int argc, char **argv)
 {
@@ -98,7 +100,7 @@ static int parse_argv(int argc, char **argv)
                 fprintf(stderr, "--helper-timeout wants seconds (1-3600), not '%s'.\n", optarg);
                 return -EINVAL;
             }
-            netns_helper_timeout_ms = (int) secs * 1000;
+            arg_helper_timeout_ms = (int) secs * 1000;
             break;
         }
         default:
@@ -292,6 +294,8 @@ int main(int argc, char **argv)
         return 1;
     }
     snprintf(m->version, sizeof(m->version), "%s", VSOCKNS_VERSION);
+    if (arg_helper_timeout_ms > 0)
+        ns_workers_set_timeout(m->workers, arg_helper_timeout_ms);
     r = run(m);
     manager_free(m);
     return r != 0 ? 1 : 0;

@@ -54,17 +54,18 @@ static void copy_state(FakeNetns *f)
 }
 
 /* Does it all at once: the job it returns is already over. */
-static int fake_create_begin(void *userdata, int parent_fd, const NetnsSetup *setup, netns_record_fn record,
-                             void *record_userdata, NetnsJob **ret)
+static int fake_create_begin(void *userdata, NsWorkers *w, int parent_fd, const NetnsSetup *setup, NetnsJob **ret)
 {
+    netns_record_fn record = setup->record;
+    void *record_userdata = setup->record_userdata;
     FakeNetns *f = userdata;
     f->creates++;
     if (fake_netns_find(f, setup->pin_path))
         return -EEXIST;
-    NetnsJob *j = calloc(1, sizeof(*j));
+    NetnsJob *j = netns_job_new();
     if (!j)
         return -ENOMEM;
-    *j = (NetnsJob) { .fd = -1, .ns_fd = -1, .created.g2h_fallback = -1 };
+    j->finished = true;
     NetnsCreated *c = &j->created;
     c->placeholder = fake_netns_plant(f, setup->pin_path, false);
     int r = record ? record(record_userdata, NETNS_STAGE_PLACEHOLDER, c) : 0;
@@ -87,7 +88,7 @@ static int fake_create_begin(void *userdata, int parent_fd, const NetnsSetup *se
         j->ns_fd = eventfd(0, EFD_CLOEXEC);
     }
     *ret = j;
-    return 0;
+    return 1;
 }
 
 static int fake_open_verified(void *userdata, const char *path, const NetnsId *want, NetnsId *ret)
@@ -139,7 +140,7 @@ static int fake_remove_placeholder(void *userdata, const char *path, const Netns
     return 0;
 }
 
-static int fake_sysctl_read(void *userdata, int netns_fd, const char *key, char *buf, size_t size)
+static int fake_sysctl_read(void *userdata, NsWorkers *w, int netns_fd, const char *key, char *buf, size_t size)
 {
     FakeNetns *f = userdata;
     snprintf(buf, size, "%s", strcmp(key, "ns_mode") == 0 ? f->made_mode : "1");

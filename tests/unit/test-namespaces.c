@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "core/manager.h"
+#include "core/ns-worker.h"
 #include "core/state.h"
 #include "fake-netns.h"
 
@@ -142,24 +143,24 @@ static void test_create_quota(void **state)
     CreateRequest req = { .mode = "local", .g2h_fallback = -1, .uid = 1000 };
     const char *names[] = { "q1", "q2", "q3" };
     CreateJob *jobs[3] = {};
+    Namespace *made[3] = {};
     /* All three were let through on arrival (nothing of uid 1000 yet). */
     for (int i = 0; i < 3; i++)
         assert_int_equal(manager_check_quota(m, 1000, false, 0, &e), 0);
     for (int i = 0; i < 2; i++) {
         req.name = names[i];
-        assert_int_equal(manager_create_namespace_begin(m, &req, &jobs[i], &e), 0);
+        /* The fake kernel's jobs are done at once. */
+        assert_int_equal(manager_create_namespace_begin(m, &req, NULL, NULL, &jobs[i], &made[i], &e), 1);
+        assert_null(jobs[i]);
+        assert_non_null(made[i]);
     }
     req.name = "q3";
     memset(&e, 0, sizeof(e));
-    assert_int_equal(manager_create_namespace_begin(m, &req, &jobs[2], &e), -EDQUOT);
+    assert_int_equal(manager_create_namespace_begin(m, &req, NULL, NULL, &jobs[2], &made[2], &e), -EDQUOT);
     assert_int_equal(e.kind, ERROR_QUOTA_EXCEEDED);
     char pin[512];
     pin_of("q3", pin, sizeof(pin));
     assert_null(fake_netns_find(&fake, pin)); /* nothing made */
-    for (int i = 0; i < 2; i++) { /* the fake kernel's jobs are done at once */
-        Namespace *ns = NULL;
-        assert_int_equal(manager_create_namespace_step(m, jobs[i], &ns, &e), 0);
-    }
     assert_non_null(manager_find(m, "q1"));
     assert_non_null(manager_find(m, "q2"));
     assert_null(manager_find(m, "q3"));
@@ -170,9 +171,9 @@ static void test_create_quota(void **state)
     assert_non_null(strstr(e.message, "uid 1001 already has 0 namespaces and 2 more waiting to be created"));
     req = (CreateRequest) { .name = "q4", .mode = "local", .g2h_fallback = -1, .uid = 0 };
     CreateJob *j = NULL;
-    assert_int_equal(manager_create_namespace_begin(m, &req, &j, &e), 0);
     Namespace *ns = NULL;
-    assert_int_equal(manager_create_namespace_step(m, j, &ns, &e), 0);
+    assert_int_equal(manager_create_namespace_begin(m, &req, NULL, NULL, &j, &ns, &e), 1);
+    assert_non_null(ns);
     manager_free(m);
 }
 
@@ -231,9 +232,9 @@ static void test_isolation_parent_swapped(void **state)
 
     ManagerError e = {};
     VsockMode mode;
-    pid_t pid;
-    int fd;
-    assert_int_equal(manager_check_isolation_start(m, "c", &mode, &pid, &fd, &e), -ENOENT);
+    NsCall *call = NULL;
+    assert_int_equal(manager_check_isolation_start(m, "c", NULL, NULL, &mode, &call, &e), -ENOENT);
+    assert_null(call);
     assert_int_equal(e.kind, ERROR_NO_SUCH_NAMESPACE);
     assert_string_equal(e.message, "The parent 'p' of 'c' is gone: no sibling can be made.");
     assert_null(manager_find(m, "p"));
@@ -335,50 +336,81 @@ static void test_reconcile(void **state)
     state_free(&st);
 }
 
-static int sleep_in_helper(void *userdata, char *out, size_t out_size)
+/* The children of this process: the workers (the only ones it has). */
+static size_t workers_of_test(pid_t *pids, size_t max)
 {
-    sleep(30);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
+    FILE *f = fopen(path, "re");
+    size_t n = 0;
+    int pid;
+    while (f && n < max && fscanf(f, "%d", &pid) == 1)
+        pids[n++] = pid;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+typedef struct JobDone {
+    bool over;
+    NetnsJob *job;
+} JobDone;
+
+static void job_done(NetnsJob *j, void *userdata)
+{
+    JobDone *d = userdata;
+    d->over = true;
+    d->job = j;
+}
+
+/* Runs the loop until the job is over: its result. */
+static int run_job(sd_event *event, NsWorkers *w, int parent_fd, NetnsSetup *setup, JobDone *d, NetnsJob **ret)
+{
+    *d = (JobDone) {};
+    setup->done = job_done;
+    setup->userdata = d;
+    int r = netns_create_begin(w, parent_fd, setup, ret);
+    if (r < 0)
+        return r;
+    while (!d->over)
+        assert_true(sd_event_run(event, UINT64_MAX) >= 0);
+    assert_ptr_equal(d->job, *ret);
+    return (*ret)->result;
+}
+
+/* The real creation, asynchronous, through the workers: made, recorded at
+ * each stage, pinned and held; a worker that stops answering (as a kernel
+ * that stalls would) is killed at the deadline and nothing is left. */
+static int count_stages(void *userdata, NetnsStage stage, const NetnsCreated *so_far)
+{
+    int *stages = userdata;
+    stages[stage]++;
     return 0;
 }
 
-static int answer_in_helper(void *userdata, char *out, size_t out_size)
-{
-    snprintf(out, out_size, "answer");
-    return 7;
-}
-
-/* A helper that never answers does not stall the daemon: it is killed. */
-static void test_helper_timeout(void **state)
-{
-    char out[32] = "";
-    assert_int_equal(netns_helper_run(-1, answer_in_helper, NULL, out, sizeof(out)), 7);
-    assert_string_equal(out, "answer");
-    netns_helper_timeout_ms = 300;
-    assert_int_equal(netns_helper_run(-1, sleep_in_helper, NULL, out, sizeof(out)), -ETIMEDOUT);
-    netns_helper_timeout_ms = NETNS_HELPER_TIMEOUT_MS_DEFAULT;
-}
-
-/* The real creation, asynchronous: a helper that stops answering is
- * waited for without blocking, and cancelled leaves nothing behind. */
 static void test_job_real(void **state)
 {
     if (geteuid() != 0)
         skip(); /* making and pinning namespaces needs root */
-    char pin[512];
+    char pin[512], dir[512];
     pin_of("real", pin, sizeof(pin));
-    char dir[512];
     snprintf(dir, sizeof(dir), "%s/netns", state_dir);
     mkdir(dir, 0755);
-    NetnsSetup setup = { .pin_path = pin, .g2h_fallback = -1 };
+    sd_event *event;
+    NsWorkers *w;
+    assert_int_equal(sd_event_new(&event), 0);
+    assert_int_equal(ns_workers_new(&w), 0);
+    assert_int_equal(ns_workers_attach_event(w, event), 0);
+    int stages[2] = {};
+    NetnsSetup setup = { .pin_path = pin, .g2h_fallback = -1, .record = count_stages, .record_userdata = stages };
+    JobDone d;
 
     /* One that goes through: pinned, and held by the fd it gives. */
     NetnsJob *j;
-    assert_int_equal(netns_create_begin(-1, &setup, NULL, NULL, &j), 0);
-    assert_true(j->fd >= 0 && j->pid > 0);
-    assert_int_equal(netns_job_wait(j, 10000), 0);
-    assert_int_equal(j->fd, -1);
-    assert_int_equal(j->pid, 0);
-    assert_true(j->ns_fd >= 0);
+    assert_int_equal(run_job(event, w, -1, &setup, &d, &j), 0);
+    assert_true(j->finished && j->ns_fd >= 0);
+    assert_int_equal(stages[NETNS_STAGE_PLACEHOLDER], 1);
+    assert_int_equal(stages[NETNS_STAGE_MADE], 1);
     NetnsId id;
     bool is_ns = false;
     assert_int_equal(netns_path_id(pin, &id, &is_ns), 0);
@@ -387,40 +419,45 @@ static void test_job_real(void **state)
     assert_int_equal(netns_unpin_verified(pin, &j->created.id), 0);
     j = netns_job_free(j);
 
-    /* One whose helper stops (as a kernel that stalls would): the step
-     * does not wait for it; cancelled, it ends -ETIMEDOUT and the
-     * placeholder is gone. */
-    assert_int_equal(netns_create_begin(-1, &setup, NULL, NULL, &j), 0);
-    assert_int_equal(kill(j->pid, SIGSTOP), 0);
-    usleep(100000);
-    assert_int_equal(netns_job_step(j), -EAGAIN);
-    assert_int_equal(access(pin, F_OK), 0); /* the placeholder, or the pin if it was that quick */
-    netns_job_cancel(j);
-    struct pollfd p = { .fd = j->fd, .events = POLLIN };
-    assert_int_equal(poll(&p, 1, 10000), 1);
-    while (netns_job_step(j) == -EAGAIN)
-        poll(&p, 1, 1000);
-    assert_int_equal(j->result, -ETIMEDOUT);
+    /* Its worker stopped (SIGSTOP: a kernel that never returns): the loop
+     * goes on, the deadline kills it, the job ends -ETIMEDOUT once it is
+     * gone, and the placeholder with it. */
+    pid_t pids[NS_WORKERS_MAX];
+    size_t n = workers_of_test(pids, NS_WORKERS_MAX);
+    assert_int_equal(n, 1);
+    assert_int_equal(kill(pids[0], SIGSTOP), 0);
+    ns_workers_set_timeout(w, 300);
+    assert_int_equal(run_job(event, w, -1, &setup, &d, &j), -ETIMEDOUT);
     assert_int_equal(j->ns_fd, -1);
     assert_int_equal(access(pin, F_OK), -1);
     j = netns_job_free(j);
+    assert_int_equal(kill(pids[0], 0), -1); /* killed and reaped */
+    ns_workers_set_timeout(w, NETNS_HELPER_TIMEOUT_MS_DEFAULT);
 
-    /* A helper that fails on its own (here: the "parent" is no namespace)
-     * reports and exits; nothing is written to it afterwards (the pipe is
-     * closed: SIGPIPE would end this process) and nothing is left. */
+    /* A fresh worker serves the next; a step that fails on its own (here:
+     * the "parent" is no namespace) leaves nothing. */
     int not_ns = eventfd(0, EFD_CLOEXEC);
-    assert_int_equal(netns_create_begin(not_ns, &setup, NULL, NULL, &j), 0);
-    usleep(100000); /* let it report and exit first */
-    assert_int_equal(netns_job_wait(j, 10000), -EINVAL);
+    assert_int_equal(run_job(event, w, not_ns, &setup, &d, &j), -EINVAL);
     assert_int_equal(access(pin, F_OK), -1);
     j = netns_job_free(j);
     close(not_ns);
+    n = workers_of_test(pids, NS_WORKERS_MAX);
+    assert_int_equal(n, 1);
 
     /* The placeholder's O_EXCL: a second creator of a name gets -EEXIST. */
     int fd = open(pin, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
     close(fd);
-    assert_int_equal(netns_create_begin(-1, &setup, NULL, NULL, &j), -EEXIST);
+    assert_int_equal(netns_create_begin(w, -1, &setup, &j), -EEXIST);
     unlink(pin);
+
+    /* Freed while under way: its worker is stopped, nothing is left. */
+    assert_int_equal(kill(pids[0], SIGSTOP), 0);
+    assert_int_equal(netns_create_begin(w, -1, &setup, &j), 0);
+    j = netns_job_free(j);
+    assert_int_equal(access(pin, F_OK), -1);
+    ns_workers_free(w);
+    assert_int_equal(workers_of_test(pids, NS_WORKERS_MAX), 0);
+    sd_event_unref(event);
 }
 
 /* netns_open_verified() on the real kernel: a pinned network namespace
@@ -438,11 +475,14 @@ static void test_open_verified_real(void **state)
     snprintf(uts, sizeof(uts), "%s/uts", dir);
     snprintf(plain, sizeof(plain), "%s/plain", dir);
     NetnsSetup setup = { .pin_path = pin, .g2h_fallback = -1 };
-    NetnsJob *j;
-    assert_int_equal(netns_create_begin(-1, &setup, NULL, NULL, &j), 0);
-    assert_int_equal(netns_job_wait(j, 10000), 0);
-    NetnsId id = j->created.id, got = {};
-    j = netns_job_free(j);
+    NsWorkers *w;
+    assert_int_equal(ns_workers_new(&w), 0);
+    NetnsCreated created;
+    int made;
+    assert_int_equal(netns_create_pinned(w, -1, &setup, &made, &created), 0);
+    close(made);
+    ns_workers_free(w);
+    NetnsId id = created.id, got = {};
     for (int pass = 0; pass < 2; pass++) {
         int fd = netns_open_verified(pin, &id, &got);
         assert_true(fd >= 0);
@@ -487,10 +527,21 @@ static void test_sysctl_real(void **state)
 {
     char want[32] = "", got[32] = "x";
     int rw = read_own_sysctl("ns_mode", want, sizeof(want));
-    assert_int_equal(vsock_sysctl_read(-1, "ns_mode", got, sizeof(got)), rw);
+    assert_int_equal(vsock_sysctl_read(NULL, -1, "ns_mode", got, sizeof(got)), rw);
     if (rw == 0)
         assert_string_equal(got, want);
-    assert_int_equal(vsock_sysctl_read(-1, "no-such-key", got, sizeof(got)), -ENOENT);
+    assert_int_equal(vsock_sysctl_read(NULL, -1, "no-such-key", got, sizeof(got)), -ENOENT);
+    /* The same through a worker that joined our own namespace. */
+    NsWorkers *w;
+    assert_int_equal(ns_workers_new(&w), 0);
+    int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    snprintf(got, sizeof(got), "x");
+    assert_int_equal(vsock_sysctl_read(w, self, "ns_mode", got, sizeof(got)), rw);
+    if (rw == 0)
+        assert_string_equal(got, want);
+    assert_int_equal(vsock_sysctl_read(w, self, "no-such-key", got, sizeof(got)), -ENOENT);
+    close(self);
+    ns_workers_free(w);
 }
 
 /* The parent lock reads and writes in one helper inside a new netns. */
@@ -505,18 +556,18 @@ static void test_parent_lock_real(void **state)
     mkdir(dir, 0755);
     pin_of("lock", pin, sizeof(pin));
     NetnsSetup setup = { .pin_path = pin, .g2h_fallback = -1 };
-    NetnsJob *j;
-    assert_int_equal(netns_create_begin(-1, &setup, NULL, NULL, &j), 0);
-    assert_int_equal(netns_job_wait(j, 10000), 0);
-    NetnsId id = j->created.id;
+    NsWorkers *w;
+    assert_int_equal(ns_workers_new(&w), 0);
+    NetnsCreated created;
+    int fd;
+    assert_int_equal(netns_create_pinned(w, -1, &setup, &fd, &created), 0);
+    NetnsId id = created.id;
     char made_mode[16];
-    snprintf(made_mode, sizeof(made_mode), "%s", j->created.ns_mode);
-    j = netns_job_free(j);
-    int fd = netns_open_verified(pin, &id, NULL);
+    snprintf(made_mode, sizeof(made_mode), "%s", created.ns_mode);
     assert_true(fd >= 0);
 
     char found[VSOCK_MODE_TEXT_MAX], own[VSOCK_MODE_TEXT_MAX];
-    int r = vsock_child_mode_lock(fd, "local", found, own);
+    int r = vsock_child_mode_lock(w, fd, "local", found, own);
     if (rw == -ENOENT) {
         /* This kernel has no vsock namespaces: nothing to read or lock. */
         assert_int_equal(r, -ENOENT);
@@ -527,11 +578,12 @@ static void test_parent_lock_real(void **state)
          * and the first one is what is found. */
         assert_int_equal(r, 0);
         assert_string_equal(own, made_mode);
-        assert_int_equal(vsock_child_mode_lock(fd, "global", found, own), -EBUSY);
+        assert_int_equal(vsock_child_mode_lock(w, fd, "global", found, own), -EBUSY);
         assert_string_equal(found, "local");
-        assert_int_equal(vsock_child_mode_lock(fd, "local", found, own), 0);
+        assert_int_equal(vsock_child_mode_lock(w, fd, "local", found, own), 0);
     }
     close(fd);
+    ns_workers_free(w);
     assert_int_equal(netns_unpin_verified(pin, &id), 0);
 }
 
@@ -547,7 +599,6 @@ int main(void)
         cmocka_unit_test(test_isolation_parent_swapped),
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_reconcile),
-        cmocka_unit_test(test_helper_timeout),
         cmocka_unit_test(test_job_real),
         cmocka_unit_test(test_open_verified_real),
         cmocka_unit_test(test_sysctl_real),

@@ -1,7 +1,7 @@
 #!/bin/bash
 # CreateNamespace while the kernel stalls in the middle of making the
 # namespace (the vsocknsd-faults build's create-helper-stall point: the
-# helper stops until it is killed). vsocknsd keeps serving everyone else,
+# namespace worker making it stops until it is killed). vsocknsd keeps serving everyone else,
 # other creations included; the name is taken but shown nowhere; after the
 # helper deadline the call fails with a named error, nothing of it is
 # left, and the name can be created again. At most 8 creations run at once;
@@ -43,7 +43,8 @@ stall() {
     expect_eq "$1: its helper stalls (armed file consumed)" gone \
         "$([[ -e /run/vsockns-fault ]] && echo still-armed || echo gone)"
 }
-helpers() { pgrep -c -P "$(main_pid)" || true; }
+# Workers serving a request name themselves vsockns-busy (ns-worker.h).
+helpers() { pgrep -c -P "$(main_pid)" -x vsockns-busy || true; }
 not_left() {
     expect_eq "$1: no pin or placeholder left" no "$([[ -e /run/netns/$1 ]] && echo yes || echo no)"
     expect_eq "$1: no record left" no "$(grep -q "\"$1\"" /run/vsockns/namespaces.json && echo yes || echo no)"

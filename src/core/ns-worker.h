@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The one way vsocknsd acts inside another network namespace: "run
+ * operation X in namespace Y within a deadline, and give me its result and
+ * any fd it made".
+ *
+ * setns() and unshare() change only the calling thread, and vsocknsd's
+ * own thread never leaves the host netns. The operations run in workers:
+ * long-lived processes forked from vsocknsd, each fed one request at a time
+ * over a SOCK_SEQPACKET socket pair, the namespaces it needs passed in with
+ * SCM_RIGHTS and an fd it made (a new namespace) passed back the same way.
+ * A worker returns to the host netns after every request, or exits.
+ *
+ * NsWorkers owns them: at most NS_WORKERS_MAX at once, forked when a
+ * request finds none idle, the rest of the requests queued in order; idle
+ * ones beyond NS_WORKERS_IDLE_MAX are let go. Each request has a deadline;
+ * a worker that passes it (a kernel that stalls) is killed with SIGKILL
+ * through its pidfd, and its request is answered -ETIMEDOUT once the pidfd
+ * says the worker is gone (so whatever it was doing is over); the next
+ * request gets a fresh worker. A worker that dies by itself answers
+ * -EPROTO. Workers are reaped with waitid(WNOHANG) once their pidfd is
+ * readable, never with a blocking wait, and all of them are killed when
+ * the pool is stopped. A worker keeps no fd of vsocknsd's but its socket,
+ * so it never holds a lease's device, and it dies with vsocknsd
+ * (PR_SET_DEATHSIG).
+ *
+ * With a loop (ns_workers_attach_event) requests are asynchronous; before
+ * one, or where nothing else is served (start-up), ns_workers_run() waits
+ * for one answer in poll().
+ *
+ * A worker names itself "vsockns-idle" or, while it serves a request,
+ * "vsockns-busy" (its comm, as ps(1) shows it).
+ */
+#pragma once
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "isolation.h"
+#include "netns.h"
+
+#define NS_WORKERS_MAX 16
+#define NS_WORKERS_IDLE_MAX 2
+
+typedef enum NsOp {
+    NS_OP_SYSCTL_READ,     /* fds[0]: the namespace; key → text */
+    NS_OP_SYSCTL_WRITE,    /* fds[0]; key = value */
+    NS_OP_CHILD_MODE_LOCK, /* fds[0]; value: the mode → text "FOUND OWN", then the write's result */
+    NS_OP_MAKE,            /* fds[0]: the parent (-1: the host); g2h_fallback, value: child_ns_mode or ""
+                            * → fd: the new namespace, text: its ns_mode, id, g2h_fallback */
+    NS_OP_PIN,             /* fds[0]: the namespace; path: where to bind-mount it */
+    NS_OP_PROBE,           /* fds[0]: the namespace, fds[1]: its parent (-1: the host) → report */
+    _NS_OP_MAX,
+} NsOp;
+
+typedef struct NsRequest {
+    NsOp op;
+    int fds[2];            /* -1 where unused; the caller keeps its own */
+    int g2h_fallback;      /* NS_OP_MAKE: -1 leave alone, else write 0/1 */
+    char key[32];
+    char value[16];
+    char path[PATH_MAX];
+} NsRequest;
+
+typedef struct NsAnswer {
+    int result;            /* 0 or a negative errno; see above for -ETIMEDOUT, -EPROTO, -ESHUTDOWN */
+    char text[64];
+    NetnsId id;            /* NS_OP_MAKE */
+    int g2h_fallback;      /* NS_OP_MAKE: -1 if the kernel has none */
+    int fd;                /* NS_OP_MAKE: the new namespace; take it (set to -1), else it is closed */
+    IsolationReport report; /* NS_OP_PROBE */
+} NsAnswer;
+
+/* A request with its fds unset (-1). */
+NsRequest ns_request(NsOp op, int fd0);
+
+typedef struct NsWorkers NsWorkers;
+typedef struct NsCall NsCall;
+
+/* Called exactly once per submitted call, from the loop (never from within
+ * ns_workers_submit), unless the call is cancelled first. */
+typedef void (*ns_answer_fn)(NsAnswer *a, void *userdata);
+
+int ns_workers_new(NsWorkers **ret);
+/* The deadline of requests that name none (timeout_ms <= 0): 10 s unless
+ * set (vsocknsd-faults --helper-timeout, for tests that stall on purpose). */
+void ns_workers_set_timeout(NsWorkers *w, int timeout_ms);
+int ns_workers_timeout(const NsWorkers *w);
+int ns_workers_attach_event(NsWorkers *w, sd_event *event);
+
+/* Queues req (its fds are copied) with a deadline timeout_ms from now. A
+ * pool that cannot fork a single worker fails here. */
+int ns_workers_submit(NsWorkers *w, const NsRequest *req, int timeout_ms, ns_answer_fn done, void *userdata,
+                      NsCall **ret);
+/* Forgets a call: done is not called. A worker serving it is killed (it
+ * may be stalled in the kernel) and reaped once gone. */
+void ns_call_cancel(NsCall *c);
+/* For shutdown: kills the call's worker, waits (at most a few seconds) for
+ * it to be gone, then answers the call -ESHUTDOWN, before returning. */
+void ns_call_stop(NsCall *c);
+/* The pid of the worker serving c (0 while it waits for one). */
+pid_t ns_call_worker(const NsCall *c);
+
+/* One request, waiting for its answer in poll(): start-up and tests only.
+ * The caller owns ret->fd. */
+int ns_workers_run(NsWorkers *w, const NsRequest *req, int timeout_ms, NsAnswer *ret);
+
+/* How many workers there are, and how many serve a request now. */
+size_t ns_workers_count(const NsWorkers *w, size_t *ret_busy);
+
+/* Answers every call -ESHUTDOWN and kills every worker. */
+void ns_workers_stop(NsWorkers *w);
+NsWorkers *ns_workers_free(NsWorkers *w);

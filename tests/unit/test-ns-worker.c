@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The namespace workers (core/ns-worker.c) with real processes: requests
+ * answered in order, a new namespace's fd passed back, a stalled worker
+ * (SIGSTOP, as a kernel that never returns) killed at the deadline and
+ * replaced, a worker that dies answered -EPROTO, the pool's bound and its
+ * idle trim, a stop that answers everything, and no fd of ours in a worker.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/ns-worker.h"
+
+typedef struct Answers {
+    size_t n;
+    int result[64];
+    int fd[64];
+    NetnsId id[64];
+} Answers;
+
+static void on_answer(NsAnswer *a, void *userdata)
+{
+    Answers *got = userdata;
+    assert_true(got->n < 64);
+    got->result[got->n] = a->result;
+    got->id[got->n] = a->id;
+    got->fd[got->n++] = a->fd;
+    a->fd = -1; /* taken */
+}
+
+typedef struct Pool {
+    sd_event *event;
+    NsWorkers *w;
+    int self;                /* our own netns */
+} Pool;
+
+static Pool pool_new(void)
+{
+    Pool p = {};
+    assert_int_equal(sd_event_new(&p.event), 0);
+    assert_int_equal(ns_workers_new(&p.w), 0);
+    assert_int_equal(ns_workers_attach_event(p.w, p.event), 0);
+    p.self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    assert_true(p.self >= 0);
+    return p;
+}
+
+static void pool_free(Pool *p)
+{
+    p->w = ns_workers_free(p->w);
+    sd_event_unref(p->event);
+    close(p->self);
+}
+
+static void run_until(Pool *p, Answers *got, size_t n)
+{
+    while (got->n < n)
+        assert_true(sd_event_run(p->event, UINT64_MAX) >= 0);
+}
+
+static NsCall *submit_read(Pool *p, Answers *got, int timeout_ms)
+{
+    NsRequest q = ns_request(NS_OP_SYSCTL_READ, p->self);
+    snprintf(q.key, sizeof(q.key), "ns_mode");
+    NsCall *c = NULL;
+    assert_int_equal(ns_workers_submit(p->w, &q, timeout_ms, on_answer, got, &c), 0);
+    return c;
+}
+
+/* The children of this process: the workers. */
+static size_t children(pid_t *pids, size_t max)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
+    FILE *f = fopen(path, "re");
+    size_t n = 0;
+    int pid;
+    while (f && n < max && fscanf(f, "%d", &pid) == 1)
+        pids[n++] = pid;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* What our own netns says of a vsock sysctl, read here. */
+static int read_here(const char *key)
+{
+    char buf[32];
+    return vsock_sysctl_here(key, NULL, buf, sizeof(buf));
+}
+
+/* Answered from the loop, never from within submit; the worker stays. */
+static void test_answers(void **state)
+{
+    Pool p = pool_new();
+    Answers got = {};
+    submit_read(&p, &got, 0);
+    submit_read(&p, &got, 0);
+    assert_int_equal(got.n, 0);
+    run_until(&p, &got, 2);
+    assert_int_equal(got.result[0], read_here("ns_mode"));
+    assert_int_equal(got.result[1], read_here("ns_mode"));
+    size_t busy;
+    assert_true(ns_workers_count(p.w, &busy) >= 1);
+    assert_int_equal(busy, 0);
+    pool_free(&p);
+}
+
+/* A stalled worker is killed at its deadline and answered -ETIMEDOUT; the
+ * calls behind it and the next ones get a fresh worker. */
+static void test_stalled_worker(void **state)
+{
+    Pool p = pool_new();
+    Answers got = {};
+    submit_read(&p, &got, 0);
+    run_until(&p, &got, 1);
+    pid_t pids[NS_WORKERS_MAX];
+    assert_int_equal(children(pids, NS_WORKERS_MAX), 1);
+    pid_t stalled = pids[0];
+    assert_int_equal(kill(stalled, SIGSTOP), 0);
+    NsCall *c = submit_read(&p, &got, 300);
+    assert_int_equal(ns_call_worker(c), stalled);
+    run_until(&p, &got, 2);
+    assert_int_equal(got.result[1], -ETIMEDOUT);
+    assert_int_equal(kill(stalled, 0), -1); /* killed and reaped */
+    submit_read(&p, &got, 0);
+    run_until(&p, &got, 3);
+    assert_int_equal(got.result[2], read_here("ns_mode"));
+    assert_int_equal(children(pids, NS_WORKERS_MAX), 1);
+    assert_int_not_equal(pids[0], stalled);
+    pool_free(&p);
+}
+
+/* A worker that dies by itself in the middle of a request: -EPROTO. */
+static void test_worker_dies(void **state)
+{
+    Pool p = pool_new();
+    Answers got = {};
+    submit_read(&p, &got, 0);
+    run_until(&p, &got, 1);
+    pid_t pids[NS_WORKERS_MAX];
+    assert_int_equal(children(pids, NS_WORKERS_MAX), 1);
+    assert_int_equal(kill(pids[0], SIGSTOP), 0);
+    NsCall *c = submit_read(&p, &got, 0);
+    assert_int_equal(ns_call_worker(c), pids[0]);
+    assert_int_equal(kill(pids[0], SIGKILL), 0);
+    run_until(&p, &got, 2);
+    assert_int_equal(got.result[1], -EPROTO);
+    /* An idle one killed behind our back is replaced too. */
+    submit_read(&p, &got, 0);
+    run_until(&p, &got, 3);
+    assert_int_equal(children(pids, NS_WORKERS_MAX), 1);
+    assert_int_equal(kill(pids[0], SIGKILL), 0);
+    usleep(50000);
+    submit_read(&p, &got, 0);
+    run_until(&p, &got, 4);
+    assert_int_equal(got.result[3], read_here("ns_mode"));
+    pool_free(&p);
+}
+
+/* At most NS_WORKERS_MAX at once, the rest queued in order; idle ones
+ * beyond NS_WORKERS_IDLE_MAX are let go. */
+static void test_bounded(void **state)
+{
+    Pool p = pool_new();
+    Answers got = {};
+    size_t n = NS_WORKERS_MAX + 8;
+    for (size_t i = 0; i < n; i++)
+        submit_read(&p, &got, 0);
+    size_t busy;
+    assert_int_equal(ns_workers_count(p.w, &busy), NS_WORKERS_MAX);
+    assert_int_equal(busy, NS_WORKERS_MAX);
+    run_until(&p, &got, n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(got.result[i], read_here("ns_mode"));
+    /* The ones let go exit once they read the end of their socket. */
+    pid_t pids[NS_WORKERS_MAX + 1];
+    for (int i = 0; i < 200 && children(pids, NS_WORKERS_MAX + 1) > NS_WORKERS_IDLE_MAX; i++)
+        assert_true(sd_event_run(p.event, 10000) >= 0);
+    assert_true(children(pids, NS_WORKERS_MAX + 1) <= NS_WORKERS_IDLE_MAX);
+    assert_true(ns_workers_count(p.w, NULL) <= NS_WORKERS_IDLE_MAX);
+    pool_free(&p);
+}
+
+/* A new namespace's fd comes back; the worker itself is back home. */
+static void test_make(void **state)
+{
+    if (geteuid() != 0)
+        skip(); /* a new namespace needs root */
+    Pool p = pool_new();
+    Answers got = {};
+    NsRequest q = ns_request(NS_OP_MAKE, -1);
+    assert_int_equal(ns_workers_submit(p.w, &q, 0, on_answer, &got, NULL), 0);
+    run_until(&p, &got, 1);
+    assert_int_equal(got.result[0], 0);
+    int fd = got.fd[0];
+    assert_true(fd >= 0);
+    assert_int_equal(ioctl(fd, NS_GET_NSTYPE), CLONE_NEWNET);
+    struct stat made, ours;
+    assert_int_equal(fstat(fd, &made), 0);
+    assert_int_equal(fstat(p.self, &ours), 0);
+    assert_true(made.st_ino == got.id[0].ino && made.st_ino != ours.st_ino);
+    /* The worker is back in our namespace. */
+    pid_t pids[1];
+    assert_int_equal(children(pids, 1), 1);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) pids[0]);
+    struct stat its;
+    assert_int_equal(stat(path, &its), 0);
+    assert_true(its.st_ino == ours.st_ino);
+    close(fd);
+    pool_free(&p);
+}
+
+/* A worker keeps no fd of ours: a lease's device there would hold its CID. */
+static void test_no_fd_of_ours(void **state)
+{
+    Pool p = pool_new();
+    int ours = eventfd(0, EFD_CLOEXEC);
+    Answers got = {};
+    submit_read(&p, &got, 0);
+    run_until(&p, &got, 1);
+    pid_t pids[1];
+    assert_int_equal(children(pids, 1), 1);
+    char dir[64], link[300], target[256];
+    for (int fd = 3; fd < 64; fd++) {
+        snprintf(dir, sizeof(dir), "/proc/%d/fd", (int) pids[0]);
+        snprintf(link, sizeof(link), "%s/%d", dir, fd);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n < 0)
+            continue;
+        target[n] = '\0';
+        assert_null(strstr(target, "eventfd"));
+    }
+    close(ours);
+    pool_free(&p);
+}
+
+/* Cancelled, a call is never answered; a stop answers every call
+ * -ESHUTDOWN, queued or under way, and leaves no worker. */
+static void test_cancel_and_stop(void **state)
+{
+    Pool p = pool_new();
+    Answers got = {};
+    submit_read(&p, &got, 0);
+    run_until(&p, &got, 1);
+    pid_t pids[NS_WORKERS_MAX];
+    assert_int_equal(children(pids, NS_WORKERS_MAX), 1);
+    assert_int_equal(kill(pids[0], SIGSTOP), 0);
+    NsCall *c = submit_read(&p, &got, 0);
+    ns_call_cancel(c);
+    for (int i = 0; i < 20; i++)
+        assert_true(sd_event_run(p.event, 10000) >= 0);
+    assert_int_equal(got.n, 1);
+    assert_int_equal(kill(pids[0], 0), -1); /* its stalled worker was killed */
+
+    size_t n = NS_WORKERS_MAX + 2;
+    for (size_t i = 0; i < n; i++)
+        submit_read(&p, &got, 0);
+    assert_int_equal(children(pids, NS_WORKERS_MAX), NS_WORKERS_MAX);
+    for (size_t i = 0; i < NS_WORKERS_MAX; i++)
+        kill(pids[i], SIGSTOP);
+    ns_workers_stop(p.w);
+    assert_int_equal(got.n, 1 + n);
+    for (size_t i = 1; i < got.n; i++)
+        assert_int_equal(got.result[i], -ESHUTDOWN);
+    assert_int_equal(children(pids, NS_WORKERS_MAX), 0);
+    NsRequest q = ns_request(NS_OP_SYSCTL_READ, p.self);
+    assert_int_equal(ns_workers_submit(p.w, &q, 0, on_answer, &got, NULL), -ESHUTDOWN);
+    pool_free(&p);
+}
+
+/* Without a loop: one request, waited for in poll(), with its deadline. */
+static void test_run_sync(void **state)
+{
+    NsWorkers *w;
+    assert_int_equal(ns_workers_new(&w), 0);
+    int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    NsRequest q = ns_request(NS_OP_SYSCTL_READ, self);
+    snprintf(q.key, sizeof(q.key), "ns_mode");
+    NsAnswer a;
+    assert_int_equal(ns_workers_run(w, &q, 0, &a), read_here("ns_mode"));
+    pid_t pids[2];
+    assert_int_equal(children(pids, 2), 1);
+    assert_int_equal(kill(pids[0], SIGSTOP), 0);
+    assert_int_equal(ns_workers_run(w, &q, 300, &a), -ETIMEDOUT);
+    assert_int_equal(kill(pids[0], 0), -1);
+    assert_int_equal(ns_workers_run(w, &q, 0, &a), read_here("ns_mode"));
+    close(self);
+    ns_workers_free(w);
+    assert_int_equal(children(pids, 2), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_answers),
+        cmocka_unit_test(test_stalled_worker),
+        cmocka_unit_test(test_worker_dies),
+        cmocka_unit_test(test_bounded),
+        cmocka_unit_test(test_make),
+        cmocka_unit_test(test_no_fd_of_ours),
+        cmocka_unit_test(test_cancel_and_stop),
+        cmocka_unit_test(test_run_sync),
+    };
+    return cmocka_run_group_tests_name("namespace workers", tests, NULL, NULL);
+}

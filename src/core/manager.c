@@ -789,6 +789,10 @@ static int create_outcome(Manager *m, CreateJob *j, int *ret_fd, ManagerError *e
         return manager_error_set(e, -ESHUTDOWN, ERROR_NONE,
                          "vsocknsd is stopping: the creation of namespace '%s' was stopped and nothing was "
                          "kept; ask again once it is back.", j->name);
+    if (r == -EINPROGRESS)
+        return manager_error_set(e, -ESHUTDOWN, ERROR_NONE,
+                         "vsocknsd is stopping: the creation of namespace '%s' could not be stopped (the kernel "
+                         "holds it); the next start finishes or undoes it.", j->name);
     if (r == -ETIMEDOUT)
         return manager_error_set(e, r, ERROR_KERNEL,
                          "Creating namespace '%s' did not finish within %d s (the kernel stalled); vsocknsd "
@@ -806,9 +810,13 @@ static int manager_create_namespace_finish(Manager *m, CreateJob *j, Namespace *
     int fd = -1;
     int r = create_outcome(m, j, &fd, e);
     int g2h_fallback = j->netns->created.g2h_fallback;
+    bool unsettled = j->netns->result == -EINPROGRESS;
     j->netns = netns_job_free(j->netns);
     if (r < 0) {
-        namespace_discard(m, j->name);
+        /* An unsettled one keeps its pending record, on disk, for the next
+         * start (finish_pending); vsocknsd is stopping anyway. */
+        if (!unsettled)
+            namespace_discard(m, j->name);
         free(j);
         return r;
     }

@@ -237,7 +237,11 @@ static void job_finish(NetnsJob *j, int r)
         close(st->made_fd);
     st->made_fd = -1;
     j->result = r;
-    if (r < 0) {
+    if (r == -EINPROGRESS) {
+        /* A stop could not see its worker gone: the step may still
+         * happen, so leave the pin path to the next start (its pending
+         * record says what is ours). */
+    } else if (r < 0) {
         /* Only what is still ours: the namespace (if the bind got that
          * far), else the bare placeholder. Every step is over by now (a
          * worker killed at a deadline is gone before its answer). */

@@ -107,6 +107,8 @@ int netns_dir_prepare(const char *dir);
  * set it to -1). On failure nothing is left, but for a pin that someone
  * replaced while we made it (-ESTALE), which is not ours to remove. A step
  * past its deadline ends the job with -ETIMEDOUT, once its worker is gone.
+ * -EINPROGRESS (a stop whose worker would not go): nothing is undone, the
+ * caller's record of the creation is for the next start to settle.
  */
 struct NetnsJob {
     int result;                  /* 0 or a negative errno, once finished */

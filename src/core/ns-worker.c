@@ -38,6 +38,7 @@ struct Worker {
     sd_event_source *sock_source, *exit_source;
     NsCall *call;          /* served now; NULL: idle */
     bool killed;           /* by a deadline: its call is answered -ETIMEDOUT */
+    int error;             /* its socket failed us (killed): the call's answer */
     bool leaving;          /* let go or killed: takes no more calls */
     Worker *next;
 };
@@ -49,6 +50,7 @@ struct NsCall {
     void *userdata;
     sd_event_source *deadline;
     Worker *worker;        /* serving it; NULL while queued */
+    int error;             /* failed before a worker had it: answered from the deadline source */
     NsCall *next;          /* in the queue */
 };
 
@@ -173,6 +175,8 @@ static void serve(int home_fd, const NsRequest *q, NsAnswer *a)
         isolation_probe_here(home_fd, q->fds[0], q->fds[1], &a->report);
         return;
     }
+    if (q->fds[0] < 0 && q->op != NS_OP_MAKE)
+        return (void) (a->result = -EBADF); /* never act on the host netns by mistake */
     a->result = enter(q->fds[0]);
     if (a->result < 0)
         return;
@@ -192,6 +196,9 @@ static void serve(int home_fd, const NsRequest *q, NsAnswer *a)
     case NS_OP_PIN:
         /* /proc/self/ns/net is this thread's namespace: the one joined. */
         a->result = mount("/proc/self/ns/net", q->path, "none", MS_BIND, NULL) < 0 ? -errno : 0;
+        /* Tests only: a kernel that stalls once the namespace is pinned. */
+        if (a->result == 0)
+            FAULT_STALL("pin-stall");
         break;
     default:
         a->result = -EOPNOTSUPP;
@@ -247,7 +254,7 @@ static int on_worker_answer(sd_event_source *s, int fd, uint32_t revents, void *
 static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static void worker_reap_later(Worker *wk);
 static void worker_gone(Worker *wk);
-static void worker_wait_gone(Worker *wk);
+static bool worker_wait_gone(Worker *wk);
 
 static void worker_kill(Worker *wk, bool by_deadline)
 {
@@ -321,13 +328,9 @@ static int worker_spawn(NsWorkers *w, Worker **ret)
     }
     int r = pid < 0 ? -errno : 0;
     close(sv[1]);
+    /* Without a pidfd (valgrind has no pidfd_open()), the end of its
+     * socket says when it exits, and a timer reaps it. */
     int pidfd = r < 0 ? -1 : (int) syscall(SYS_pidfd_open, pid, 0);
-    if (r == 0 && pidfd < 0 && errno != ENOSYS) {
-        r = -errno;
-        /* Just forked, it is in no system call that could hold it up. */
-        kill(pid, SIGKILL);
-        (void) waitpid(pid, NULL, 0);
-    }
     if (r < 0) {
         close(sv[0]);
         free(wk);
@@ -338,9 +341,9 @@ static int worker_spawn(NsWorkers *w, Worker **ret)
     w->n_workers++;
     r = worker_watch(w, wk);
     if (r < 0) {
+        /* Killed, and reaped later if worker_free() is too soon (a zombie
+         * until vsocknsd exits: only when the loop is out of memory). */
         worker_kill(wk, false);
-        /* Its exit cannot be watched: wait for it here, it is killed. */
-        worker_wait_gone(wk);
         worker_free(wk);
         return r;
     }
@@ -409,6 +412,17 @@ static void call_answer_error(NsCall *c, int r)
     call_answer(c, &a);
 }
 
+/* A call that failed before any worker had it: it stays in the queue
+ * (skipped by dispatch, answered by a stop) and is answered from its
+ * deadline source, made due now, so never from within submit. */
+static void call_fail_later(NsCall *c, int r)
+{
+    c->error = r;
+    if (sd_event_source_set_time(c->deadline, 1) < 0 ||
+        sd_event_source_set_enabled(c->deadline, SD_EVENT_ONESHOT) < 0)
+        log_warning("Cannot answer a failed namespace request");
+}
+
 /* Reads the answer a worker sent, if there is one: 1 if there was. */
 static int worker_read(Worker *wk, NsAnswer *a, int flags)
 {
@@ -438,8 +452,14 @@ static int on_worker_answer(sd_event_source *s, int fd, uint32_t revents, void *
     if (r == 0)
         return 0;
     if (r < 0) {
-        /* Its end is closed: the exit source says the rest. */
+        /* Its end is closed (it exits), or its answer could not be read
+         * (no fd slot for the one it passed: MSG_CTRUNC): a worker that
+         * failed us is not trusted with more; its call gets the reason. */
         sd_event_source_set_enabled(wk->sock_source, SD_EVENT_OFF);
+        if (r != -EPIPE && r != -ECONNRESET) {
+            wk->error = r == -EPROTO ? -EMFILE : r;
+            worker_kill(wk, false);
+        }
         if (wk->pidfd < 0)
             worker_reap_later(wk);
         return 0;
@@ -497,6 +517,7 @@ static void worker_gone(Worker *wk)
     int r = c ? worker_read(wk, &a, MSG_DONTWAIT) : 0;
     wk->call = NULL;
     bool killed = wk->killed;
+    int error = wk->error;
     pid_t pid = wk->pid;
     worker_free(wk);
     if (c) {
@@ -504,18 +525,27 @@ static void worker_gone(Worker *wk)
         if (r > 0)
             call_answer(c, &a);
         else {
-            if (!killed)
+            if (!killed && !error)
                 log_warning("Namespace worker %d died in the middle of a request", (int) pid);
-            call_answer_error(c, killed ? -ETIMEDOUT : -EPROTO);
+            call_answer_error(c, killed ? -ETIMEDOUT : error ? error : -EPROTO);
         }
     }
     dispatch(w);
 }
 
 /* Hands queued calls to idle workers, forking new ones while allowed. */
+static NsCall *first_waiting(NsWorkers *w)
+{
+    NsCall *c = w->queue;
+    while (c && c->error)
+        c = c->next;
+    return c;
+}
+
 static void dispatch(NsWorkers *w)
 {
-    while (w->queue && !w->stopped) {
+    NsCall *c;
+    while ((c = first_waiting(w)) && !w->stopped) {
         Worker *wk = idle_worker(w, NULL);
         if (!wk && w->n_workers >= NS_WORKERS_MAX)
             return;
@@ -524,20 +554,16 @@ static void dispatch(NsWorkers *w)
             log_warning_errno(r, "Cannot start a namespace worker: %m");
             if (w->n_workers > 0)
                 return; /* the next one to finish takes the queue on */
-            NsCall *c = w->queue;
-            queue_remove(c);
-            call_answer_error(c, r);
+            call_fail_later(c, r);
             continue;
         }
-        NsCall *c = w->queue;
         r = worker_send(wk, &c->req);
         if (r == -EPIPE || r == -ECONNRESET) {
             worker_kill(wk, false); /* gone: its exit source frees it */
             continue;
         }
         if (r < 0) {
-            queue_remove(c);
-            call_answer_error(c, r);
+            call_fail_later(c, r);
             continue;
         }
         queue_remove(c);
@@ -549,6 +575,11 @@ static void dispatch(NsWorkers *w)
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
 {
     NsCall *c = userdata;
+    if (c->error) {
+        queue_remove(c);
+        call_answer_error(c, c->error);
+        return 0;
+    }
     if (c->worker) {
         log_warning("Namespace worker %d did not answer in time; killing it", (int) c->worker->pid);
         worker_kill(c->worker, true); /* answered once it is gone */
@@ -581,13 +612,18 @@ int ns_workers_timeout(const NsWorkers *w)
 
 int ns_workers_attach_event(NsWorkers *w, sd_event *event)
 {
+    if (w->event)
+        return -EBUSY;
     w->event = sd_event_ref(event);
     for (Worker *wk = w->workers; wk; wk = wk->next) {
         int r = worker_watch(w, wk);
         if (r < 0)
             return r;
     }
-    return 0;
+    /* One worker now, while vsocknsd holds no lease device yet (those of
+     * the fd store are taken next): see the header on fork(). */
+    Worker *wk;
+    return w->workers ? 0 : worker_spawn(w, &wk);
 }
 
 static int copy_fds(NsRequest *q)
@@ -661,33 +697,37 @@ void ns_call_cancel(NsCall *c)
 }
 
 /* Waits for a killed worker to be gone, at most STOP_WAIT_MS. */
-static void worker_wait_gone(Worker *wk)
+static bool worker_wait_gone(Worker *wk)
 {
     uint64_t deadline = clock_usec(CLOCK_MONOTONIC) + STOP_WAIT_MS * 1000ULL;
     while (!worker_reap(wk)) {
         uint64_t now = clock_usec(CLOCK_MONOTONIC);
         if (now >= deadline) {
             log_warning("Namespace worker %d is still there %d s after SIGKILL", (int) wk->pid, STOP_WAIT_MS / 1000);
-            return;
+            return false;
         }
         /* Without a pidfd, look again every 10 ms. */
         int left = (int) ((deadline - now) / 1000) + 1;
         (void) poll(&(struct pollfd) { .fd = wk->pidfd, .events = POLLIN }, wk->pidfd >= 0, wk->pidfd >= 0 ? left : 10);
     }
+    return true;
 }
 
 void ns_call_stop(NsCall *c)
 {
     Worker *wk = c->worker;
+    int r = -ESHUTDOWN;
     if (wk) {
         wk->call = NULL;
         c->worker = NULL;
         worker_kill(wk, false);
-        worker_wait_gone(wk);
-        worker_free(wk);
+        if (!worker_wait_gone(wk))
+            r = -EINPROGRESS; /* still at it: its exit source reaps it */
+        else
+            worker_free(wk);
     } else
         queue_remove(c);
-    call_answer_error(c, -ESHUTDOWN);
+    call_answer_error(c, r);
 }
 
 pid_t ns_call_worker(const NsCall *c)
@@ -700,10 +740,19 @@ int ns_workers_run(NsWorkers *w, const NsRequest *req, int timeout_ms, NsAnswer 
     *ret = answer_empty(0);
     if (w->stopped)
         return ret->result = -ESHUTDOWN;
-    Worker *wk = idle_worker(w, NULL);
-    int r = wk ? 0 : worker_spawn(w, &wk);
-    if (r >= 0)
-        r = worker_send(wk, req);
+    Worker *wk = NULL;
+    int r = -EPIPE;
+    /* An idle worker may have died since: one more try, on a fresh one. */
+    for (int attempt = 0; attempt < 2 && (r == -EPIPE || r == -ECONNRESET); attempt++) {
+        if (wk)
+            worker_kill(wk, false); /* its exit source (or the next stop) frees it */
+        wk = attempt == 0 ? idle_worker(w, NULL) : NULL;
+        r = wk ? 0 : worker_spawn(w, &wk);
+        if (r >= 0)
+            r = worker_send(wk, req);
+        else
+            wk = NULL;
+    }
     if (r < 0) {
         if (wk)
             worker_kill(wk, false);
@@ -725,7 +774,8 @@ int ns_workers_run(NsWorkers *w, const NsRequest *req, int timeout_ms, NsAnswer 
         /* Nothing in time, or it died without an answer. */
         bool died = n > 0;
         worker_kill(wk, false);
-        worker_wait_gone(wk);
+        if (!worker_wait_gone(wk))
+            return ret->result = -EINPROGRESS; /* still at it: left to its exit source */
         worker_free(wk);
         return ret->result = died ? -EPROTO : -ETIMEDOUT;
     }
@@ -753,11 +803,11 @@ void ns_workers_stop(NsWorkers *w)
         Worker *wk = w->workers;
         NsCall *c = wk->call;
         wk->call = NULL;
-        worker_wait_gone(wk);
+        bool gone = worker_wait_gone(wk);
         worker_free(wk);
         if (c) {
             c->worker = NULL;
-            call_answer_error(c, -ESHUTDOWN);
+            call_answer_error(c, gone ? -ESHUTDOWN : -EINPROGRESS);
         }
     }
     while (w->queue) {

@@ -22,7 +22,17 @@
  * readable, never with a blocking wait, and all of them are killed when
  * the pool is stopped. A worker keeps no fd of vsocknsd's but its socket,
  * so it never holds a lease's device, and it dies with vsocknsd
- * (PR_SET_DEATHSIG).
+ * (PR_SET_PDEATHSIG). Between fork() and its first close_range() a new
+ * worker does hold copies of every fd for a few microseconds; that is one
+ * reason workers are long-lived and forked rarely, and the first is forked
+ * when the loop is attached, before the fd store's lease devices are taken.
+ *
+ * A worker the kernel never lets go of, even after SIGKILL (stuck in an
+ * uninterruptible sleep), leaves its request unanswered: "answered once
+ * the worker is gone" is what makes "nothing is left" true. At shutdown,
+ * after a few seconds, such a request is answered -EINPROGRESS: whatever
+ * the worker was doing may still happen, so a caller keeps its records for
+ * the next start to settle.
  *
  * With a loop (ns_workers_attach_event) requests are asynchronous; before
  * one, or where nothing else is served (start-up), ns_workers_run() waits
@@ -98,18 +108,21 @@ int ns_workers_submit(NsWorkers *w, const NsRequest *req, int timeout_ms, ns_ans
  * may be stalled in the kernel) and reaped once gone. */
 void ns_call_cancel(NsCall *c);
 /* For shutdown: kills the call's worker, waits (at most a few seconds) for
- * it to be gone, then answers the call -ESHUTDOWN, before returning. */
+ * it to be gone, then answers the call -ESHUTDOWN (-EINPROGRESS if it is
+ * not gone), before returning. */
 void ns_call_stop(NsCall *c);
 /* The pid of the worker serving c (0 while it waits for one). */
 pid_t ns_call_worker(const NsCall *c);
 
 /* One request, waiting for its answer in poll(): start-up and tests only.
- * The caller owns ret->fd. */
+ * The caller owns ret->fd. -EINPROGRESS: past the deadline, and the killed
+ * worker was not gone a few seconds later. */
 int ns_workers_run(NsWorkers *w, const NsRequest *req, int timeout_ms, NsAnswer *ret);
 
 /* How many workers there are, and how many serve a request now. */
 size_t ns_workers_count(const NsWorkers *w, size_t *ret_busy);
 
-/* Answers every call -ESHUTDOWN and kills every worker. */
+/* Kills every worker (all at once), then answers every call -ESHUTDOWN
+ * (-EINPROGRESS for one whose worker was not gone a few seconds later). */
 void ns_workers_stop(NsWorkers *w);
 NsWorkers *ns_workers_free(NsWorkers *w);

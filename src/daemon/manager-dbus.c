@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "bus-util.h"
+#include "core/ns-worker.h"
 #include "polkit.h"
 #include "daemon/bus-errors.h"
 #include "core/attach.h"
@@ -793,6 +794,10 @@ static void stop_creates(BusContext *ctx)
 static int on_loop_exit(sd_event_source *s, void *userdata)
 {
     BusContext *ctx = userdata;
+    /* The workers first: they are all killed at once, and each call they
+     * served is answered (creations undone) once its worker is gone. */
+    ctx->stopping = true;
+    ns_workers_stop(ctx->manager->workers);
     stop_creates(ctx);
     inspect_dbus_stop(ctx);
     /* Callers waiting for released CIDs are answered while the bus is
@@ -806,6 +811,8 @@ void manager_dbus_disconnect(Manager *m)
     BusContext *ctx = m->userdata;
     if (!ctx)
         return;
+    ctx->stopping = true;
+    ns_workers_stop(m->workers);
     stop_creates(ctx);
     inspect_dbus_stop(ctx);
     lease_fds_stop(m->fds);

@@ -20,11 +20,37 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "core/ns-worker.h"
+
+/* Linked with --wrap=sendmsg: fail_sends (an errno) makes our sends fail. */
+static int fail_sends;
+ssize_t __real_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    if (fail_sends) {
+        errno = fail_sends;
+        return -1;
+    }
+    return __real_sendmsg(fd, msg, flags);
+}
+
+/* Waits until pid (a child) has exited: a zombie or gone. */
+static void wait_exited(pid_t pid)
+{
+    int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return; /* reaped already */
+    assert_int_equal(poll(&(struct pollfd) { .fd = fd, .events = POLLIN }, 1, 10000), 1);
+    close(fd);
+}
 
 typedef struct Answers {
     size_t n;
@@ -166,7 +192,7 @@ static void test_worker_dies(void **state)
     run_until(&p, &got, 3);
     assert_int_equal(children(pids, NS_WORKERS_MAX), 1);
     assert_int_equal(kill(pids[0], SIGKILL), 0);
-    usleep(50000);
+    wait_exited(pids[0]);
     submit_read(&p, &got, 0);
     run_until(&p, &got, 4);
     assert_int_equal(got.result[3], read_here("ns_mode"));
@@ -227,27 +253,51 @@ static void test_make(void **state)
     pool_free(&p);
 }
 
-/* A worker keeps no fd of ours: a lease's device there would hold its CID. */
+/* A worker keeps no fd of ours (a lease's device there would hold its
+ * CID), nor any a request passed it: after serving, exactly stdin, stdout,
+ * stderr, its socket and its way home. */
 static void test_no_fd_of_ours(void **state)
 {
     Pool p = pool_new();
     int ours = eventfd(0, EFD_CLOEXEC);
     Answers got = {};
     submit_read(&p, &got, 0);
-    run_until(&p, &got, 1);
+    submit_read(&p, &got, 0);
+    run_until(&p, &got, 2);
     pid_t pids[1];
     assert_int_equal(children(pids, 1), 1);
-    char dir[64], link[300], target[256];
-    for (int fd = 3; fd < 64; fd++) {
-        snprintf(dir, sizeof(dir), "/proc/%d/fd", (int) pids[0]);
-        snprintf(link, sizeof(link), "%s/%d", dir, fd);
+    char link[300], target[256];
+    int n_fds = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int) pids[0], fd);
         ssize_t n = readlink(link, target, sizeof(target) - 1);
         if (n < 0)
             continue;
         target[n] = '\0';
         assert_null(strstr(target, "eventfd"));
+        n_fds++;
     }
+    assert_int_equal(n_fds, 5);
     close(ours);
+    pool_free(&p);
+}
+
+/* A send that fails (not because the worker is gone) is answered with
+ * its error from the loop, never from within submit; the next goes on. */
+static void test_send_fails(void **state)
+{
+    Pool p = pool_new();
+    Answers got = {};
+    fail_sends = ENOBUFS;
+    NsCall *c = submit_read(&p, &got, 0);
+    assert_non_null(c);
+    assert_int_equal(got.n, 0);
+    fail_sends = 0;
+    run_until(&p, &got, 1);
+    assert_int_equal(got.result[0], -ENOBUFS);
+    submit_read(&p, &got, 0);
+    run_until(&p, &got, 2);
+    assert_int_equal(got.result[1], read_here("ns_mode"));
     pool_free(&p);
 }
 
@@ -315,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_bounded),
         cmocka_unit_test(test_make),
         cmocka_unit_test(test_no_fd_of_ours),
+        cmocka_unit_test(test_send_fails),
         cmocka_unit_test(test_cancel_and_stop),
         cmocka_unit_test(test_run_sync),
     };

@@ -1,7 +1,8 @@
 #!/bin/bash
 # CreateNamespace while the kernel stalls in the middle of making the
 # namespace (the vsocknsd-faults build's create-helper-stall point: the
-# namespace worker making it stops until it is killed). vsocknsd keeps serving everyone else,
+# namespace worker making it stops until it is killed; pin-stall: the one
+# pinning it stops once the bind mount is made). vsocknsd keeps serving everyone else,
 # other creations included; the name is taken but shown nowhere; after the
 # helper deadline the call fails with a named error, nothing of it is
 # left, and the name can be created again. At most 8 creations run at once;
@@ -52,6 +53,19 @@ not_left() {
 
 stall cs-slow "$dir/slow"
 expect_eq "the stalled helper is a child of vsocknsd" 1 "$(helpers)"
+# Beside it, a creation whose second step stalls once the bind mount is
+# made (the pin-stall point): at the deadline its worker is killed and the
+# pin it made is undone.
+echo pin-stall >/run/vsockns-fault
+call CreateNamespace cs-pin local "@a{sv} {}" >"$dir/pin" &
+pinning=$!
+for _ in $(seq 300); do
+    [[ -e /run/vsockns-fault ]] || break
+    sleep 0.1
+done
+expect_eq "cs-pin: its pin step stalls, pinned (armed file consumed)" gone \
+    "$([[ -e /run/vsockns-fault ]] && echo still-armed || echo gone)"
+expect_eq "cs-pin: the bind mount is there meanwhile" nsfs "$(stat -f -c %T /run/netns/cs-pin)"
 
 # Everything below is answered while the creation waits for the kernel.
 out=$(call CreateNamespace cs-fast global "@a{sv} {}")
@@ -78,7 +92,12 @@ expect_eq "it fails with a named error once the helper deadline passed" yes \
     "$(grep -q "org.vsockns1.Error.KernelError: Creating namespace 'cs-slow' did not finish within $deadline s" "$dir/slow" &&
         echo yes)"
 not_left cs-slow
-expect_eq "the stalled helper is gone" 0 "$(helpers)"
+wait "$pinning"
+echo "the call whose pin step stalled answered: $(cat "$dir/pin")"
+expect_eq "cs-pin: it fails with the named error too" yes \
+    "$(grep -q "KernelError: Creating namespace 'cs-pin' did not finish within $deadline s" "$dir/pin" && echo yes)"
+not_left cs-pin
+expect_eq "the stalled helpers are gone" 0 "$(helpers)"
 expect_eq "the journal names the stall" yes \
     "$(journalctl -b -u vsocknsd --no-pager | grep_q "Fault point create-helper-stall reached: stalling" && echo yes)"
 create cs-slow local

@@ -24,6 +24,7 @@
 
 #include "core/manager.h"
 #include "core/ns-worker.h"
+#include "children.h"
 #include "core/state.h"
 #include "fake-netns.h"
 
@@ -336,20 +337,6 @@ static void test_reconcile(void **state)
     state_free(&st);
 }
 
-/* The children of this process: the workers (the only ones it has). */
-static size_t workers_of_test(pid_t *pids, size_t max)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
-    FILE *f = fopen(path, "re");
-    size_t n = 0;
-    int pid;
-    while (f && n < max && fscanf(f, "%d", &pid) == 1)
-        pids[n++] = pid;
-    if (f)
-        fclose(f);
-    return n;
-}
 
 typedef struct JobDone {
     bool over;
@@ -423,7 +410,7 @@ static void test_job_real(void **state)
      * goes on, the deadline kills it, the job ends -ETIMEDOUT once it is
      * gone, and the placeholder with it. */
     pid_t pids[NS_WORKERS_MAX];
-    size_t n = workers_of_test(pids, NS_WORKERS_MAX);
+    size_t n = test_children(pids, NS_WORKERS_MAX);
     assert_int_equal(n, 1);
     assert_int_equal(kill(pids[0], SIGSTOP), 0);
     ns_workers_set_timeout(w, 300);
@@ -441,7 +428,7 @@ static void test_job_real(void **state)
     assert_int_equal(access(pin, F_OK), -1);
     j = netns_job_free(j);
     close(not_ns);
-    n = workers_of_test(pids, NS_WORKERS_MAX);
+    n = test_children(pids, NS_WORKERS_MAX);
     assert_int_equal(n, 1);
 
     /* The placeholder's O_EXCL: a second creator of a name gets -EEXIST. */
@@ -456,7 +443,7 @@ static void test_job_real(void **state)
     j = netns_job_free(j);
     assert_int_equal(access(pin, F_OK), -1);
     ns_workers_free(w);
-    assert_int_equal(workers_of_test(pids, NS_WORKERS_MAX), 0);
+    assert_int_equal(test_children(pids, NS_WORKERS_MAX), 0);
     sd_event_unref(event);
 }
 

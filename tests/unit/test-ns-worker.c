@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "core/ns-worker.h"
+#include "children.h"
 
 /* Linked with --wrap=sendmsg: fail_sends (an errno) makes our sends fail. */
 static int fail_sends;
@@ -108,20 +109,6 @@ static NsCall *submit_read(Pool *p, Answers *got, int timeout_ms)
     return c;
 }
 
-/* The children of this process: the workers. */
-static size_t children(pid_t *pids, size_t max)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
-    FILE *f = fopen(path, "re");
-    size_t n = 0;
-    int pid;
-    while (f && n < max && fscanf(f, "%d", &pid) == 1)
-        pids[n++] = pid;
-    if (f)
-        fclose(f);
-    return n;
-}
 
 /* What our own netns says of a vsock sysctl, read here. */
 static int read_here(const char *key)
@@ -156,7 +143,7 @@ static void test_stalled_worker(void **state)
     submit_read(&p, &got, 0);
     run_until(&p, &got, 1);
     pid_t pids[NS_WORKERS_MAX];
-    assert_int_equal(children(pids, NS_WORKERS_MAX), 1);
+    assert_int_equal(test_children(pids, NS_WORKERS_MAX), 1);
     pid_t stalled = pids[0];
     assert_int_equal(kill(stalled, SIGSTOP), 0);
     NsCall *c = submit_read(&p, &got, 300);
@@ -167,7 +154,7 @@ static void test_stalled_worker(void **state)
     submit_read(&p, &got, 0);
     run_until(&p, &got, 3);
     assert_int_equal(got.result[2], read_here("ns_mode"));
-    assert_int_equal(children(pids, NS_WORKERS_MAX), 1);
+    assert_int_equal(test_children(pids, NS_WORKERS_MAX), 1);
     assert_int_not_equal(pids[0], stalled);
     pool_free(&p);
 }
@@ -180,7 +167,7 @@ static void test_worker_dies(void **state)
     submit_read(&p, &got, 0);
     run_until(&p, &got, 1);
     pid_t pids[NS_WORKERS_MAX];
-    assert_int_equal(children(pids, NS_WORKERS_MAX), 1);
+    assert_int_equal(test_children(pids, NS_WORKERS_MAX), 1);
     assert_int_equal(kill(pids[0], SIGSTOP), 0);
     NsCall *c = submit_read(&p, &got, 0);
     assert_int_equal(ns_call_worker(c), pids[0]);
@@ -190,7 +177,7 @@ static void test_worker_dies(void **state)
     /* An idle one killed behind our back is replaced too. */
     submit_read(&p, &got, 0);
     run_until(&p, &got, 3);
-    assert_int_equal(children(pids, NS_WORKERS_MAX), 1);
+    assert_int_equal(test_children(pids, NS_WORKERS_MAX), 1);
     assert_int_equal(kill(pids[0], SIGKILL), 0);
     wait_exited(pids[0]);
     submit_read(&p, &got, 0);
@@ -216,9 +203,9 @@ static void test_bounded(void **state)
         assert_int_equal(got.result[i], read_here("ns_mode"));
     /* The ones let go exit once they read the end of their socket. */
     pid_t pids[NS_WORKERS_MAX + 1];
-    for (int i = 0; i < 200 && children(pids, NS_WORKERS_MAX + 1) > NS_WORKERS_IDLE_MAX; i++)
+    for (int i = 0; i < 200 && test_children(pids, NS_WORKERS_MAX + 1) > NS_WORKERS_IDLE_MAX; i++)
         assert_true(sd_event_run(p.event, 10000) >= 0);
-    assert_true(children(pids, NS_WORKERS_MAX + 1) <= NS_WORKERS_IDLE_MAX);
+    assert_true(test_children(pids, NS_WORKERS_MAX + 1) <= NS_WORKERS_IDLE_MAX);
     assert_true(ns_workers_count(p.w, NULL) <= NS_WORKERS_IDLE_MAX);
     pool_free(&p);
 }
@@ -242,8 +229,8 @@ static void test_make(void **state)
     assert_int_equal(fstat(p.self, &ours), 0);
     assert_true(made.st_ino == got.id[0].ino && made.st_ino != ours.st_ino);
     /* The worker is back in our namespace. */
-    pid_t pids[1];
-    assert_int_equal(children(pids, 1), 1);
+    pid_t pids[1] = { 0 };
+    assert_int_equal(test_children(pids, 1), 1);
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) pids[0]);
     struct stat its;
@@ -264,8 +251,8 @@ static void test_no_fd_of_ours(void **state)
     submit_read(&p, &got, 0);
     submit_read(&p, &got, 0);
     run_until(&p, &got, 2);
-    pid_t pids[1];
-    assert_int_equal(children(pids, 1), 1);
+    pid_t pids[1] = { 0 };
+    assert_int_equal(test_children(pids, 1), 1);
     char link[300], target[256];
     int n_fds = 0;
     for (int fd = 0; fd < 1024; fd++) {
@@ -310,7 +297,7 @@ static void test_cancel_and_stop(void **state)
     submit_read(&p, &got, 0);
     run_until(&p, &got, 1);
     pid_t pids[NS_WORKERS_MAX];
-    assert_int_equal(children(pids, NS_WORKERS_MAX), 1);
+    assert_int_equal(test_children(pids, NS_WORKERS_MAX), 1);
     assert_int_equal(kill(pids[0], SIGSTOP), 0);
     NsCall *c = submit_read(&p, &got, 0);
     ns_call_cancel(c);
@@ -322,14 +309,14 @@ static void test_cancel_and_stop(void **state)
     size_t n = NS_WORKERS_MAX + 2;
     for (size_t i = 0; i < n; i++)
         submit_read(&p, &got, 0);
-    assert_int_equal(children(pids, NS_WORKERS_MAX), NS_WORKERS_MAX);
+    assert_int_equal(test_children(pids, NS_WORKERS_MAX), NS_WORKERS_MAX);
     for (size_t i = 0; i < NS_WORKERS_MAX; i++)
         kill(pids[i], SIGSTOP);
     ns_workers_stop(p.w);
     assert_int_equal(got.n, 1 + n);
     for (size_t i = 1; i < got.n; i++)
         assert_int_equal(got.result[i], -ESHUTDOWN);
-    assert_int_equal(children(pids, NS_WORKERS_MAX), 0);
+    assert_int_equal(test_children(pids, NS_WORKERS_MAX), 0);
     NsRequest q = ns_request(NS_OP_SYSCTL_READ, p.self);
     assert_int_equal(ns_workers_submit(p.w, &q, 0, on_answer, &got, NULL), -ESHUTDOWN);
     pool_free(&p);
@@ -346,14 +333,14 @@ static void test_run_sync(void **state)
     NsAnswer a;
     assert_int_equal(ns_workers_run(w, &q, 0, &a), read_here("ns_mode"));
     pid_t pids[2];
-    assert_int_equal(children(pids, 2), 1);
+    assert_int_equal(test_children(pids, 2), 1);
     assert_int_equal(kill(pids[0], SIGSTOP), 0);
     assert_int_equal(ns_workers_run(w, &q, 300, &a), -ETIMEDOUT);
     assert_int_equal(kill(pids[0], 0), -1);
     assert_int_equal(ns_workers_run(w, &q, 0, &a), read_here("ns_mode"));
     close(self);
     ns_workers_free(w);
-    assert_int_equal(children(pids, 2), 0);
+    assert_int_equal(test_children(pids, 2), 0);
 }
 
 int main(void)

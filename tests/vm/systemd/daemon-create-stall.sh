@@ -31,17 +31,18 @@ systemctl restart vsocknsd polkit
 
 dir=$(mktemp -d)
 defer "rm -rf $dir"
-# stall NAME OUT: starts CreateNamespace NAME in the background (its pid in
-# $stalled), returns once its helper has stopped at the fault point.
+# stall NAME OUT [POINT]: starts CreateNamespace NAME in the background (its
+# pid in $stalled), returns once its worker has stopped at the fault point
+# (create-helper-stall unless POINT is given).
 stall() {
-    echo create-helper-stall >/run/vsockns-fault
+    echo "${3:-create-helper-stall}" >/run/vsockns-fault
     call CreateNamespace "$1" local "@a{sv} {}" >"$2" &
     stalled=$!
     for _ in $(seq 300); do
         [[ -e /run/vsockns-fault ]] || break
         sleep 0.1
     done
-    expect_eq "$1: its helper stalls (armed file consumed)" gone \
+    expect_eq "$1: its worker stalls at ${3:-create-helper-stall} (armed file consumed)" gone \
         "$([[ -e /run/vsockns-fault ]] && echo still-armed || echo gone)"
 }
 # Workers serving a request name themselves vsockns-busy (ns-worker.h).
@@ -52,19 +53,13 @@ not_left() {
 }
 
 stall cs-slow "$dir/slow"
+slow=$stalled
 expect_eq "the stalled helper is a child of vsocknsd" 1 "$(helpers)"
 # Beside it, a creation whose second step stalls once the bind mount is
 # made (the pin-stall point): at the deadline its worker is killed and the
 # pin it made is undone.
-echo pin-stall >/run/vsockns-fault
-call CreateNamespace cs-pin local "@a{sv} {}" >"$dir/pin" &
-pinning=$!
-for _ in $(seq 300); do
-    [[ -e /run/vsockns-fault ]] || break
-    sleep 0.1
-done
-expect_eq "cs-pin: its pin step stalls, pinned (armed file consumed)" gone \
-    "$([[ -e /run/vsockns-fault ]] && echo still-armed || echo gone)"
+stall cs-pin "$dir/pin" pin-stall
+pinning=$stalled
 expect_eq "cs-pin: the bind mount is there meanwhile" nsfs "$(stat -f -c %T /run/netns/cs-pin)"
 
 # Everything below is answered while the creation waits for the kernel.
@@ -84,9 +79,9 @@ expect_eq "the same name again: NamespaceExists, being created" yes \
 expect_eq "NamespaceCount leaves it out" "u 1" \
     "$(busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager NamespaceCount)"
 expect_eq "the stalled CreateNamespace is still waiting after all that" yes \
-    "$(kill -0 "$stalled" 2>/dev/null && echo yes)"
+    "$(kill -0 "$slow" 2>/dev/null && echo yes)"
 
-wait "$stalled"
+wait "$slow"
 echo "stalled call answered: $(cat "$dir/slow")"
 expect_eq "it fails with a named error once the helper deadline passed" yes \
     "$(grep -q "org.vsockns1.Error.KernelError: Creating namespace 'cs-slow' did not finish within $deadline s" "$dir/slow" &&

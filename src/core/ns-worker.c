@@ -620,8 +620,8 @@ int ns_workers_attach_event(NsWorkers *w, sd_event *event)
         if (r < 0)
             return r;
     }
-    /* One worker now, while vsocknsd holds no lease device yet (those of
-     * the fd store are taken next): see the header on fork(). */
+    /* One worker now, before any lease can be released: see the header
+     * on fork(). */
     Worker *wk;
     return w->workers ? 0 : worker_spawn(w, &wk);
 }

@@ -23,9 +23,12 @@
  * the pool is stopped. A worker keeps no fd of vsocknsd's but its socket,
  * so it never holds a lease's device, and it dies with vsocknsd
  * (PR_SET_PDEATHSIG). Between fork() and its first close_range() a new
- * worker does hold copies of every fd for a few microseconds; that is one
- * reason workers are long-lived and forked rarely, and the first is forked
- * when the loop is attached, before the fd store's lease devices are taken.
+ * worker does hold copies of every fd for a few microseconds (a lease
+ * released in that moment is free a few microseconds later than vsocknsd
+ * thinks); that is one reason workers are long-lived and forked rarely.
+ * The first is forked when the loop is attached, before any lease can be
+ * released (the fd store's devices are open by then: systemd passes them
+ * at exec).
  *
  * A worker the kernel never lets go of, even after SIGKILL (stuck in an
  * uninterruptible sleep), leaves its request unanswered: "answered once

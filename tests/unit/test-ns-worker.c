@@ -134,18 +134,25 @@ static void test_answers(void **state)
     pool_free(&p);
 }
 
+/* One request served, so the pool has its one worker; that worker is then
+ * stopped (SIGSTOP: a kernel that never returns). Its pid. */
+static pid_t stop_the_worker(Pool *p, Answers *got)
+{
+    submit_read(p, got, 0);
+    run_until(p, got, got->n + 1);
+    pid_t pids[NS_WORKERS_MAX];
+    assert_int_equal(test_children(pids, NS_WORKERS_MAX), 1);
+    assert_int_equal(kill(pids[0], SIGSTOP), 0);
+    return pids[0];
+}
+
 /* A stalled worker is killed at its deadline and answered -ETIMEDOUT; the
  * calls behind it and the next ones get a fresh worker. */
 static void test_stalled_worker(void **state)
 {
     Pool p = pool_new();
     Answers got = {};
-    submit_read(&p, &got, 0);
-    run_until(&p, &got, 1);
-    pid_t pids[NS_WORKERS_MAX];
-    assert_int_equal(test_children(pids, NS_WORKERS_MAX), 1);
-    pid_t stalled = pids[0];
-    assert_int_equal(kill(stalled, SIGSTOP), 0);
+    pid_t stalled = stop_the_worker(&p, &got);
     NsCall *c = submit_read(&p, &got, 300);
     assert_int_equal(ns_call_worker(c), stalled);
     run_until(&p, &got, 2);
@@ -154,6 +161,7 @@ static void test_stalled_worker(void **state)
     submit_read(&p, &got, 0);
     run_until(&p, &got, 3);
     assert_int_equal(got.result[2], read_here("ns_mode"));
+    pid_t pids[NS_WORKERS_MAX];
     assert_int_equal(test_children(pids, NS_WORKERS_MAX), 1);
     assert_int_not_equal(pids[0], stalled);
     pool_free(&p);
@@ -164,19 +172,16 @@ static void test_worker_dies(void **state)
 {
     Pool p = pool_new();
     Answers got = {};
-    submit_read(&p, &got, 0);
-    run_until(&p, &got, 1);
-    pid_t pids[NS_WORKERS_MAX];
-    assert_int_equal(test_children(pids, NS_WORKERS_MAX), 1);
-    assert_int_equal(kill(pids[0], SIGSTOP), 0);
+    pid_t stopped = stop_the_worker(&p, &got);
     NsCall *c = submit_read(&p, &got, 0);
-    assert_int_equal(ns_call_worker(c), pids[0]);
-    assert_int_equal(kill(pids[0], SIGKILL), 0);
+    assert_int_equal(ns_call_worker(c), stopped);
+    assert_int_equal(kill(stopped, SIGKILL), 0);
     run_until(&p, &got, 2);
     assert_int_equal(got.result[1], -EPROTO);
     /* An idle one killed behind our back is replaced too. */
     submit_read(&p, &got, 0);
     run_until(&p, &got, 3);
+    pid_t pids[NS_WORKERS_MAX];
     assert_int_equal(test_children(pids, NS_WORKERS_MAX), 1);
     assert_int_equal(kill(pids[0], SIGKILL), 0);
     wait_exited(pids[0]);
@@ -294,19 +299,16 @@ static void test_cancel_and_stop(void **state)
 {
     Pool p = pool_new();
     Answers got = {};
-    submit_read(&p, &got, 0);
-    run_until(&p, &got, 1);
-    pid_t pids[NS_WORKERS_MAX];
-    assert_int_equal(test_children(pids, NS_WORKERS_MAX), 1);
-    assert_int_equal(kill(pids[0], SIGSTOP), 0);
+    pid_t stopped = stop_the_worker(&p, &got);
     NsCall *c = submit_read(&p, &got, 0);
     ns_call_cancel(c);
     for (int i = 0; i < 20; i++)
         assert_true(sd_event_run(p.event, 10000) >= 0);
     assert_int_equal(got.n, 1);
-    assert_int_equal(kill(pids[0], 0), -1); /* its stalled worker was killed */
+    assert_int_equal(kill(stopped, 0), -1); /* its stalled worker was killed */
 
     size_t n = NS_WORKERS_MAX + 2;
+    pid_t pids[NS_WORKERS_MAX];
     for (size_t i = 0; i < n; i++)
         submit_read(&p, &got, 0);
     assert_int_equal(test_children(pids, NS_WORKERS_MAX), NS_WORKERS_MAX);

@@ -40,8 +40,8 @@ mkdir -p "$x" && (cd "$x" && cpio -id --quiet <"$p1")
 expect_eq "modules are loaded in dependency order" \
     "vsock.ko vmw_vsock_virtio_transport_common.ko vmw_vsock_virtio_transport.ko" "$(xargs <"$x/modules.order")"
 expect_eq "modules are decompressed" "stand-in vsock" "$(cat "$x/modules/vsock.ko")"
-expect_eq "vsock-guest is static" yes "$(file -L "$x/bin/vsock-guest" | grep -q 'statically linked' && echo yes)"
-expect_eq "busybox is static" yes "$(file -L "$x/bin/busybox" | grep -q 'statically linked' && echo yes)"
+expect_eq "vsock-guest is static" yes "$(file -L "$x/bin/vsock-guest" | grep_q 'statically linked' && echo yes)"
+expect_eq "busybox is static" yes "$(file -L "$x/bin/busybox" | grep_q 'statically linked' && echo yes)"
 
 mtime=$(stat -c %Y.%i "$p1")
 sleep 1
@@ -52,7 +52,7 @@ echo "# changed" >>"$tmp/kernel/guest/init"
 p3=$(build)
 expect_eq "changed init: a new initramfs" yes "$([[ $p3 != "$p1" && -s $p3 ]] && echo yes)"
 expect_eq "the old one is removed" no "$([[ -e $p1 ]] && echo yes || echo no)"
-expect_eq "it holds the changed init" yes "$(cpio -i --to-stdout --quiet init <"$p3" | grep -q '^# changed' && echo yes)"
+expect_eq "it holds the changed init" yes "$(cpio -i --to-stdout --quiet init <"$p3" | grep_q '^# changed' && echo yes)"
 echo "/* changed */" >>"$tmp/kernel/guest/vsock-guest.c"
 p4=$(build)
 expect_eq "changed vsock-guest.c: a new initramfs" yes "$([[ $p4 != "$p3" && -s $p4 ]] && echo yes)"

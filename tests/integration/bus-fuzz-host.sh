@@ -15,7 +15,7 @@ done
 start_daemon
 calls=${VSOCKNS_BUS_FUZZ_CALLS:-3000}
 rss_check=()
-if ldd "$VSOCKNS_BUILD_ROOT/src/vsocknsd" | grep -q libasan; then
+if ldd "$VSOCKNS_BUILD_ROOT/src/vsocknsd" | grep_q libasan; then
     echo "ASan build: its quarantine keeps freed memory, so RSS is not compared (fds still are)"
     rss_check=(--no-rss-check)
 fi

@@ -28,14 +28,14 @@ expect_eq "dbus/org.vsockns1.Namespace.xml matches the daemon" \
     "$(interface_xml "$srcdir/dbus/org.vsockns1.Namespace.xml" org.vsockns1.Namespace)" \
     "$(interface_xml "$bus/ns.xml" org.vsockns1.Namespace)"
 create hg2 global
-expect_eq "ns_mode-less kernel: lo up in hg1" yes "$(ip netns exec hg1 ip -br link show lo | grep -q UNKNOWN && echo yes)"
+expect_eq "ns_mode-less kernel: lo up in hg1" yes "$(ip netns exec hg1 ip -br link show lo | grep_q UNKNOWN && echo yes)"
 expect_eq "vsocknsctl list" "hg1 hg2" "$($ctl list --json | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | xargs)"
 if [[ $support == 's "none"' ]]; then
     expect_error NotSupported CreateNamespace hl local "@a{sv} {}"
     out=$(call CreateNamespace hl local "@a{sv} {}")
     expect_eq "NotSupported names Linux >= 7.0" yes "$([[ $out == *"Linux >= 7.0"* ]] && echo yes)"
     expect_error NotSupported CreateNamespace hl global "{'G2HFallback': <false>}"
-    expect_eq "vsocknsctl status says so" yes "$($ctl status | grep -q 'none (Linux >= 7.0 needed' && echo yes)"
+    expect_eq "vsocknsctl status says so" yes "$($ctl status | grep_q 'none (Linux >= 7.0 needed' && echo yes)"
 else
     echo "this kernel has vsock namespaces: the NotSupported checks run in the VM suite instead"
 fi
@@ -45,7 +45,7 @@ g2h=$([[ -d /sys/module/vmw_vsock_virtio_transport || -d /sys/module/hv_sock || 
 expect_eq "GuestTransport" "b $g2h" "$(busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager GuestTransport)"
 if [[ $g2h == true ]]; then
     expect_eq "vsocknsctl status warns about the G2H transport" yes \
-        "$($ctl status | grep -q 'local namespaces cannot reach the host' && echo yes)"
+        "$($ctl status | grep_q 'local namespaces cannot reach the host' && echo yes)"
 fi
 
 before=$(world)

@@ -32,7 +32,7 @@ expect_eq "advisory lease recorded" "a(susbt) 1 \".host\" 3 \"$auto_owner\" fals
     "$(host_leases | sed 's/ [0-9]*$//')"
 expect_eq "reconnect keeps one lease" 0 "$(run_hook fx-auto-reconnect-begin)"
 expect_eq "still one" 1 "$(host_leases | cut -d' ' -f2)"
-expect_eq "vsocknsctl leases shows the owner" yes "$($ctl leases .host | grep -q "$auto_owner" && echo yes)"
+expect_eq "vsocknsctl leases shows the owner" yes "$($ctl leases .host | grep_q "$auto_owner" && echo yes)"
 expect_eq "stopped" 0 "$(run_hook fx-auto-stopped-end)"
 expect_eq "lease released" "a(susbt) 0" "$(host_leases)"
 expect_eq "release after stopped (idempotent)" 0 "$(run_hook fx-auto-release-end)"

@@ -43,8 +43,8 @@ state() { ls -1 /run/netns 2>/dev/null; cat /run/vsockns/namespaces.json; ls /ru
 create hp-root global
 $ctl acquire --cid 50 --no-reserve --owner root-lease hp-root >/dev/null
 before=$(state)
-expect_eq "nobody: ListNamespaces" yes "$(ncall ListNamespaces | grep -q '"hp-root"' && echo yes)"
-expect_eq "nobody: ListLeases" yes "$(ncall ListLeases s '' | grep -q 'root-lease' && echo yes)"
+expect_eq "nobody: ListNamespaces" yes "$(ncall ListNamespaces | grep_q '"hp-root"' && echo yes)"
+expect_eq "nobody: ListLeases" yes "$(ncall ListLeases s '' | grep_q 'root-lease' && echo yes)"
 expect_eq "nobody: a property" 's "none"' \
     "$(as_nobody busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager KernelSupport)"
 out=$(ncall CreateNamespace ssa{sv} hp-x global 0)

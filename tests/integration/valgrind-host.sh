@@ -10,7 +10,7 @@
 
 # valgrind cannot run a program built with ASan (the sanitizers suite runs
 # this script too): there, the sanitizers are the memory check.
-if ldd "$VSOCKNS_BUILD_ROOT/src/vsocknsd" | grep -q libasan; then
+if ldd "$VSOCKNS_BUILD_ROOT/src/vsocknsd" | grep_q libasan; then
     echo "SKIP: vsocknsd is built with ASan, which valgrind cannot run; ASan/LSan check it in this build"
     exit 77
 fi
@@ -55,7 +55,7 @@ expect_eq "first run: 0 valgrind errors, 0 bytes definitely lost" "ERRORS LOST" 
 # A restart re-adopts the namespaces and leases from the state files.
 start_daemon
 expect_eq "re-adopted" "vg1 vg2" "$($ctl list --json | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | xargs)"
-expect_eq "advisory lease kept" yes "$($ctl leases vg1 | grep -q ' 42 ' && echo yes)"
+expect_eq "advisory lease kept" yes "$($ctl leases vg1 | grep_q ' 42 ' && echo yes)"
 $ctl release vg1 42 >/dev/null
 $ctl delete --force vg1 >/dev/null
 $ctl delete --force vg2 >/dev/null

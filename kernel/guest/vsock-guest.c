@@ -2,13 +2,17 @@
 /*
  * vsock-guest: the one program of the test guest (kernel/build-guest). It is
  * the guest's last process and answers on a vsock port with the identity
- * given on the guest's kernel command line, so a test on the host can tell
- * exactly which guest it reached.
+ * QEMU gave it, so a test on the host can tell exactly which guest it
+ * reached.
  *
  *   vsock-guest [--id ID] [--port PORT]
  *
- * Defaults come from the kernel command line: vsockns.id=ID, vsockns.port=N
- * (default 1234). Each connection sends one line and gets one line back:
+ * The identity is, in this order: --id; the QEMU firmware config file
+ * opt/vsockns/id (-fw_cfg name=opt/vsockns/id,string=ID), read again for
+ * every request, so a guest restored from another's snapshot answers with
+ * the identity of the QEMU that restored it; vsockns.id= on the kernel
+ * command line. The port: --port, or vsockns.port=N (default 1234). Each
+ * connection sends one line and gets one line back:
  *
  *   id            -> ID
  *   cid           -> the guest's own CID (IOCTL_VM_SOCKETS_GET_LOCAL_CID)
@@ -17,6 +21,8 @@
  *                    "dial error ERRNO" (ENODEV, ECONNRESET, ...)
  *   anything else -> "error unknown request"
  *
+ * The CID is asked of the kernel for every request too: a restored guest
+ * learns its new one from the transport reset QEMU sends after a restore.
  * It prints "VSOCK-GUEST-READY ID PORT" on stdout (the guest's console) once
  * it listens. Statically linked: the guest has no C library.
  */
@@ -35,6 +41,8 @@
 #include <unistd.h>
 
 #define IO_TIMEOUT_SEC 10
+
+static bool id_from_argv;
 
 static const char *errno_name(int e)
 {
@@ -59,6 +67,24 @@ static char *cmdline_value(const char *key)
         if (strncmp(w, key, klen) == 0 && w[klen] == '=')
             return w + klen + 1;
     return NULL;
+}
+
+#define FW_CFG_ID "/sys/firmware/qemu_fw_cfg/by_name/opt/vsockns/id/raw"
+
+/* The identity for this request: FW_CFG_ID if QEMU gives one, else
+ * fallback. Returns buf or fallback. */
+static const char *current_id(const char *fallback, char *buf, size_t size)
+{
+    int fd = open(FW_CFG_ID, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fallback;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0)
+        return fallback;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf[0] ? buf : fallback;
 }
 
 static void set_timeouts(int fd)
@@ -128,9 +154,12 @@ static void dial_host(const char *id, unsigned port, char *reply, size_t size)
     close(fd);
 }
 
-static void serve_one(int fd, const char *id)
+static void serve_one(int fd, const char *fixed_id)
 {
-    char req[256], reply[512];
+    char req[256], reply[512], idbuf[128];
+    const char *id = fixed_id;
+    if (!id_from_argv)
+        id = current_id(fixed_id, idbuf, sizeof(idbuf));
     set_timeouts(fd);
     if (!read_line(fd, req, sizeof(req)))
         strcpy(req, "id");
@@ -170,6 +199,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    id_from_argv = id != NULL;
     if (!id)
         id = cmdline_value("vsockns.id");
     if (!id)
@@ -190,7 +220,8 @@ int main(int argc, char **argv)
         printf("vsock-guest: bind/listen on port %u: %s\n", port, errno_name(errno));
         return 1;
     }
-    printf("VSOCK-GUEST-READY %s %u\n", id, port);
+    char idbuf[128];
+    printf("VSOCK-GUEST-READY %s %u\n", id_from_argv ? id : current_id(id, idbuf, sizeof(idbuf)), port);
     fflush(stdout);
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);

@@ -15,12 +15,14 @@ cp -r "$src/kernel" "$tmp/kernel"
 ver=9.9.9-test
 kdir=$tmp/kdir
 mods=$kdir/usr/lib/modules/$ver
-mkdir -p "$mods/kernel/net/vmw_vsock"
+mkdir -p "$mods/kernel/net/vmw_vsock" "$mods/kernel/drivers/firmware"
 echo "$ver" >"$kdir/version"
 for m in vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport; do
     echo "stand-in $m" | xz >"$mods/kernel/net/vmw_vsock/$m.ko.xz"
 done
+echo "stand-in qemu_fw_cfg" | xz >"$mods/kernel/drivers/firmware/qemu_fw_cfg.ko.xz"
 cat >"$mods/modules.dep" <<DEP
+kernel/drivers/firmware/qemu_fw_cfg.ko.xz:
 kernel/net/vmw_vsock/vsock.ko.xz:
 kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko.xz: kernel/net/vmw_vsock/vsock.ko.xz
 kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko.xz: kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko.xz kernel/net/vmw_vsock/vsock.ko.xz
@@ -31,14 +33,14 @@ p1=$(build)
 expect_eq "build-guest exit status" 0 "$?"
 expect_eq "initramfs in the kernel directory" yes "$([[ $p1 == "$kdir"/guest-*.cpio && -s $p1 ]] && echo yes)"
 list=$(cpio -it --quiet <"$p1" 2>/dev/null | sort | xargs)
-for f in init bin/busybox bin/sh bin/vsock-guest modules.order modules/vsock.ko \
+for f in init bin/busybox bin/sh bin/vsock-guest modules.order modules/vsock.ko modules/qemu_fw_cfg.ko \
          modules/vmw_vsock_virtio_transport_common.ko modules/vmw_vsock_virtio_transport.ko; do
     expect_eq "initramfs holds $f" yes "$([[ " $list " == *" ./$f "* || " $list " == *" $f "* ]] && echo yes)"
 done
 x=$tmp/x
 mkdir -p "$x" && (cd "$x" && cpio -id --quiet <"$p1")
-expect_eq "modules are loaded in dependency order" \
-    "vsock.ko vmw_vsock_virtio_transport_common.ko vmw_vsock_virtio_transport.ko" "$(xargs <"$x/modules.order")"
+expect_eq "modules are loaded in dependency order, qemu_fw_cfg first" \
+    "qemu_fw_cfg.ko vsock.ko vmw_vsock_virtio_transport_common.ko vmw_vsock_virtio_transport.ko" "$(xargs <"$x/modules.order")"
 expect_eq "modules are decompressed" "stand-in vsock" "$(cat "$x/modules/vsock.ko")"
 expect_eq "vsock-guest is static" yes "$(file -L "$x/bin/vsock-guest" | grep_q 'statically linked' && echo yes)"
 expect_eq "busybox is static" yes "$(file -L "$x/bin/busybox" | grep_q 'statically linked' && echo yes)"

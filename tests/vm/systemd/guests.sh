@@ -2,13 +2,15 @@
 # Real guests end to end: nested (L2) guests, each the VM's own Debian
 # kernel with a busybox initramfs (kernel/build-guest), started through
 # `vsocknsctl exec` with the lease's vhost-vsock fd (TCG inside the TCG VM).
-# Every guest answers on port 1234 with its identity (vsockns.id= on its
-# command line) and, asked "dial PORT", connects to the host (CID 2) and
-# reports the answer or the exact errno.
+# Every guest answers on port 1234 with its identity (the firmware config
+# file opt/vsockns/id QEMU gives it) and, asked "dial PORT", connects to the
+# host (CID 2) and reports the answer or the exact errno.
 #
-# Guests run one booting at a time: on the VM's one emulated CPU two booting
-# guests take far longer than two booted one after another (an idle guest
-# costs little).
+# One guest boots (three minutes of the VM's one emulated CPU); the others
+# are that guest's snapshot restored by a new QEMU with its own lease, CID
+# and identity (seconds). A restored guest learns its CID from the
+# transport reset QEMU's vhost-vsock sends after a restore, as a migrated
+# guest does, and the test asks it for that CID.
 . "$(dirname "$0")/../daemon-lib.sh"
 
 : "${VSOCKNS_GUEST_KERNEL:?set by vm-batch (kernel/build-guest)}" "${VSOCKNS_GUEST_INITRD:?set by vm-batch}"
@@ -39,31 +41,112 @@ ask() {
     if [[ $out == *" E connect("* ]]; then errno_of "$out"; else echo "$out"; fi
 }
 
-# start_guest NS CID ID: a guest named ID in NS through vsocknsctl exec.
+snap=$logdir/guest.state # the booted guest's snapshot (QEMU's migration stream)
+
+# start_guest NS CID ID [restore]: a guest named ID in NS through vsocknsctl
+# exec; with "restore", the snapshot taken by snapshot_guest restored. The
+# machine is the same for all (a restore needs it so); only the identity in
+# the firmware config and the monitor socket differ.
 start_guest() {
-    local ns=$1 cid=$2 id=$3
+    local ns=$1 cid=$2 id=$3 incoming=()
+    [[ ${4:-} == restore ]] && incoming=(-incoming "exec:cat $snap")
     $ctl exec "$ns" --cid "$cid" --owner "guest-$id" -- \
         qemu-system-x86_64 -accel tcg -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot \
         -serial "file:$logdir/$id.console" -kernel "$VSOCKNS_GUEST_KERNEL" -initrd "$VSOCKNS_GUEST_INITRD" \
-        -append "console=ttyS0 quiet loglevel=0 panic=-1 vsockns.id=$id vsockns.port=$port" \
+        -append "console=ttyS0 quiet loglevel=0 panic=-1 vsockns.port=$port" \
+        -fw_cfg "name=opt/vsockns/id,string=$id" -qmp "unix:$logdir/$id.qmp,server=on,wait=off" \
+        "${incoming[@]}" \
         -device 'vhost-vsock-pci,guest-cid={cid},vhostfd={fd}' >"$logdir/$id.out" 2>&1 &
     guest_pid[$id]=$!
     defer "kill -9 ${guest_pid[$id]}"
 }
 
-# wait_guest ID: until the guest prints VSOCK-GUEST-READY (a line every 20 s
-# meanwhile); prints how long it took.
+# guest_alive ID: fails the test (and ends it) if guest ID's QEMU is gone.
+guest_alive() {
+    kill -0 "${guest_pid[$1]}" 2>/dev/null && return 0
+    fail "guest $1: QEMU exited: $(cat "$logdir/$1.out" "$logdir/$1.console" 2>/dev/null)"
+    finish
+}
+
+# wait_guest ID: until the booted guest prints VSOCK-GUEST-READY (a line
+# every 20 s meanwhile); prints how long it took.
 wait_guest() {
     local id=$1 start=$SECONDS next=20
     until grep -q "VSOCK-GUEST-READY $id" "$logdir/$id.console" 2>/dev/null; do
-        if ! kill -0 "${guest_pid[$id]}" 2>/dev/null; then
-            fail "guest $id: QEMU exited before the guest listened: $(cat "$logdir/$id.out" "$logdir/$id.console" 2>/dev/null)"
-            finish
-        fi
+        guest_alive "$id"
         if (( SECONDS - start >= next )); then echo "guest $id: booting, $((SECONDS - start)) s"; next=$((next + 20)); fi
         sleep 2
     done
     pass "guest $id listens after $((SECONDS - start)) s"
+}
+
+# qmp ID COMMAND...: sends each QMP command (JSON) to guest ID's QEMU in
+# turn, each once the one before is answered; prints the last answer
+# (nothing if the monitor is not there yet).
+qmp() {
+    local id=$1 cmd reply=
+    shift
+    [[ -S $logdir/$id.qmp ]] || return 0
+    coproc QMP { socat - "UNIX-CONNECT:$logdir/$id.qmp" 2>/dev/null; }
+    local in=${QMP[0]:-} out=${QMP[1]:-} qpid=$QMP_PID
+    if [[ -z $in || -z $out ]]; then # socat has already given up
+        wait "$qpid" 2>/dev/null
+        return 0
+    fi
+    read -r -t 60 reply 2>/dev/null <&"$in" # the greeting
+    for cmd in '{"execute":"qmp_capabilities"}' "$@"; do
+        echo "$cmd" 2>/dev/null >&"$out" || break
+        reply=
+        # Events ({"event": ...}) may come before the answer.
+        while read -r -t 60 reply 2>/dev/null <&"$in"; do
+            reply=${reply%$'\r'} # QMP ends its lines with CRLF
+            [[ $reply == *'"return"'* || $reply == *'"error"'* ]] && break
+        done
+    done
+    kill "$qpid" 2>/dev/null
+    wait "$qpid" 2>/dev/null
+    echo "$reply"
+}
+
+# snapshot_guest ID: guest ID's state into $snap (QEMU stopped for it, then
+# resumed); prints how long it took.
+snapshot_guest() {
+    local id=$1 start=$SECONDS r
+    qmp "$id" '{"execute":"stop"}' >/dev/null
+    r=$(qmp "$id" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat >$snap\"}}")
+    [[ $r == *'"return"'* ]] || { fail "guest $id: migrate refused: $r"; finish; }
+    until [[ $r == *'"status": "completed"'* ]]; do
+        guest_alive "$id"
+        [[ $r == *'"status": "failed"'* ]] && { fail "guest $id: snapshot failed: $r"; finish; }
+        sleep 1
+        r=$(qmp "$id" '{"execute":"query-migrate"}')
+    done
+    r=$(qmp "$id" '{"execute":"cont"}')
+    expect_eq "guest $id: snapshot taken ($(( $(stat -c %s "$snap") >> 20 )) MiB in $((SECONDS - start)) s), running again" \
+        '{"return": {}}' "$r"
+}
+
+# wait_restored NS CID ID: until the guest restored as ID runs (it comes up
+# paused, as its snapshot was taken, and is resumed) and answers in NS on
+# CID with its identity; prints how long it took.
+wait_restored() {
+    local ns=$1 cid=$2 id=$3 start=$SECONDS next=20 got= status=
+    until [[ $status == *'"running": true'* ]]; do
+        guest_alive "$id"
+        (( SECONDS - start < 300 )) || { fail "guest $id: not running 300 s after its restore: $status"; finish; }
+        sleep 1
+        status=$(qmp "$id" '{"execute":"query-status"}')
+        # "inmigrate" while the snapshot loads, then "paused".
+        [[ $status == *'"status": "paused"'* ]] && qmp "$id" '{"execute":"cont"}' >/dev/null
+    done
+    until [[ $got == "$id" ]]; do
+        guest_alive "$id"
+        (( SECONDS - start < 300 )) || { fail "guest $id: restored, but no answer on $cid in $ns: '$got'"; finish; }
+        if (( SECONDS - start >= next )); then echo "guest $id: restored, no answer yet, $((SECONDS - start)) s"; next=$((next + 20)); fi
+        sleep 1
+        got=$(echo id | in_ns "$ns" timeout 20 socat -t10 - "VSOCK-CONNECT:$cid:$port" 2>/dev/null)
+    done
+    pass "guest $id restored, answers after $((SECONDS - start)) s"
 }
 
 # host_listener NS PORT: answers "host-listener NS" to whoever connects and
@@ -97,13 +180,15 @@ create gg2 global
 # --- CID reuse with live guests: 42 in gt1 and in gt2 at the same time.
 start_guest gt1 42 t1-guest
 wait_guest t1-guest
-start_guest gt2 42 t2-guest
-wait_guest t2-guest
+snapshot_guest t1-guest
+start_guest gt2 42 t2-guest restore
+wait_restored gt2 42 t2-guest
 expect_eq "lease 42 in gt1" guest-t1-guest "$(lease_owner gt1 42)"
 expect_eq "lease 42 in gt2" guest-t2-guest "$(lease_owner gt2 42)"
 expect_eq "gt1 -> 42 reaches t1's guest" t1-guest "$(ask gt1 42 id)"
 expect_eq "gt2 -> 42 reaches t2's guest" t2-guest "$(ask gt2 42 id)"
 expect_eq "t1's guest sees itself as CID 42" 42 "$(ask gt1 42 cid)"
+expect_eq "t2's guest (restored) sees itself as CID 42" 42 "$(ask gt2 42 cid)"
 expect_eq "host netns -> 42 (g2h_fallback=1)" ENODEV "$(ask host 42 id)"
 expect_eq "gt3 -> 42 (local, G2HFallback=false)" ENODEV "$(ask gt3 42 id)"
 expect_eq "gg1 -> 42 (global)" ENODEV "$(ask gg1 42 id)"
@@ -139,11 +224,16 @@ wait "${guest_pid[t2-guest]}" 2>/dev/null
 
 # --- Global guest with an automatic CID: reachable from the host and from
 # another global namespace, not from a local one.
-start_guest gg1 auto g-guest
-wait_guest g-guest
-gcid=$($ctl leases gg1 | awk '$NF == "guest-g-guest" { print $2 }')
+start_guest gg1 auto g-guest restore
+for _ in $(seq 100); do
+    gcid=$($ctl leases gg1 | awk '$NF == "guest-g-guest" { print $2 }')
+    [[ -n $gcid ]] && break
+    sleep 0.1
+done
 echo "g-guest got CID $gcid"
 expect_eq "g-guest has an automatic CID" yes "$([[ $gcid =~ ^[0-9]+$ && $gcid -ge 3 ]] && echo yes)"
+wait_restored host "$gcid" g-guest
+expect_eq "g-guest (restored from a guest of CID 42) sees itself as CID $gcid" "$gcid" "$(ask host "$gcid" cid)"
 expect_eq "host netns -> g-guest" g-guest "$(ask host "$gcid" id)"
 expect_eq "gg2 -> g-guest" g-guest "$(ask gg2 "$gcid" id)"
 expect_eq "gg1 -> g-guest" g-guest "$(ask gg1 "$gcid" id)"

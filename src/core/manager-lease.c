@@ -611,6 +611,14 @@ size_t manager_namespace_lease_count(Manager *m, const Namespace *ns)
     return ns->leases.n;
 }
 
+size_t manager_namespace_foreign_lease_count(Manager *m, const Namespace *ns, uid_t uid)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ns->leases.n; i++)
+        n += ns->leases.items[i]->rec.uid != uid;
+    return n;
+}
+
 typedef struct BulkDrop {
     Manager *manager;
     const char *why;

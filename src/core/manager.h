@@ -202,6 +202,9 @@ int manager_create_namespace(Manager *m, const CreateRequest *req, Namespace **r
 int manager_delete_namespace(Manager *m, const char *name, bool force, ManagerError *e);
 
 size_t manager_namespace_lease_count(Manager *m, const Namespace *ns);
+/* The leases of ns that a caller of uid does not hold (what a forced
+ * delete would end of other users'). */
+size_t manager_namespace_foreign_lease_count(Manager *m, const Namespace *ns, uid_t uid);
 
 /* Looking without changing (core/manager-inspect.c). name may be ".host"
  * for the sockets. The isolation check asks a namespace worker for the

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus-util.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -126,9 +128,14 @@ static const BusOption *find_option(const BusOption *known, size_t n, const char
     return NULL;
 }
 
+/* Each known option at most once: a dictionary is then never longer than
+ * the list of known options, however big the message. */
+
 int bus_read_options(sd_bus_message *m, const BusOption *known, size_t n_known, const char *known_text,
                      bus_option_reader read_value, void *userdata, sd_bus_error *error)
 {
+    uint64_t seen = 0;
+    assert(n_known <= 64);
     int r = sd_bus_message_enter_container(m, 'a', "{sv}");
     if (r < 0)
         return r;
@@ -141,6 +148,10 @@ int bus_read_options(sd_bus_message *m, const BusOption *known, size_t n_known, 
         if (!option)
             return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Unknown option '%.64s'; known options are %s.",
                                      key, known_text);
+        uint64_t bit = UINT64_C(1) << (option - known);
+        if (seen & bit)
+            return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Option '%s' is given more than once.", key);
+        seen |= bit;
         if (!streq(contents, option->type))
             return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Option '%s' must be of type '%s', not '%.16s'.",
                                      key, option->type, contents);

@@ -39,9 +39,10 @@ typedef struct BusOption {
 
 typedef int (*bus_option_reader)(sd_bus_message *m, const char *key, void *userdata);
 
-/* Reads an a{sv} of options: an unknown key or a value of the wrong type is
- * InvalidOption (known_text lists the known ones for that sentence); for
- * the others read_value is called with the message at the variant. */
+/* Reads an a{sv} of options: an unknown key, a key given twice or a value of
+ * the wrong type is InvalidOption (known_text lists the known ones for that
+ * sentence); for the others read_value is called with the message at the
+ * variant. At most 64 known options. */
 int bus_read_options(sd_bus_message *m, const BusOption *known, size_t n_known, const char *known_text,
                      bus_option_reader read_value, void *userdata, sd_bus_error *error);
 

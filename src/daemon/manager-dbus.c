@@ -226,9 +226,21 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     r = bus_get_namespace(manager, name, false, &ns, error);
     if (r < 0)
         return r;
+    /* A forced delete ends the namespace's leases: those of other users
+     * need manage-foreign-leases as well. */
+    uid_t uid;
+    r = bus_caller_euid(m, &uid);
+    if (r < 0)
+        return r;
+    size_t foreign = force ? manager_namespace_foreign_lease_count(manager, ns, uid) : 0;
+    char foreign_str[24];
+    snprintf(foreign_str, sizeof(foreign_str), "%zu", foreign);
     const char *details[] = { "verb", "delete", "namespace", name, "mode", vsock_mode_to_string(ns->mode),
-                              "parent", ns->parent, NULL };
-    r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
+                              "parent", ns->parent, "force", force ? "true" : "false",
+                              "foreign_leases", foreign_str, NULL };
+    const PolkitAsk asks[] = { { POLKIT_ACTION_MANAGE_NAMESPACES, details },
+                               { POLKIT_ACTION_MANAGE_FOREIGN_LEASES, details } };
+    r = polkit_check_all(bus_polkit_of(manager), m, asks, foreign > 0 ? 2 : 1, error);
     if (r <= 0)
         return r < 0 ? r : 1;
     r = manager_delete_namespace(manager, name, force, &e);

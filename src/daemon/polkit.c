@@ -24,6 +24,7 @@ typedef struct PolkitQuery {
     sd_bus_message *request;   /* the method call to dispatch again */
     sd_bus_slot *slot;         /* the CheckAuthorization call, while out */
     char action[64];
+    char *details;             /* what it was asked with: key=value lines */
     bool answered, allowed;
     sd_bus_error denial;
     time_t answered_at;
@@ -44,6 +45,7 @@ static void query_free(PolkitQuery *q)
 {
     sd_bus_slot_unref(q->slot);
     sd_bus_message_unref(q->request);
+    free(q->details);
     sd_bus_error_free(&q->denial);
     free(q);
 }
@@ -71,18 +73,65 @@ PolkitRegistry *polkit_registry_free(PolkitRegistry *reg)
     return NULL;
 }
 
+static bool has_question_out(PolkitRegistry *reg, sd_bus_message *m)
+{
+    for (PolkitQuery *q = reg->queries; q; q = q->next)
+        if (q->request == m && !q->answered)
+            return true;
+    return false;
+}
+
 /* Answers whose method call never came back (the caller's request failed
- * validation the second time, say) must not pile up. */
+ * validation the second time, say) must not pile up. An answer kept while
+ * the same call waits for another is not stale. */
 static void drop_stale_answers(PolkitRegistry *reg)
 {
     time_t now = time(NULL);
     for (PolkitQuery *q = reg->queries, *next; q; q = next) {
         next = q->next;
-        if (q->answered && now - q->answered_at > POLKIT_ANSWER_KEEP_SEC) {
+        if (q->answered && now - q->answered_at > POLKIT_ANSWER_KEEP_SEC && !has_question_out(reg, q->request)) {
             query_unlink(reg, q);
             query_free(q);
         }
     }
+}
+
+/* Every answer and question about m, once its handler is done with them. */
+static void drop_queries_of(PolkitRegistry *reg, sd_bus_message *m)
+{
+    for (PolkitQuery *q = reg->queries, *next; q; q = next) {
+        next = q->next;
+        if (q->request == m) {
+            query_unlink(reg, q);
+            query_free(q);
+        }
+    }
+}
+
+/* details as one string (key=value lines), to compare what was asked with
+ * what would be asked now. */
+static char *details_text(const char *const *details)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f)
+        return NULL;
+    for (size_t i = 0; details && details[i] && details[i + 1]; i += 2)
+        fprintf(f, "%s=%s\n", details[i], details[i + 1]);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static PolkitQuery *find_query(PolkitRegistry *reg, sd_bus_message *m, const char *action)
+{
+    for (PolkitQuery *q = reg->queries; q; q = q->next)
+        if (q->request == m && streq(q->action, action))
+            return q;
+    return NULL;
 }
 
 static void deny(PolkitQuery *q, const char *name, const char *why)
@@ -165,44 +214,76 @@ bool polkit_is_answered(PolkitRegistry *reg, sd_bus_message *m)
     return false;
 }
 
-int polkit_check(PolkitRegistry *reg, sd_bus_message *m, const char *action, const char *const *details,
-                 sd_bus_error *error)
+/* Sends the question about one action for m; takes details (its text). */
+static int ask(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *a, char *details, sd_bus_error *error)
 {
-    uid_t uid;
-    if (bus_caller_euid(m, &uid) >= 0 && uid == 0)
-        return 1;
-
-    /* The second time round: the answer to this very message. */
-    for (PolkitQuery *q = reg->queries; q; q = q->next) {
-        if (q->request != m || !streq(q->action, action))
-            continue;
-        if (!q->answered)
-            return 0;
-        query_unlink(reg, q);
-        int r = q->allowed ? 1 : -EACCES;
-        if (!q->allowed)
-            sd_bus_error_copy(error, &q->denial);
-        query_free(q);
-        return r;
-    }
-
     drop_stale_answers(reg);
-    if (reg->n >= POLKIT_PENDING_MAX)
+    if (reg->n >= POLKIT_PENDING_MAX) {
+        free(details);
         return sd_bus_error_set(error, BUS_ERROR_ACCESS_DENIED,
                                 "Too many authorization questions are open; try again in a moment.");
+    }
     PolkitQuery *q = calloc(1, sizeof(PolkitQuery));
-    if (!q)
+    if (!q) {
+        free(details);
         return -ENOMEM;
-    *q = (PolkitQuery) { .registry = reg, .request = sd_bus_message_ref(m), .denial = SD_BUS_ERROR_NULL };
-    snprintf(q->action, sizeof(q->action), "%s", action);
-    int r = send_question(q, details);
+    }
+    *q = (PolkitQuery) { .registry = reg, .request = sd_bus_message_ref(m), .details = details,
+                         .denial = SD_BUS_ERROR_NULL };
+    snprintf(q->action, sizeof(q->action), "%s", a->action);
+    int r = send_question(q, a->details);
     if (r < 0) {
         query_free(q);
         return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
-                                 "Not authorized for %s: polkit could not be asked (%s).", action, strerror(-r));
+                                 "Not authorized for %s: polkit could not be asked (%s).", a->action, strerror(-r));
     }
     q->next = reg->queries;
     reg->queries = q;
     reg->n++;
     return 0;
+}
+
+int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *asks, size_t n_asks,
+                     sd_bus_error *error)
+{
+    uid_t uid;
+    if (bus_caller_euid(m, &uid) >= 0 && uid == 0)
+        return 1;
+
+    for (size_t i = 0; i < n_asks; i++) {
+        char *details = details_text(asks[i].details);
+        if (!details) {
+            drop_queries_of(reg, m);
+            return -ENOMEM;
+        }
+        PolkitQuery *q = find_query(reg, m, asks[i].action);
+        if (q && !q->answered) {
+            free(details);
+            return 0; /* still out */
+        }
+        if (q && !streq(q->details, details)) {
+            /* Answered about something that has changed since: ask anew. */
+            log_info("Asking polkit again about %s for %s: what it answered about has changed", q->action,
+                     sd_bus_message_get_sender(m));
+            query_unlink(reg, q);
+            query_free(q);
+            q = NULL;
+        }
+        if (!q)
+            return ask(reg, m, &asks[i], details, error);
+        free(details);
+        if (!q->allowed) {
+            sd_bus_error_copy(error, &q->denial);
+            drop_queries_of(reg, m);
+            return -EACCES;
+        }
+    }
+    drop_queries_of(reg, m);
+    return 1;
+}
+
+int polkit_check(PolkitRegistry *reg, sd_bus_message *m, const char *action, const char *const *details,
+                 sd_bus_error *error)
+{
+    return polkit_check_all(reg, m, &(PolkitAsk) { action, details }, 1, error);
 }

@@ -32,6 +32,26 @@ int polkit_check(PolkitRegistry *reg, sd_bus_message *m, const char *action, con
                  sd_bus_error *error);
 
 /*
+ * A method that needs several actions (a forced delete ending other users'
+ * leases: manage-namespaces and manage-foreign-leases) asks them in turn,
+ * one question out at a time, the method call dispatched again after each
+ * answer; the answers are kept until the last is in. Returns as
+ * polkit_check(): 1 once every action is allowed, 0 while a question is
+ * out, < 0 at the first denial.
+ *
+ * An answer counts only for the details it was asked with: the handler
+ * computes them again each time round, and if they changed meanwhile (a
+ * lease that changed hands during a password prompt), polkit is asked
+ * again.
+ */
+typedef struct PolkitAsk {
+    const char *action;
+    const char *const *details;
+} PolkitAsk;
+int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *asks, size_t n_asks,
+                     sd_bus_error *error);
+
+/*
  * Whether m is a method call polkit_check() asked about and polkit has
  * answered: the call dispatched again, which the fair queue admitted once
  * already. Nothing read from the bus can be one: the registry holds a

@@ -54,6 +54,7 @@ for name in "" "." ".." "a/b" "$(printf 'x%.0s' {1..65})" "é" $'a\tb' ".host"; 
 done
 expect_error InvalidMode CreateNamespace hx LOCAL "@a{sv} {}"
 expect_error InvalidOption CreateNamespace hx global "{'Bogus': <1>}"
+expect_error InvalidOption CreateNamespace hx global "{'Parent': <'hg1'>, 'Parent': <'hg1'>}"
 expect_eq "bad input changed nothing" "$before" "$(world)"
 # Units: one that is not attached, and a drop-in that cannot be written
 # (this private /run has no /run/systemd).

@@ -70,7 +70,9 @@ polkit.addRule(function(action, subject) {
     if (subject.user != "nobody")
         return polkit.Result.NOT_HANDLED;
     if (action.id == "org.vsockns1.manage-namespaces" && action.lookup("namespace").indexOf("hp-n") == 0 &&
-        (action.lookup("verb") == "create" || action.lookup("verb") == "delete"))
+        (action.lookup("verb") == "create" ||
+         (action.lookup("verb") == "delete" && (action.lookup("force") == "true" || action.lookup("force") == "false") &&
+          /^[0-9]+$/.test(action.lookup("foreign_leases")))))
         return polkit.Result.YES;
     if (action.id == "org.vsockns1.manage-leases" && action.lookup("namespace") == "hp-n1" &&
         action.lookup("verb") == "acquire" && action.lookup("owner") != "")
@@ -97,6 +99,23 @@ expect_eq "rule: no lease in hp-n2" yes "$([[ $out == *"Not authorized"* ]] && e
 expect_eq "own lease released without asking" "" "$(ncall ReleaseLease su hp-n1 4)"
 expect_eq "root's lease still not releasable" yes "$([[ $(ncall ReleaseLease su hp-root 50) == *"Not authorized"* ]] && echo yes)"
 expect_eq "root releases nobody's lease" "" "$(busctl call org.vsockns1 /org/vsockns1 org.vsockns1.Manager ReleaseLease su hp-n1 3 2>&1)"
+
+# Force is foreign: nobody may manage hp-n1, but a forced delete that would
+# end root's lease there also needs manage-foreign-leases; over its own
+# leases only, it may.
+$ctl acquire --cid 60 --no-reserve --owner root-in-n1 hp-n1 >/dev/null
+before=$(state)
+out=$(ncall DeleteNamespace sb hp-n1 true)
+expect_eq "forced delete over root's lease: denied" yes \
+    "$([[ $out == *"Not authorized for org.vsockns1.manage-foreign-leases"* ]] && echo yes || echo "no: $out")"
+expect_eq "forced delete over root's lease: nothing changed" yes "$([[ $before == "$(state)" ]] && echo yes)"
+out=$(ncall DeleteNamespace sb hp-n1 false)
+expect_eq "unforced delete: NamespaceBusy (the namespace right holds)" yes \
+    "$([[ $out == *"NamespaceBusy"* || $out == *"has 1 CID lease"* ]] && echo yes || echo "no: $out")"
+$ctl release hp-n1 60 >/dev/null
+expect_eq "nobody leases in hp-n1 again" yes "$([[ $(ncall AcquireLease susa{sv} hp-n1 7 vm-d 1 Reserve b false) == 'uh 7 '* ]] && echo yes)"
+expect_eq "forced delete over its own lease only" "" "$(ncall DeleteNamespace sb hp-n1 true)"
+expect_eq "hp-n1 is gone" no "$([[ -e /run/netns/hp-n1 ]] && echo yes || echo no)"
 
 # polkitd gone: deny, never allow, whatever the rules say.
 kill "$polkitd_pid"; wait "$polkitd_pid" 2>/dev/null

@@ -14,6 +14,7 @@ expect_error InvalidMode CreateNamespace bi-x "" "@a{sv} {}"
 expect_error InvalidOption CreateNamespace bi-x local "{'Colour': <'blue'>}"
 expect_error InvalidOption CreateNamespace bi-x local "{'G2HFallback': <'no'>}"
 expect_error InvalidOption CreateNamespace bi-x local "{'Parent': <true>}"
+expect_error InvalidOption CreateNamespace bi-x local "{'G2HFallback': <true>, 'G2HFallback': <false>}"
 expect_error NamespaceExists CreateNamespace bi-ok global "@a{sv} {}"
 expect_eq "bad names, modes and options changed nothing" "$before" "$(world)"
 ip netns add bi-foreign

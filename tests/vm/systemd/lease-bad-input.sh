@@ -20,6 +20,7 @@ expect_error InvalidOption AcquireLease lb-a 0 "x" "{'Strategy': <'fastest'>}"
 expect_error InvalidOption AcquireLease lb-a 0 "x" "{'Strategy': <3>}"
 expect_error InvalidOption AcquireLease lb-a 0 "x" "{'Reserve': <'yes'>}"
 expect_error InvalidOption AcquireLease lb-a 0 "x" "{'Colour': <'red'>}"
+expect_error InvalidOption AcquireLease lb-a 0 "x" "{'Reserve': <true>, 'Reserve': <true>}"
 expect_error InvalidOption AcquireLease lb-a 0 "x" "{'BindPID': <uint32 999999>}"
 expect_error NoSuchLease ReleaseLease lb-a 77
 expect_error NoSuchNamespace ReleaseLease lb-nope 77

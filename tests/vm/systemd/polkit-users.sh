@@ -77,6 +77,41 @@ expect_eq "pk-ops: namespace quota" yes "$([[ $out == *"already has 2 namespaces
 expect_eq "pk-ops releases root's lease (manage-foreign-leases)" "" "$(as pk-ops ReleaseLease su tenant1 "$root_cid")"
 expect_eq "pk-ops deletes ops1" "" "$(as pk-ops DeleteNamespace sb ops1 false)"
 
+# Force is foreign: a user granted manage-namespaces (and manage-leases) for
+# one namespace only may not end root's lease there with a forced delete;
+# with its own leases only, it may. The rule grants only when polkit is told
+# whether the delete is forced and how many foreign leases it would end.
+useradd -M -N pk-nsadmin
+cat >/etc/polkit-1/rules.d/60-pk-nsadmin.rules <<'RULES'
+polkit.addRule(function(action, subject) {
+    if (subject.user != "pk-nsadmin" || action.lookup("namespace") != "pk-forced")
+        return polkit.Result.NOT_HANDLED;
+    if (action.id == "org.vsockns1.manage-leases")
+        return polkit.Result.YES;
+    if (action.id == "org.vsockns1.manage-namespaces" && action.lookup("verb") == "delete" &&
+        (action.lookup("force") == "true" || action.lookup("force") == "false") &&
+        /^[0-9]+$/.test(action.lookup("foreign_leases")))
+        return polkit.Result.YES;
+    return polkit.Result.NOT_HANDLED;
+});
+RULES
+defer "rm -f /etc/polkit-1/rules.d/60-pk-nsadmin.rules"
+systemctl restart polkit
+create pk-forced local
+forced_cid=$($ctl acquire --owner root-vm pk-forced)
+out=$(as pk-nsadmin DeleteNamespace sb pk-forced true)
+expect_eq "pk-nsadmin: forced delete over root's lease denied (manage-foreign-leases)" yes \
+    "$([[ $out == *"Not authorized for org.vsockns1.manage-foreign-leases"* ]] && echo yes || echo "no: $out")"
+expect_eq "pk-nsadmin: root's lease stays" root-vm "$($ctl leases pk-forced | awk -v c="$forced_cid" 'NR > 1 && $2 == c { print $NF }')"
+out=$(as pk-nsadmin DeleteNamespace sb pk-forced false)
+expect_eq "pk-nsadmin: unforced delete is NamespaceBusy (the namespace right holds)" yes \
+    "$([[ $out == *"has 1 CID lease"* ]] && echo yes || echo "no: $out")"
+$ctl release pk-forced "$forced_cid" >/dev/null
+out=$(as pk-nsadmin AcquireLease susa{sv} pk-forced 0 own-vm 1 HandOut b false)
+expect_eq "pk-nsadmin leases in pk-forced" yes "$([[ $out == 'uh '* ]] && echo yes || echo "no: $out")"
+expect_eq "pk-nsadmin: forced delete over its own lease only" "" "$(as pk-nsadmin DeleteNamespace sb pk-forced true)"
+expect_eq "pk-nsadmin: pk-forced is gone" 4 "$($ctl show pk-forced >/dev/null 2>&1; echo $?)"
+
 # On a terminal vsocknsctl has polkit ask a person (pkttyagent, as machinectl):
 # an administrator's password (the sudo group is polkit's admin identity
 # here) lets the plain user create a namespace; a wrong one does not.
@@ -114,14 +149,22 @@ $ctl delete pk-term-b >/dev/null
 
 # polkitd killed while a check waits for a password: the call is answered
 # (denied), the daemon stays, nothing is made.
-waiting=$(mktemp)
-(sleep 60) | timeout 120 systemd-run --quiet --uid=pk-term --pty -p PAMName=login --wait \
-    vsocknsctl create pk-term-c >"$waiting" 2>&1 &
+# The terminal's input stays open until the answer is there: systemd-run
+# --pty ends only at its end, and an end before the answer would let the
+# agent give up on its own.
+waiting=$(mktemp) fifo=$(mktemp -u)
+mkfifo "$fifo"
+timeout 120 systemd-run --quiet --uid=pk-term --pty -p PAMName=login --wait \
+    vsocknsctl create pk-term-c <"$fifo" >"$waiting" 2>&1 &
 waiter=$!
+exec {w}>"$fifo"
 for _ in $(seq 300); do grep -q "Authenticating as" "$waiting" && break; sleep 0.2; done
 daemon=$(systemctl show -P MainPID vsocknsd)
 kill -9 "$(systemctl show -P MainPID polkit)"
+for _ in $(seq 300); do grep -qE "Not authorized|denied|ccess" "$waiting" && break; sleep 0.2; done
+exec {w}>&-
 wait "$waiter"
+rm -f "$fifo"
 out=$(cat "$waiting")
 expect_eq "polkitd killed mid-check: the call was answered, denied" yes \
     "$([[ $out == *"Authenticating as"* && ( $out == *"Not authorized"* || $out == *"denied"* || $out == *"ccess"* ) ]] && echo yes || echo "no: $out")"

@@ -8,7 +8,8 @@
  *   vsock-guest [--id ID] [--port PORT]
  *
  * The identity is, in this order: --id; the QEMU firmware config file
- * opt/vsockns/id (-fw_cfg name=opt/vsockns/id,string=ID), read again for
+ * opt/vsockns/id (-fw_cfg name=opt/vsockns/id,string=ID, trailing spaces
+ * ignored), read again for
  * every request, so a guest restored from another's snapshot answers with
  * the identity of the QEMU that restored it; vsockns.id= on the kernel
  * command line. The port: --port, or vsockns.port=N (default 1234). Each
@@ -83,7 +84,12 @@ static const char *current_id(const char *fallback, char *buf, size_t size)
     if (n <= 0)
         return fallback;
     buf[n] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
+    /* QEMU's file may be padded (spaces), and a restored guest reads it
+     * with the size its kernel saw at boot (NULs past a shorter one). */
+    size_t len = strcspn(buf, "\n");
+    while (len > 0 && buf[len - 1] == ' ')
+        len--;
+    buf[len] = '\0';
     return buf[0] ? buf : fallback;
 }
 

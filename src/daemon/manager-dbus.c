@@ -236,10 +236,11 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     char foreign_str[24];
     snprintf(foreign_str, sizeof(foreign_str), "%zu", foreign);
     const char *details[] = { "verb", "delete", "namespace", name, "mode", vsock_mode_to_string(ns->mode),
-                              "parent", ns->parent, "force", force ? "true" : "false",
-                              "foreign_leases", foreign_str, NULL };
+                              "parent", ns->parent, "force", force ? "true" : "false", NULL };
+    const char *foreign_details[] = { "verb", "delete", "namespace", name, "mode", vsock_mode_to_string(ns->mode),
+                                      "parent", ns->parent, "force", "true", "foreign_leases", foreign_str, NULL };
     const PolkitAsk asks[] = { { POLKIT_ACTION_MANAGE_NAMESPACES, details },
-                               { POLKIT_ACTION_MANAGE_FOREIGN_LEASES, details } };
+                               { POLKIT_ACTION_MANAGE_FOREIGN_LEASES, foreign_details } };
     r = polkit_check_all(bus_polkit_of(manager), m, asks, foreign > 0 ? 2 : 1, error);
     if (r <= 0)
         return r < 0 ? r : 1;

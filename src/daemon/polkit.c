@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "polkit.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,8 @@
 
 #define POLKIT_TIMEOUT_USEC (25 * 1000000ULL)
 #define POLKIT_INTERACTIVE_TIMEOUT_USEC (300 * 1000000ULL) /* a person is typing a password */
-#define POLKIT_ANSWER_KEEP_SEC 60 /* an answer nobody picked up is dropped after this */
+#define POLKIT_ANSWER_KEEP_USEC (60 * 1000000ULL) /* an answer nobody picked up is dropped after this */
+#define POLKIT_REASK_MAX 3 /* questions asked anew for one call because what they were about changed */
 #define POLKIT_PENDING_MAX 256    /* questions out at once; more are denied */
 
 typedef struct PolkitQuery {
@@ -27,7 +30,8 @@ typedef struct PolkitQuery {
     char *details;             /* what it was asked with: key=value lines */
     bool answered, allowed;
     sd_bus_error denial;
-    time_t answered_at;
+    uint64_t answered_at;      /* CLOCK_MONOTONIC, usec */
+    unsigned reasked;          /* how many times this action was asked anew for this call */
     struct PolkitQuery *next;
 } PolkitQuery;
 
@@ -73,23 +77,38 @@ PolkitRegistry *polkit_registry_free(PolkitRegistry *reg)
     return NULL;
 }
 
-static bool has_question_out(PolkitRegistry *reg, sd_bus_message *m)
+static uint64_t now_usec(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* Whether the answers about m are stale: m came back for none of them in
+ * POLKIT_ANSWER_KEEP_USEC since the last one, and no question about it is
+ * out. Judged per call, so the answers a call keeps while it waits for
+ * another go with it. */
+static bool call_is_stale(PolkitRegistry *reg, sd_bus_message *m, uint64_t now)
+{
+    uint64_t newest = 0;
     for (PolkitQuery *q = reg->queries; q; q = q->next)
-        if (q->request == m && !q->answered)
-            return true;
-    return false;
+        if (q->request == m) {
+            if (!q->answered)
+                return false;
+            newest = q->answered_at > newest ? q->answered_at : newest;
+        }
+    return now - newest > POLKIT_ANSWER_KEEP_USEC;
 }
 
 /* Answers whose method call never came back (the caller's request failed
- * validation the second time, say) must not pile up. An answer kept while
- * the same call waits for another is not stale. */
-static void drop_stale_answers(PolkitRegistry *reg)
+ * validation the second time, say) must not pile up. current (the call
+ * being handled) is never stale. */
+static void drop_stale_answers(PolkitRegistry *reg, sd_bus_message *current)
 {
-    time_t now = time(NULL);
+    uint64_t now = now_usec();
     for (PolkitQuery *q = reg->queries, *next; q; q = next) {
         next = q->next;
-        if (q->answered && now - q->answered_at > POLKIT_ANSWER_KEEP_SEC && !has_question_out(reg, q->request)) {
+        if (q->answered && q->request != current && call_is_stale(reg, q->request, now)) {
             query_unlink(reg, q);
             query_free(q);
         }
@@ -108,8 +127,8 @@ static void drop_queries_of(PolkitRegistry *reg, sd_bus_message *m)
     }
 }
 
-/* details as one string (key=value lines), to compare what was asked with
- * what would be asked now. */
+/* details as one string (key US value RS ...), to compare what was asked
+ * with what would be asked now. */
 static char *details_text(const char *const *details)
 {
     char *text = NULL;
@@ -118,7 +137,7 @@ static char *details_text(const char *const *details)
     if (!f)
         return NULL;
     for (size_t i = 0; details && details[i] && details[i + 1]; i += 2)
-        fprintf(f, "%s=%s\n", details[i], details[i + 1]);
+        fprintf(f, "%s\x1f%s\x1e", details[i], details[i + 1]);
     if (fclose(f) != 0) {
         free(text);
         return NULL;
@@ -169,13 +188,16 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                   "Denied %s to %s: %s", q->action, sd_bus_message_get_sender(q->request), q->denial.message);
     }
     q->answered = true;
-    q->answered_at = time(NULL);
+    q->answered_at = now_usec();
     /* The same method call once more: polkit_check() finds the answer. */
     int r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->request), q->request);
     if (r < 0) {
         log_warning_errno(r, "Cannot dispatch a method call again after polkit answered: %m");
-        query_unlink(q->registry, q);
-        query_free(q);
+        (void) sd_bus_reply_method_errorf(q->request, BUS_ERROR_ACCESS_DENIED,
+                                          "Not authorized for %s: the call could not be handled again (%s).",
+                                          q->action, strerror(-r));
+        PolkitRegistry *reg = q->registry;
+        drop_queries_of(reg, q->request); /* q among them */
     }
     return 0;
 }
@@ -214,26 +236,31 @@ bool polkit_is_answered(PolkitRegistry *reg, sd_bus_message *m)
     return false;
 }
 
-/* Sends the question about one action for m; takes details (its text). */
-static int ask(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *a, char *details, sd_bus_error *error)
+/* Sends the question about one action for m; takes details (its text).
+ * On failure every answer kept for m goes too: the call is answered now. */
+static int ask(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *a, char *details, unsigned reasked,
+               sd_bus_error *error)
 {
-    drop_stale_answers(reg);
+    drop_stale_answers(reg, m);
     if (reg->n >= POLKIT_PENDING_MAX) {
         free(details);
+        drop_queries_of(reg, m);
         return sd_bus_error_set(error, BUS_ERROR_ACCESS_DENIED,
                                 "Too many authorization questions are open; try again in a moment.");
     }
     PolkitQuery *q = calloc(1, sizeof(PolkitQuery));
     if (!q) {
         free(details);
+        drop_queries_of(reg, m);
         return -ENOMEM;
     }
     *q = (PolkitQuery) { .registry = reg, .request = sd_bus_message_ref(m), .details = details,
-                         .denial = SD_BUS_ERROR_NULL };
+                         .reasked = reasked, .denial = SD_BUS_ERROR_NULL };
     snprintf(q->action, sizeof(q->action), "%s", a->action);
     int r = send_question(q, a->details);
     if (r < 0) {
         query_free(q);
+        drop_queries_of(reg, m);
         return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
                                  "Not authorized for %s: polkit could not be asked (%s).", a->action, strerror(-r));
     }
@@ -249,6 +276,9 @@ int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *as
     uid_t uid;
     if (bus_caller_euid(m, &uid) >= 0 && uid == 0)
         return 1;
+    for (size_t i = 0; i < n_asks; i++)
+        for (size_t j = 0; j < i; j++)
+            assert(!streq(asks[i].action, asks[j].action)); /* answers are kept per action */
 
     for (size_t i = 0; i < n_asks; i++) {
         char *details = details_text(asks[i].details);
@@ -261,16 +291,27 @@ int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *as
             free(details);
             return 0; /* still out */
         }
+        unsigned reasked = 0;
         if (q && !streq(q->details, details)) {
-            /* Answered about something that has changed since: ask anew. */
-            log_info("Asking polkit again about %s for %s: what it answered about has changed", q->action,
-                     sd_bus_message_get_sender(m));
+            /* Answered about something that has changed since: ask anew,
+             * a few times at most (someone else may keep changing it). */
+            reasked = q->reasked + 1;
             query_unlink(reg, q);
             query_free(q);
             q = NULL;
+            if (reasked > POLKIT_REASK_MAX) {
+                free(details);
+                drop_queries_of(reg, m);
+                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
+                                         "Not authorized for %s: what it is about changed %u times while it was "
+                                         "being authorized; try again.",
+                                         asks[i].action, POLKIT_REASK_MAX + 1);
+            }
+            log_debug("Asking polkit again about %s for %s: what it answered about has changed", asks[i].action,
+                      sd_bus_message_get_sender(m));
         }
         if (!q)
-            return ask(reg, m, &asks[i], details, error);
+            return ask(reg, m, &asks[i], details, reasked, error);
         free(details);
         if (!q->allowed) {
             sd_bus_error_copy(error, &q->denial);

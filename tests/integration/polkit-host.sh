@@ -71,8 +71,7 @@ polkit.addRule(function(action, subject) {
         return polkit.Result.NOT_HANDLED;
     if (action.id == "org.vsockns1.manage-namespaces" && action.lookup("namespace").indexOf("hp-n") == 0 &&
         (action.lookup("verb") == "create" ||
-         (action.lookup("verb") == "delete" && (action.lookup("force") == "true" || action.lookup("force") == "false") &&
-          /^[0-9]+$/.test(action.lookup("foreign_leases")))))
+         (action.lookup("verb") == "delete" && (action.lookup("force") == "true" || action.lookup("force") == "false"))))
         return polkit.Result.YES;
     if (action.id == "org.vsockns1.manage-leases" && action.lookup("namespace") == "hp-n1" &&
         action.lookup("verb") == "acquire" && action.lookup("owner") != "")
@@ -116,6 +115,28 @@ $ctl release hp-n1 60 >/dev/null
 expect_eq "nobody leases in hp-n1 again" yes "$([[ $(ncall AcquireLease susa{sv} hp-n1 7 vm-d 1 Reserve b false) == 'uh 7 '* ]] && echo yes)"
 expect_eq "forced delete over its own lease only" "" "$(ncall DeleteNamespace sb hp-n1 true)"
 expect_eq "hp-n1 is gone" no "$([[ -e /run/netns/hp-n1 ]] && echo yes || echo no)"
+# Both actions allowed: a rule granting manage-foreign-leases for a forced
+# delete of hp-n4 that ends exactly one foreign lease.
+cat >"$rules/51-foreign.rules" <<'RULES'
+polkit.addRule(function(action, subject) {
+    if (subject.user == "nobody" && action.id == "org.vsockns1.manage-foreign-leases" &&
+        action.lookup("verb") == "delete" && action.lookup("namespace") == "hp-n4" &&
+        action.lookup("force") == "true" && action.lookup("foreign_leases") == "1")
+        return polkit.Result.YES;
+    return polkit.Result.NOT_HANDLED;
+});
+RULES
+chmod 644 "$rules/51-foreign.rules"
+expect_eq "nobody created hp-n4" yes "$([[ $(ncall CreateNamespace ssa{sv} hp-n4 global 0) == o* ]] && echo yes)"
+$ctl acquire --cid 61 --no-reserve --owner root-in-n4 hp-n4 >/dev/null
+for _ in $(seq 50); do # until polkitd has read the new rule
+    out=$(ncall DeleteNamespace sb hp-n4 true)
+    [[ $out != *"Not authorized"* ]] && break
+    sleep 0.2
+done
+expect_eq "forced delete over one foreign lease, both actions allowed" "" "$out"
+expect_eq "hp-n4 is gone, root's lease with it" "no no" \
+    "$([[ -e /run/netns/hp-n4 ]] && echo yes || echo no) $($ctl leases 2>/dev/null | grep_q root-in-n4 && echo yes || echo no)"
 
 # polkitd gone: deny, never allow, whatever the rules say.
 kill "$polkitd_pid"; wait "$polkitd_pid" 2>/dev/null

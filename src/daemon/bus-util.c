@@ -130,7 +130,6 @@ static const BusOption *find_option(const BusOption *known, size_t n, const char
 
 /* Each known option at most once: a dictionary is then never longer than
  * the list of known options, however big the message. */
-
 int bus_read_options(sd_bus_message *m, const BusOption *known, size_t n_known, const char *known_text,
                      bus_option_reader read_value, void *userdata, sd_bus_error *error)
 {

@@ -228,11 +228,14 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
         return r;
     /* A forced delete ends the namespace's leases: those of other users
      * need manage-foreign-leases as well. */
-    uid_t uid;
-    r = bus_caller_euid(m, &uid);
-    if (r < 0)
-        return r;
-    size_t foreign = force ? manager_namespace_foreign_lease_count(manager, ns, uid) : 0;
+    size_t foreign = 0;
+    if (force) {
+        uid_t uid;
+        r = bus_caller_euid(m, &uid);
+        if (r < 0)
+            return r;
+        foreign = manager_namespace_foreign_lease_count(manager, ns, uid);
+    }
     char foreign_str[24];
     snprintf(foreign_str, sizeof(foreign_str), "%zu", foreign);
     const char *details[] = { "verb", "delete", "namespace", name, "mode", vsock_mode_to_string(ns->mode),

@@ -27,7 +27,7 @@ typedef struct PolkitQuery {
     sd_bus_message *request;   /* the method call to dispatch again */
     sd_bus_slot *slot;         /* the CheckAuthorization call, while out */
     char action[64];
-    char *details;             /* what it was asked with: key=value lines */
+    char *details;             /* what it was asked with (details_text()) */
     bool answered, allowed;
     sd_bus_error denial;
     uint64_t answered_at;      /* CLOCK_MONOTONIC, usec */

@@ -245,6 +245,8 @@ static int change_start(Manager *manager, sd_bus_message *m, bool attach, const 
 {
     BusContext *ctx = manager->userdata;
     UnitChanges *u = ctx->unit_changes;
+    if (!u)
+        return sd_bus_error_set(error, SD_BUS_ERROR_NO_REPLY, "vsocknsd is stopping; ask again once it is back.");
     if (u->n >= ATTACH_CALLS_MAX)
         return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                  "%u unit changes are under way, the most at once; try again in a moment.", u->n);

@@ -31,6 +31,12 @@ const char *attach_unit_problem(const char *unit)
         return "only .service and .socket units can join a network namespace";
     if (strstr(unit, "@."))
         return "a template (name@.service) cannot join a namespace; name an instance";
+    /* systemd applies NAME-.service.d to every unit NAME-*: not one unit. */
+    const char *dot = strrchr(unit, '.');
+    const char *at = strchr(unit, '@');
+    const char *end = at && at < dot ? at : dot;
+    if (end > unit && end[-1] == '-')
+        return "a name ending in '-' (name-.service) stands for every unit it begins; name one unit";
     return NULL;
 }
 
@@ -48,6 +54,10 @@ const char *attach_unit_forbidden(const char *name)
         { "polkitd.service", "polkit, which authorizes everything vsockns does" },
         { "systemd-logind.service", "the login manager" },
         { "systemd-journald.service", "the journal" },
+        { "dbus.socket", "the system bus" },
+        { "systemd-journald.socket", "the journal" },
+        { "systemd-journald-audit.socket", "the journal" },
+        { "systemd-journald-dev-log.socket", "the journal" },
     };
     static const struct {
         const char *prefix;
@@ -56,6 +66,7 @@ const char *attach_unit_forbidden(const char *name)
         { "getty@", "a login prompt" },
         { "serial-getty@", "a login prompt" },
         { "systemd-journald@", "the journal" },
+        { "vsockns-namespace@", "the unit that keeps a namespace" },
     };
     for (size_t i = 0; i < ELEMENTSOF(never); i++)
         if (streq(name, never[i].name))
@@ -89,7 +100,7 @@ static int dropin_open(const char *unit_dir, const char *unit, char *path, size_
     snprintf(path, size, "%s/%s.d/%s", unit_dir, unit, ATTACH_DROPIN_NAME);
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return -errno;
+        return errno == ENOENT ? -ENOENT : -EPERM; /* a link, say: not ours */
     ssize_t n = read(fd, text, text_size - 1);
     close(fd);
     if (n < 0)
@@ -105,8 +116,8 @@ int attach_write(const char *unit_dir, const char *unit, const char *ns, const c
     if (r < 0)
         return r;
     r = dropin_open(unit_dir, unit, path, sizeof(path), old, sizeof(old));
-    if (r == -EPERM)
-        return -EEXIST; /* somebody else's file of that name: not ours to replace */
+    if (r != 1 && r != -ENOENT)
+        return -EEXIST; /* somebody else's file of that name (or a link, a directory): not ours to replace */
     if (mkdir(unit_dir, 0755) < 0 && errno != EEXIST)
         return -errno;
     snprintf(dir, sizeof(dir), "%s/%s.d", unit_dir, unit);

@@ -313,13 +313,18 @@ int bus_method_attach_unit(sd_bus_message *m, void *userdata, sd_bus_error *erro
     const char *dir = runtime ? manager->config.runtime_unit_dir : manager->config.unit_dir;
     char leaves[NS_NAME_MAX + 1] = "";
     r = attach_read(dir, unit, leaves, sizeof(leaves));
-    if (r == -EPERM)
+    if (r < 0)
         return sd_bus_error_setf(error, BUS_ERROR_UNIT_FILE, "%s/%s.d/%s was not written by vsockns; left alone.",
                                  dir, unit, ATTACH_DROPIN_NAME);
     if (r > 0 && streq(leaves, ns))
         leaves[0] = '\0'; /* attached there already: written again, leaves nothing */
     if (uid != 0 && leaves[0] && !manager_unit_attachable(manager, leaves, unit))
         return refuse_unlisted(unit, leaves, error);
+    BusContext *ctx = manager->userdata;
+    if (ctx->unit_changes && ctx->unit_changes->n >= ATTACH_CALLS_MAX)
+        return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                 "%u unit changes are under way, the most at once; try again in a moment.",
+                                 ctx->unit_changes->n);
     const char *details[] = { "verb", "attach", "unit", unit, "namespace", ns, "leaves", leaves, NULL };
     r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_ATTACH_UNITS, details, error);
     if (r <= 0)

@@ -219,10 +219,7 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
     else
         deny(q, BUS_ERROR_ACCESS_DENIED, "polkit said no");
     if (!q->allowed) {
-        uid_t uid = (uid_t) -1;
-        sd_bus_creds *creds = sd_bus_message_get_creds(q->request);
-        if (!creds || sd_bus_creds_get_euid(creds, &uid) < 0)
-            uid = (uid_t) -1;
+        uid_t uid = q->uid;
         log_event(LOG_NOTICE, EVENT_AUTH_DENIED, (EventFields) { .has_uid = uid != (uid_t) -1, .uid = uid },
                   "Denied %s to %s: %s", q->action, sd_bus_message_get_sender(q->request), q->denial.message);
     }

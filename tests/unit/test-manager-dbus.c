@@ -378,6 +378,14 @@ static void test_attach_forbidden(void **state)
     f->systemd.alias_of[1] = "dbus.service";
     assert_reply_error(call_manager(f, "AttachUnit", "ssb", "messagebus.service", "a", 1), BUS_ERROR_ACCESS_DENIED);
     assert_false(runtime_dropin_exists(f, "messagebus.service"));
+    /* Not one unit, but every unit whose name begins so (systemd's
+     * prefix drop-ins): refused before anything is asked. */
+    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "dbus-.service", "a", 1), BUS_ERROR_INVALID_OPTION);
+    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "systemd-.service", "a", 1), BUS_ERROR_INVALID_OPTION);
+    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "vsockns-namespace@a.service", "a", 1),
+                       BUS_ERROR_ACCESS_DENIED);
+    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "dbus.socket", "a", 1), BUS_ERROR_ACCESS_DENIED);
+    assert_false(runtime_dropin_exists(f, "dbus-.service"));
     assert_int_equal(f->systemd.reloads, 0);
     /* Anything else stays attachable by root. */
     assert_reply_error(call_manager(f, "AttachUnit", "ssb", "systemd-nspawn@vm1.service", "a", 1), "");
@@ -406,6 +414,16 @@ static void test_attach_unmarked_left_alone(void **state)
     fclose(fp);
     assert_string_equal(text, "[Service]\nEnvironment=MINE=1\n");
     assert_reply_error(call_manager(f, "DetachUnit", "sb", "x.service", 1), BUS_ERROR_ACCESS_DENIED);
+    /* A link of that name (to somebody's file) is not ours either. */
+    char ydir[1024], ypath[1100];
+    snprintf(ydir, sizeof(ydir), "%s/y.service.d", f->m->config.runtime_unit_dir);
+    assert_int_equal(mkdir(ydir, 0755), 0);
+    snprintf(ypath, sizeof(ypath), "%s/50-vsockns.conf", ydir);
+    assert_int_equal(symlink(path, ypath), 0);
+    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "y.service", "a", 1), BUS_ERROR_UNIT_FILE);
+    char target[1100] = "";
+    assert_true(readlink(ypath, target, sizeof(target) - 1) > 0);
+    assert_string_equal(target, path);
     assert_int_equal(f->systemd.reloads, 0);
 }
 

@@ -2,7 +2,6 @@
 #include "manager.h"
 
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,7 +102,6 @@ Manager *manager_free(Manager *m)
     m->workers = ns_workers_free(m->workers);
     sd_event_unref(m->event);
     ns_table_clear(&m->namespaces);
-    free(m->attachable);
     free(m);
     return NULL;
 }
@@ -200,49 +198,6 @@ static void parse_quota(Manager *m, const char *key, const char *v, size_t *ret)
         *ret = n;
 }
 
-/* AttachableUnits=NS:GLOB NS:GLOB ...: each word added to the list. */
-static void parse_attachable(Manager *m, const char *v)
-{
-    char words[512];
-    snprintf(words, sizeof(words), "%s", v);
-    char *save = NULL;
-    for (char *w = strtok_r(words, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-        char *colon = strchr(w, ':');
-        AttachableUnit a = { 0 };
-        if (colon) {
-            *colon = '\0';
-            snprintf(a.ns, sizeof(a.ns), "%s", w);
-            snprintf(a.glob, sizeof(a.glob), "%s", colon + 1);
-        }
-        if (!colon || !ns_name_is_valid(a.ns) || streq(a.ns, NS_NAME_HOST) || a.glob[0] == '\0' ||
-            strlen(colon + 1) >= sizeof(a.glob) ||
-            strspn(a.glob, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:_.@-\\*?[]!") !=
-                strlen(a.glob)) {
-            if (colon)
-                *colon = ':';
-            log_warning("%s: AttachableUnits=: '%s' is not NAMESPACE:GLOB (a managed namespace's name, a unit "
-                        "name pattern), ignoring it",
-                        m->config.config_file, w);
-            continue;
-        }
-        AttachableUnit *grown = realloc(m->attachable, (m->n_attachable + 1) * sizeof(AttachableUnit));
-        if (!grown) {
-            log_warning("%s: AttachableUnits=: out of memory, ignoring '%s'", m->config.config_file, w);
-            return;
-        }
-        m->attachable = grown;
-        m->attachable[m->n_attachable++] = a;
-    }
-}
-
-bool manager_unit_attachable(const Manager *m, const char *ns, const char *unit)
-{
-    for (size_t i = 0; i < m->n_attachable; i++)
-        if (streq(m->attachable[i].ns, ns) && fnmatch(m->attachable[i].glob, unit, 0) == 0)
-            return true;
-    return false;
-}
-
 void manager_config_parse(Manager *m, FILE *f)
 {
     char line[512];
@@ -261,8 +216,6 @@ void manager_config_parse(Manager *m, FILE *f)
             parse_quota(m, "NamespacesPerUser", p + STRLEN("NamespacesPerUser="), &m->namespaces_per_user);
         else if (strncmp(p, "LeasesPerUser=", STRLEN("LeasesPerUser=")) == 0)
             parse_quota(m, "LeasesPerUser", p + STRLEN("LeasesPerUser="), &m->leases_per_user);
-        else if (strncmp(p, "AttachableUnits=", STRLEN("AttachableUnits=")) == 0)
-            parse_attachable(m, p + STRLEN("AttachableUnits="));
         else
             log_warning("%s: unknown setting '%s', ignoring", m->config.config_file, p);
     }

@@ -72,14 +72,6 @@ typedef struct LeaseKernelOps {
 
 extern const LeaseKernelOps lease_kernel_ops_real;
 
-/* One word of AttachableUnits=NAMESPACE:GLOB in vsocknsd.conf: non-root
- * callers whom polkit allows may attach units matching GLOB (fnmatch) to
- * NAMESPACE, and detach them from it; no other units. */
-typedef struct AttachableUnit {
-    char ns[NS_NAME_MAX + 1];
-    char glob[256];
-} AttachableUnit;
-
 struct Manager {
     char version[32];
     ManagerConfig config;
@@ -111,8 +103,6 @@ struct Manager {
     uint64_t last_lease_id;      /* Lease.id of the newest lease */
     uint64_t check_round;        /* manager_check_leases() in bounded steps */
     size_t namespaces_per_user, leases_per_user; /* quotas for uids other than 0 */
-    AttachableUnit *attachable;  /* AttachableUnits= of vsocknsd.conf */
-    size_t n_attachable;
     /* What the last manager_reconcile() took, in microseconds: for the
      * daemon's "ready" line. */
     uint64_t reconcile_namespaces_usec, read_leases_usec, adopt_leases_usec;
@@ -156,8 +146,6 @@ int manager_startup(Manager *m);
 /* Applies the settings of vsocknsd.conf read from f (manager_startup
  * reads config.config_file); bad lines are logged and skipped. */
 void manager_config_parse(Manager *m, FILE *f);
-/* Whether AttachableUnits= lists unit for namespace ns. */
-bool manager_unit_attachable(const Manager *m, const char *ns, const char *unit);
 
 /* The part of startup that re-adopts the namespaces and leases of an
  * earlier run from the state files (also run alone by the unit tests). */

@@ -14,7 +14,7 @@
 #include "core/ns-worker.h"
 #include "polkit.h"
 #include "daemon/bus-errors.h"
-#include "attach-dbus.h"
+#include "core/attach.h"
 #include "core/lease-fds.h"
 #include "core/netns.h"
 #include "shared/log.h"
@@ -479,6 +479,99 @@ static int method_check_leases(sd_bus_message *m, void *userdata, sd_bus_error *
     return sd_bus_reply_method_return(m, "uu", (uint32_t) checked, (uint32_t) retaken);
 }
 
+/* After a drop-in changed: systemd reloads, then the caller hears back. */
+static int on_systemd_reloaded(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    sd_bus_message *request = userdata;
+    const sd_bus_error *e = sd_bus_message_get_error(reply);
+    if (e)
+        sd_bus_reply_method_errorf(request, BUS_ERROR_UNIT_FILE,
+                                   "The drop-in was changed, but systemd did not reload (%s): it takes effect "
+                                   "after systemctl daemon-reload.",
+                                   e->message ? e->message : e->name);
+    else
+        sd_bus_reply_method_return(request, NULL);
+    sd_bus_message_unref(request);
+    return 0;
+}
+
+static int reload_systemd_then_reply(sd_bus_message *m)
+{
+    int r = sd_bus_call_method_async(sd_bus_message_get_bus(m), NULL, "org.freedesktop.systemd1",
+                                     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "Reload",
+                                     on_systemd_reloaded, sd_bus_message_ref(m), NULL);
+    if (r < 0) {
+        r = sd_bus_reply_method_errorf(m, BUS_ERROR_UNIT_FILE,
+                                       "The drop-in was changed, but systemd could not be asked to reload (%s): "
+                                       "it takes effect after systemctl daemon-reload.",
+                                       strerror(-r));
+        /* The ref the callback would have dropped: only once replied. */
+        sd_bus_message_unref(m);
+        return r;
+    }
+    return 1;
+}
+
+static int method_attach_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    Manager *manager = userdata;
+    const char *unit, *ns;
+    int runtime;
+
+    int r = sd_bus_message_read(m, "ssb", &unit, &ns, &runtime);
+    if (r < 0)
+        return r;
+    const char *problem = attach_unit_problem(unit);
+    if (problem)
+        return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Unit '%.255s' refused: %s.", unit, problem);
+    r = bus_get_namespace(manager, ns, false, NULL, error);
+    if (r < 0)
+        return r;
+    const char *details[] = { "verb", "attach", "namespace", ns, "unit", unit, NULL };
+    r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
+    if (r <= 0)
+        return r < 0 ? r : 1;
+    const char *dir = runtime ? manager->config.runtime_unit_dir : manager->config.unit_dir;
+    r = attach_write(dir, unit, ns, manager->config.netns_dir);
+    if (r < 0)
+        return sd_bus_error_setf(error, BUS_ERROR_UNIT_FILE, "Cannot write %s/%s.d/%s: %s.", dir, unit,
+                                 ATTACH_DROPIN_NAME, strerror(-r));
+    log_info("Unit %s now joins namespace '%s' (%s/%s.d/%s)", unit, ns, dir, unit, ATTACH_DROPIN_NAME);
+    return reload_systemd_then_reply(m);
+}
+
+static int method_detach_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    Manager *manager = userdata;
+    const char *unit;
+    int runtime;
+
+    int r = sd_bus_message_read(m, "sb", &unit, &runtime);
+    if (r < 0)
+        return r;
+    const char *problem = attach_unit_problem(unit);
+    if (problem)
+        return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Unit '%.255s' refused: %s.", unit, problem);
+    const char *details[] = { "verb", "detach", "unit", unit, NULL };
+    r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
+    if (r <= 0)
+        return r < 0 ? r : 1;
+    const char *dir = runtime ? manager->config.runtime_unit_dir : manager->config.unit_dir;
+    r = attach_remove(dir, unit);
+    if (r == -ENOENT)
+        return sd_bus_error_setf(error, BUS_ERROR_NOT_ATTACHED,
+                                 "Unit %s is not attached to a namespace (no %s/%s.d/%s).", unit, dir, unit,
+                                 ATTACH_DROPIN_NAME);
+    if (r == -EPERM)
+        return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s/%s.d/%s was not written by vsockns; left alone.",
+                                 dir, unit, ATTACH_DROPIN_NAME);
+    if (r < 0)
+        return sd_bus_error_setf(error, BUS_ERROR_UNIT_FILE, "Cannot remove %s/%s.d/%s: %s.", dir, unit,
+                                 ATTACH_DROPIN_NAME, strerror(-r));
+    log_info("Unit %s no longer joins a vsock namespace", unit);
+    return reload_systemd_then_reply(m);
+}
+
 static int append_lease(Lease *l, void *userdata)
 {
     return sd_bus_message_append(userdata, "(susbt)", l->rec.ns, l->rec.cid, l->rec.owner, (int) l->rec.reserved,
@@ -610,11 +703,11 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("AttachUnit",
                             SD_BUS_ARGS("s", unit, "s", namespace, "b", runtime),
                             SD_BUS_NO_RESULT,
-                            bus_method_attach_unit, SD_BUS_VTABLE_UNPRIVILEGED),
+                            method_attach_unit, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("DetachUnit",
                             SD_BUS_ARGS("s", unit, "b", runtime),
                             SD_BUS_NO_RESULT,
-                            bus_method_detach_unit, SD_BUS_VTABLE_UNPRIVILEGED),
+                            method_detach_unit, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("CheckLeases",
                             SD_BUS_ARGS("s", namespace),
                             SD_BUS_RESULT("u", checked, "u", retaken),
@@ -723,7 +816,6 @@ static int on_loop_exit(sd_event_source *s, void *userdata)
     ns_workers_stop(ctx->manager->workers);
     stop_creates(ctx);
     inspect_dbus_stop(ctx);
-    ctx->unit_changes = unit_changes_free(ctx->unit_changes);
     /* Callers waiting for released CIDs are answered while the bus is
      * still there. */
     lease_fds_stop(ctx->manager->fds);
@@ -739,7 +831,6 @@ void manager_dbus_disconnect(Manager *m)
     ns_workers_stop(m->workers);
     stop_creates(ctx);
     inspect_dbus_stop(ctx);
-    unit_changes_free(ctx->unit_changes);
     lease_fds_stop(m->fds);
     sd_event_source_disable_unref(ctx->exit_source);
     polkit_registry_free(ctx->polkit);
@@ -750,9 +841,7 @@ void manager_dbus_disconnect(Manager *m)
 int manager_dbus_connect_signals(sd_bus *bus, Manager *m)
 {
     BusContext *ctx = calloc(1, sizeof(BusContext));
-    if (!ctx || !(ctx->polkit = polkit_registry_new()) || !(ctx->unit_changes = unit_changes_new(ctx))) {
-        if (ctx)
-            polkit_registry_free(ctx->polkit);
+    if (!ctx || !(ctx->polkit = polkit_registry_new())) {
         free(ctx);
         return -ENOMEM;
     }
@@ -763,7 +852,6 @@ int manager_dbus_connect_signals(sd_bus *bus, Manager *m)
         r = sd_event_source_set_priority(ctx->exit_source, SD_EVENT_PRIORITY_IMPORTANT);
     if (r < 0) {
         sd_event_source_disable_unref(ctx->exit_source);
-        unit_changes_free(ctx->unit_changes);
         polkit_registry_free(ctx->polkit);
         free(ctx);
         return r;

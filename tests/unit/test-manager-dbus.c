@@ -48,15 +48,10 @@ static const sd_bus_vtable authority_vtable[] = {
     SD_BUS_VTABLE_END,
 };
 
-/* systemd, as the peer: Reload answers, fails when told to, or is held
- * until the test answers it; LoadUnit gives every unit one object, whose
- * Names are the unit's and, for the unit alias_of[0], alias_of[1]. */
+/* systemd, as the peer: Reload answers, or fails when told to. */
 typedef struct FakeSystemd {
     unsigned reloads;
-    bool fail, hold;
-    sd_bus_message *held;  /* the Reload being held */
-    char loaded[256];      /* the last unit loaded */
-    const char *alias_of[2];
+    bool fail;
 } FakeSystemd;
 
 static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -65,42 +60,12 @@ static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
     s->reloads++;
     if (s->fail)
         return sd_bus_error_set(error, SD_BUS_ERROR_FAILED, "Reload refused by the test");
-    if (s->hold) {
-        assert_null(s->held);
-        s->held = sd_bus_message_ref(m);
-        return 1;
-    }
     return sd_bus_reply_method_return(m, NULL);
-}
-
-static int method_load_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
-{
-    FakeSystemd *s = userdata;
-    const char *unit;
-    assert_true(sd_bus_message_read(m, "s", &unit) >= 0);
-    snprintf(s->loaded, sizeof(s->loaded), "%s", unit);
-    return sd_bus_reply_method_return(m, "o", "/org/freedesktop/systemd1/unit/loaded");
-}
-
-static int property_names(sd_bus *bus, const char *path, const char *interface, const char *property,
-                          sd_bus_message *reply, void *userdata, sd_bus_error *error)
-{
-    FakeSystemd *s = userdata;
-    if (s->alias_of[0] && strcmp(s->loaded, s->alias_of[0]) == 0)
-        return sd_bus_message_append(reply, "as", 2, s->loaded, s->alias_of[1]);
-    return sd_bus_message_append(reply, "as", 1, s->loaded);
 }
 
 static const sd_bus_vtable systemd_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_METHOD("Reload", "", "", method_reload, 0),
-    SD_BUS_METHOD("LoadUnit", "s", "o", method_load_unit, 0),
-    SD_BUS_VTABLE_END,
-};
-
-static const sd_bus_vtable unit_vtable[] = {
-    SD_BUS_VTABLE_START(0),
-    SD_BUS_PROPERTY("Names", "as", property_names, 0, 0),
     SD_BUS_VTABLE_END,
 };
 
@@ -181,8 +146,6 @@ static int fixture_open(void **state)
                                          "org.freedesktop.PolicyKit1.Authority", authority_vtable, NULL) >= 0);
     assert_true(sd_bus_add_object_vtable(f->bus.peer, NULL, "/org/freedesktop/systemd1",
                                          "org.freedesktop.systemd1.Manager", systemd_vtable, &f->systemd) >= 0);
-    assert_true(sd_bus_add_object_vtable(f->bus.peer, NULL, "/org/freedesktop/systemd1/unit/loaded",
-                                         "org.freedesktop.systemd1.Unit", unit_vtable, &f->systemd) >= 0);
     return 0;
 }
 
@@ -191,7 +154,6 @@ static int fixture_close(void **state)
 {
     Fixture *f = *state;
     manager_dbus_disconnect(f->m);
-    sd_bus_message_unref(f->systemd.held);
     bus_pair_close(&f->bus);
     manager_free(f->m);
     free(f);
@@ -364,112 +326,6 @@ static void test_attach_reload_not_asked(void **state)
     assert_int_equal(f->systemd.reloads, 0);
 }
 
-/* Units the system needs in the host's namespace are never attached, by
- * their own name or by an alias systemd knows them under; nothing is
- * written, systemd is not reloaded. */
-static void test_attach_forbidden(void **state)
-{
-    Fixture *f = *state;
-    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "dbus.service", "a", 1), BUS_ERROR_ACCESS_DENIED);
-    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "vsocknsd.service", "a", 1), BUS_ERROR_ACCESS_DENIED);
-    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "getty@tty1.service", "a", 1), BUS_ERROR_ACCESS_DENIED);
-    assert_false(runtime_dropin_exists(f, "dbus.service"));
-    f->systemd.alias_of[0] = "messagebus.service";
-    f->systemd.alias_of[1] = "dbus.service";
-    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "messagebus.service", "a", 1), BUS_ERROR_ACCESS_DENIED);
-    assert_false(runtime_dropin_exists(f, "messagebus.service"));
-    /* Not one unit, but every unit whose name begins so (systemd's
-     * prefix drop-ins): refused before anything is asked. */
-    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "dbus-.service", "a", 1), BUS_ERROR_INVALID_OPTION);
-    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "systemd-.service", "a", 1), BUS_ERROR_INVALID_OPTION);
-    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "vsockns-namespace@a.service", "a", 1),
-                       BUS_ERROR_ACCESS_DENIED);
-    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "dbus.socket", "a", 1), BUS_ERROR_ACCESS_DENIED);
-    assert_false(runtime_dropin_exists(f, "dbus-.service"));
-    assert_int_equal(f->systemd.reloads, 0);
-    /* Anything else stays attachable by root. */
-    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "systemd-nspawn@vm1.service", "a", 1), "");
-    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "ssh.service", "a", 1), "");
-    assert_int_equal(f->systemd.reloads, 2);
-}
-
-/* A 50-vsockns.conf that vsockns did not write is never replaced. */
-static void test_attach_unmarked_left_alone(void **state)
-{
-    Fixture *f = *state;
-    char dir[1024], path[1100];
-    snprintf(dir, sizeof(dir), "%s/x.service.d", f->m->config.runtime_unit_dir);
-    assert_int_equal(mkdir(f->m->config.runtime_unit_dir, 0755), 0);
-    assert_int_equal(mkdir(dir, 0755), 0);
-    snprintf(path, sizeof(path), "%s/50-vsockns.conf", dir);
-    FILE *fp = fopen(path, "we");
-    assert_non_null(fp);
-    fputs("[Service]\nEnvironment=MINE=1\n", fp);
-    fclose(fp);
-    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "x.service", "a", 1), BUS_ERROR_UNIT_FILE);
-    char text[256] = "";
-    fp = fopen(path, "re");
-    assert_non_null(fp);
-    assert_true(fread(text, 1, sizeof(text) - 1, fp) > 0);
-    fclose(fp);
-    assert_string_equal(text, "[Service]\nEnvironment=MINE=1\n");
-    assert_reply_error(call_manager(f, "DetachUnit", "sb", "x.service", 1), BUS_ERROR_ACCESS_DENIED);
-    /* A link of that name (to somebody's file) is not ours either. */
-    char ydir[1024], ypath[1100];
-    snprintf(ydir, sizeof(ydir), "%s/y.service.d", f->m->config.runtime_unit_dir);
-    assert_int_equal(mkdir(ydir, 0755), 0);
-    snprintf(ypath, sizeof(ypath), "%s/50-vsockns.conf", ydir);
-    assert_int_equal(symlink(path, ypath), 0);
-    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "y.service", "a", 1), BUS_ERROR_UNIT_FILE);
-    char target[1100] = "";
-    assert_true(readlink(ypath, target, sizeof(target) - 1) > 0);
-    assert_string_equal(target, path);
-    assert_int_equal(f->systemd.reloads, 0);
-}
-
-static int on_attach_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
-{
-    unsigned *ok = userdata;
-    if (!sd_bus_message_is_method_error(reply, NULL))
-        (*ok)++;
-    return 0;
-}
-
-/* Five attaches at once while a Reload is under way: one more Reload for
- * the four that came meanwhile, each caller answered after the Reload
- * that covers its drop-in. */
-static void test_reloads_coalesced(void **state)
-{
-    Fixture *f = *state;
-    f->systemd.hold = true;
-    unsigned ok = 0;
-    for (unsigned i = 0; i < 5; i++) {
-        char unit[32];
-        snprintf(unit, sizeof(unit), "u%u.service", i);
-        assert_true(sd_bus_call_method_async(f->bus.peer, NULL, NULL, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE,
-                                             "AttachUnit", on_attach_reply, &ok, "ssb", unit, "a", 1) >= 0);
-    }
-    for (unsigned i = 0; i < 500 && !(f->systemd.held && runtime_dropin_exists(f, "u4.service")); i++)
-        bus_pair_run_for(&f->bus, 10000);
-    assert_non_null(f->systemd.held);
-    assert_true(runtime_dropin_exists(f, "u4.service"));
-    assert_int_equal(f->systemd.reloads, 1);
-    assert_int_equal(ok, 0); /* nobody answered before a Reload is done */
-    bus_pair_run_for(&f->bus, 50000);
-    assert_int_equal(f->systemd.reloads, 1);
-    for (unsigned round = 0; round < 2; round++) {
-        sd_bus_message *held = f->systemd.held;
-        f->systemd.held = NULL;
-        assert_non_null(held);
-        assert_true(sd_bus_reply_method_return(held, NULL) >= 0);
-        sd_bus_message_unref(held);
-        for (unsigned i = 0; i < 500 && !f->systemd.held && ok < 5; i++)
-            bus_pair_run_for(&f->bus, 10000);
-    }
-    assert_int_equal(ok, 5);
-    assert_int_equal(f->systemd.reloads, 2);
-}
-
 int main(void)
 {
     if (!mkdtemp(state_dir))
@@ -480,9 +336,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_attach_detach, fixture_open, fixture_close),
         cmocka_unit_test_setup_teardown(test_unit_file_errors, fixture_open, fixture_close),
         cmocka_unit_test_setup_teardown(test_attach_reload_not_asked, fixture_open, fixture_close),
-        cmocka_unit_test_setup_teardown(test_attach_forbidden, fixture_open, fixture_close),
-        cmocka_unit_test_setup_teardown(test_attach_unmarked_left_alone, fixture_open, fixture_close),
-        cmocka_unit_test_setup_teardown(test_reloads_coalesced, fixture_open, fixture_close),
     };
     int r = cmocka_run_group_tests_name("manager bus layer", tests, NULL, NULL);
     char cmd[128];

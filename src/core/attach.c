@@ -31,6 +31,50 @@ const char *attach_unit_problem(const char *unit)
         return "only .service and .socket units can join a network namespace";
     if (strstr(unit, "@."))
         return "a template (name@.service) cannot join a namespace; name an instance";
+    /* systemd applies NAME-.service.d to every unit NAME-*: not one unit. */
+    const char *dot = strrchr(unit, '.');
+    const char *at = strchr(unit, '@');
+    const char *end = at && at < dot ? at : dot;
+    if (end > unit && end[-1] == '-')
+        return "a name ending in '-' (name-.service) stands for every unit it begins; name one unit";
+    return NULL;
+}
+
+const char *attach_unit_forbidden(const char *name)
+{
+    static const struct {
+        const char *name;
+        const char *why;
+    } never[] = {
+        { "vsocknsd.service", "vsockns itself: it stays in the host's namespaces" },
+        { "dbus.service", "the system bus" },
+        { "dbus-broker.service", "the system bus" },
+        { "dbus-daemon.service", "the system bus" },
+        { "polkit.service", "polkit, which authorizes everything vsockns does" },
+        { "polkitd.service", "polkit, which authorizes everything vsockns does" },
+        { "systemd-logind.service", "the login manager" },
+        { "systemd-journald.service", "the journal" },
+        { "dbus.socket", "the system bus" },
+        { "systemd-journald.socket", "the journal" },
+        { "systemd-journald-audit.socket", "the journal" },
+        { "systemd-journald-dev-log.socket", "the journal" },
+    };
+    static const struct {
+        const char *prefix;
+        const char *why;
+    } never_instances[] = {
+        { "getty@", "a login prompt" },
+        { "serial-getty@", "a login prompt" },
+        { "systemd-journald@", "the journal" },
+        { "vsockns-namespace@", "the unit that keeps a namespace" },
+    };
+    for (size_t i = 0; i < ELEMENTSOF(never); i++)
+        if (streq(name, never[i].name))
+            return never[i].why;
+    for (size_t i = 0; i < ELEMENTSOF(never_instances); i++)
+        if (strncmp(name, never_instances[i].prefix, strlen(never_instances[i].prefix)) == 0 &&
+            ends_with(name, ".service"))
+            return never_instances[i].why;
     return NULL;
 }
 
@@ -49,12 +93,31 @@ int attach_dropin_text(const char *unit, const char *ns, const char *netns_dir, 
     return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
 }
 
+/* Opens UNIT.d/50-vsockns.conf below unit_dir and reads its head: 1 if it
+ * is ours, -EPERM if not, -ENOENT if there is none. */
+static int dropin_open(const char *unit_dir, const char *unit, char *path, size_t size, char *text, size_t text_size)
+{
+    snprintf(path, size, "%s/%s.d/%s", unit_dir, unit, ATTACH_DROPIN_NAME);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? -ENOENT : -EPERM; /* a link, say: not ours */
+    ssize_t n = read(fd, text, text_size - 1);
+    close(fd);
+    if (n < 0)
+        return -EPERM;
+    text[n] = '\0';
+    return strncmp(text, ATTACH_DROPIN_MARK, strlen(ATTACH_DROPIN_MARK)) == 0 ? 1 : -EPERM;
+}
+
 int attach_write(const char *unit_dir, const char *unit, const char *ns, const char *netns_dir)
 {
-    char dir[PATH_MAX], text[2048];
+    char dir[PATH_MAX], path[PATH_MAX + 64], text[2048], old[2048];
     int r = attach_dropin_text(unit, ns, netns_dir, text, sizeof(text));
     if (r < 0)
         return r;
+    r = dropin_open(unit_dir, unit, path, sizeof(path), old, sizeof(old));
+    if (r != 1 && r != -ENOENT)
+        return -EEXIST; /* somebody else's file of that name (or a link, a directory): not ours to replace */
     if (mkdir(unit_dir, 0755) < 0 && errno != EEXIST)
         return -errno;
     snprintf(dir, sizeof(dir), "%s/%s.d", unit_dir, unit);
@@ -65,18 +128,36 @@ int attach_write(const char *unit_dir, const char *unit, const char *ns, const c
 
 int attach_remove(const char *unit_dir, const char *unit)
 {
-    char dir[PATH_MAX], path[PATH_MAX + sizeof(ATTACH_DROPIN_NAME) + 1], head[64] = "";
-    snprintf(dir, sizeof(dir), "%s/%s.d", unit_dir, unit);
-    snprintf(path, sizeof(path), "%s/%s", dir, ATTACH_DROPIN_NAME);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, head, sizeof(head) - 1);
-    close(fd);
-    if (n < 0 || strncmp(head, ATTACH_DROPIN_MARK, strlen(ATTACH_DROPIN_MARK)) != 0)
-        return -EPERM; /* somebody else's file of that name: not ours to remove */
+    char dir[PATH_MAX], path[PATH_MAX + 64], text[2048];
+    int r = dropin_open(unit_dir, unit, path, sizeof(path), text, sizeof(text));
+    if (r < 0)
+        return r; /* none, or somebody else's file of that name: not ours to remove */
     if (unlink(path) < 0)
         return -errno;
+    snprintf(dir, sizeof(dir), "%s/%s.d", unit_dir, unit);
     rmdir(dir); /* if nothing else is in it */
     return 0;
+}
+
+int attach_read(const char *unit_dir, const char *unit, char *ns, size_t size)
+{
+    char path[PATH_MAX + 64], text[2048];
+    int r = dropin_open(unit_dir, unit, path, sizeof(path), text, sizeof(text));
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    /* The line attach_dropin_text() wrote: BindsTo=vsockns-namespace@NS.service */
+    const char *key = "\nBindsTo=vsockns-namespace@";
+    const char *p = strstr(text, key);
+    if (!p)
+        return -EPERM;
+    p += strlen(key);
+    size_t n = strcspn(p, "\n");
+    if (n < strlen(".service") || n - strlen(".service") >= size)
+        return -EPERM;
+    n -= strlen(".service");
+    memcpy(ns, p, n);
+    ns[n] = '\0';
+    return 1;
 }

@@ -12,7 +12,7 @@
  * namespaces (DESIGN.md section 1).
  *
  * The probe joins namespaces, so a namespace worker runs it (ns-worker.h:
- * the daemon's thread never leaves the host netns), within
+ * no thread of vsocknsd leaves the host netns), within
  * ISOLATION_PROBE_DEADLINE_MS.
  */
 #pragma once

@@ -50,7 +50,8 @@ static void *closer_thread(void *userdata)
         pthread_mutex_unlock(&c->lock);
         close(p.fd);
         pthread_mutex_lock(&c->lock);
-        c->closed = p.seq;
+        if (p.seq > c->closed) /* 0: a device no ticket waits for */
+            c->closed = p.seq;
         if (c->head == c->n) {
             /* Drained: also covers fds closed in place (lease_closer_queue()). */
             c->closed = c->newest;

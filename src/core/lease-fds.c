@@ -59,7 +59,7 @@ struct LeaseFds {
     sd_event_source *retry;    /* a vault that could not be rebuilt: try again */
     bool stopped;              /* lease_fds_stop(): nothing is waited for any more */
 
-    LeaseCloser *closer;       /* LEASE_FDS_BY_HAND */
+    LeaseCloser *closer;       /* the closing thread (both modes; by hand, ended leases' too) */
 
     StoredFd *stored;          /* startup only */
     size_t n_stored, stored_allocated;
@@ -94,18 +94,19 @@ static void waiter_finish(LeaseFds *f, Waiter *w, bool timed_out)
  * callers waiting for them. */
 static void tickets_done(LeaseFds *f, uint64_t upto)
 {
-    size_t n = 0;
-    while (n < f->n_tickets && f->tickets[n].id <= upto)
-        n++;
-    /* Taken off first: a re-take may let go of a device and add tickets. */
-    Ticket *done = n ? malloc(n * sizeof(Ticket)) : NULL;
-    if (done)
+    /* Taken off first, a batch at a time (no allocation that could fail
+     * and lose them): a re-take may let go of a device and add tickets. */
+    while (f->n_tickets > 0 && f->tickets[0].id <= upto) {
+        Ticket done[256];
+        size_t n = 0;
+        while (n < ELEMENTSOF(done) && n < f->n_tickets && f->tickets[n].id <= upto)
+            n++;
         memcpy(done, f->tickets, n * sizeof(Ticket));
-    memmove(f->tickets, f->tickets + n, (f->n_tickets - n) * sizeof(Ticket));
-    f->n_tickets -= n;
-    for (size_t i = 0; done && i < n; i++)
-        f->released(f->userdata, done[i].space, done[i].cid, done[i].retake);
-    free(done);
+        memmove(f->tickets, f->tickets + n, (f->n_tickets - n) * sizeof(Ticket));
+        f->n_tickets -= n;
+        for (size_t i = 0; i < n; i++)
+            f->released(f->userdata, done[i].space, done[i].cid, done[i].retake);
+    }
     uint64_t oldest = f->n_tickets ? f->tickets[0].id : UINT64_MAX;
     while (f->waiters && f->waiters->upto < oldest)
         waiter_finish(f, f->waiters, false);
@@ -229,6 +230,8 @@ int lease_fds_new(sd_event *event, LeaseFdsMode mode, lease_fds_released_fn rele
             (void) sd_event_source_set_description(f->settle_later, "lease-fds-settle");
         }
     } else
+        r = 0;
+    if (r >= 0)
         r = lease_closer_new(event, on_closer_closed, f, &f->closer);
     if (r < 0) {
         lease_fds_free(f);
@@ -289,6 +292,16 @@ uint64_t lease_fds_let_go(LeaseFds *f, Lease *l, uint64_t retake)
     return ticket;
 }
 
+void lease_fds_discard(LeaseFds *f, int fd)
+{
+    if (fd < 0)
+        return;
+    if (f && f->closer)
+        lease_closer_queue(f->closer, fd, 0);
+    else
+        close(fd);
+}
+
 bool lease_fds_cancel_retake(LeaseFds *f, uint64_t ticket)
 {
     for (size_t i = 0; f && i < f->n_tickets; i++)
@@ -304,10 +317,11 @@ void lease_fds_stop(LeaseFds *f)
     if (!f || f->stopped)
         return;
     f->stopped = true;
-    /* By hand: every queued fd closed now, so every ticket is done. */
+    /* Every queued fd closed now: by hand, every ticket is done. */
     if (f->closer) {
         f->closer = lease_closer_free(f->closer);
-        tickets_done(f, f->newest);
+        if (f->mode == LEASE_FDS_BY_HAND)
+            tickets_done(f, f->newest);
     }
     /* The fd store: the stale vaults go to PID 1, whom nobody waits for. */
     lease_vaults_flush(f->vaults);

@@ -77,6 +77,15 @@ void lease_fds_keep(LeaseFds *f, Lease *l);
  * Returns the ticket that frees its CID, or 0 when nothing is left to wait
  * for. retake: see lease_fds_released_fn. */
 uint64_t lease_fds_let_go(LeaseFds *f, Lease *l, uint64_t retake);
+/* A vhost-vsock device that holds no lease's CID, or none vsockns waits
+ * for (a probe, one whose CID could not be set, one of an earlier run that
+ * does not stand): closed by the closing thread, off the loop, as its last
+ * close waits for an RCU grace period. At once with a NULL f or once
+ * stopped. No ticket: its CID, if it had one, stays held until the thread
+ * gets to it (behind what is queued, some 8 ms per device under
+ * emulation); an AcquireLease of that CID meanwhile gets CidInUse and
+ * marks it held outside until the next minute's recheck. */
+void lease_fds_discard(LeaseFds *f, int fd);
 /* Whether any ticket is not done yet. */
 bool lease_fds_pending(const LeaseFds *f);
 /* The lease the retake of that ticket was for has ended: the ticket only

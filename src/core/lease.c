@@ -108,6 +108,11 @@ const char *lease_owner_problem(const char *owner)
     return NULL;
 }
 
+bool lease_owner_root_only(const char *owner)
+{
+    return strncmp(owner, LEASE_OWNER_ROOT_PREFIX, strlen(LEASE_OWNER_ROOT_PREFIX)) == 0;
+}
+
 int lease_set_add(LeaseSet *set, Lease *l)
 {
     if (set->n == set->allocated) {

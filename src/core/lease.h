@@ -86,6 +86,12 @@ uint32_t lease_pick_start(LeaseStrategy s, const char *owner);
 /* NULL, or a sentence on why the owner label is refused. */
 const char *lease_owner_problem(const char *owner);
 
+/* Owner labels that vsockns's own tools give their leases, as root: the
+ * libvirt hook's "libvirt:UUID:NAME" (libvirt-hook/hook.h). Nobody else may
+ * use them, so a label that begins so is always root's. */
+#define LEASE_OWNER_ROOT_PREFIX "libvirt:"
+bool lease_owner_root_only(const char *owner);
+
 int lease_set_add(LeaseSet *set, Lease *l);
 void lease_set_remove(LeaseSet *set, Lease *l);
 void lease_set_clear(LeaseSet *set);

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Looking at managed namespaces without changing them: their vsock sockets
- * (vsock_diag) and a live check of their isolation (isolation.h).
+ * Looking at managed namespaces: their vsock sockets (vsock_diag) and a
+ * live check of their isolation (isolation.h). Nothing is changed, with
+ * one exception decided here on purpose: a namespace whose pin was removed
+ * or replaced behind our back is forgotten first (its leases end), as the
+ * pin watch would a moment later, rather than looked into.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +41,7 @@ int manager_list_sockets(Manager *m, const char *name, VsockSocket **ret, size_t
     int fd = inspect_target(m, name, &ns, e);
     if (fd < -1)
         return fd;
-    int r = vsock_diag_list(fd, ret, ret_n);
+    int r = vsock_diag_list(m->workers, fd, ret, ret_n);
     if (r == -EPROTONOSUPPORT)
         return manager_error_set(e, r, ERROR_NOT_SUPPORTED,
                                  "This kernel cannot list vsock sockets: it has no vsock_diag (modprobe vsock_diag).");

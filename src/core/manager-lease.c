@@ -28,12 +28,17 @@
 #include "shared/fault.h"
 #include "shared/macro.h"
 
+/* userdata: the Manager (manager_new() sets it with these ops). */
 static int real_reserve_cid(void *userdata, const char *ns, int netns_fd, uint32_t cid)
 {
+    Manager *m = userdata;
     /* -1 means the host to vhost_reserve_cid(): never for a namespace. */
     if (ns && netns_fd < 0)
         return -EBADF;
-    return vhost_reserve_cid(netns_fd, cid);
+    int unused;
+    int r = vhost_reserve_cid(m->workers, netns_fd, cid, &unused);
+    lease_fds_discard(m->fds, unused);
+    return r;
 }
 
 const LeaseKernelOps lease_kernel_ops_real = {
@@ -165,6 +170,10 @@ int manager_check_lease_request(Manager *m, const LeaseRequest *req, ManagerErro
     const char *problem = lease_owner_problem(req->owner);
     if (problem)
         return manager_error_set(e, -EINVAL, ERROR_INVALID_OWNER, "Owner label refused: %s.", problem);
+    if (req->uid != 0 && lease_owner_root_only(req->owner))
+        return manager_error_set(e, -EPERM, ERROR_INVALID_OWNER,
+                                 "Owner label refused: labels beginning '%s' are the libvirt hook's, which runs "
+                                 "as root; choose another.", LEASE_OWNER_ROOT_PREFIX);
     if (lease_strategy_from_string(req->strategy) == LEASE_STRATEGY_INVALID)
         return manager_error_set(e, -EINVAL, ERROR_INVALID_OPTION,
                            "Unknown strategy '%.32s': use 'lowest', 'random' or 'stable'.", req->strategy);
@@ -215,6 +224,14 @@ static int bind_process(const LeaseRequest *req, Lease *l, ManagerError *e)
     l->rec.bind_pid = pid;
     l->rec.bind_start_time = process_start_time(pid);
     return 0;
+}
+
+/* A reservation that failed because the namespace worker did (past its
+ * deadline, gone, or not gone after the kill), not the kernel's answer:
+ * a batch of them stops there rather than wait that long for each. */
+static bool worker_failed(int r)
+{
+    return r == -ETIMEDOUT || r == -EINPROGRESS || r == -EPROTO;
 }
 
 /* Asks the kernel for cid in the request's namespace. */
@@ -372,8 +389,7 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
     if (r < 0) {
         if (saved)
             lease_record_remove(m->config.state_dir, &l->rec);
-        if (l->fd >= 0)
-            close(l->fd);
+        lease_fds_discard(m->fds, l->fd);
         if (l->bind_pidfd >= 0)
             close(l->bind_pidfd);
         free(l);
@@ -489,6 +505,8 @@ static int check_one(Lease *l, void *userdata)
     c->checked++;
     LeaseRequest probe = { .ns = l->rec.ns };
     int fd = reserve(c->manager, &probe, l->rec.cid);
+    if (worker_failed(fd))
+        return -ECANCELED; /* the namespace's worker stalled or died: not once per lease */
     if (fd < 0)
         return 0; /* still held (EADDRINUSE), or the kernel cannot tell */
     /* Our device no longer holds the CID: someone with a copy moved it. The
@@ -648,10 +666,9 @@ void manager_drop_namespace_leases(Manager *m, const char *ns, const char *why)
 
 /* A lease of an earlier run that does not stand: its fd (claimed from the
  * store: its vault is rebuilt without it) is closed. */
-static void free_unadopted(Lease *l)
+static void free_unadopted(Manager *m, Lease *l)
 {
-    if (l->fd >= 0)
-        close(l->fd);
+    lease_fds_discard(m->fds, l->fd);
     if (l->bind_pidfd >= 0)
         close(l->bind_pidfd);
     free(l);
@@ -701,7 +718,7 @@ static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why, 
             return l;
         }
         if (fd >= 0) {
-            close(fd);
+            lease_fds_discard(m->fds, fd);
             *why = "the kernel no longer holds its CID";
             goto drop;
         }
@@ -712,7 +729,7 @@ static Lease *adopt_lease(Manager *m, const LeaseRecord *rec, const char **why, 
     return l;
 
 drop:
-    free_unadopted(l);
+    free_unadopted(m, l);
     return NULL;
 }
 
@@ -733,12 +750,12 @@ int manager_reconcile_leases(Manager *m, const LeaseRecord *records, size_t n)
             continue;
         }
         if (cid_map_put(&l->space->map, l->rec.cid, l) < 0) {
-            free_unadopted(l);
+            free_unadopted(m, l);
             continue;
         }
         if (lease_set_add(lease_set_of(m, l->rec.ns), l) < 0) {
             cid_map_remove(&l->space->map, l->rec.cid);
-            free_unadopted(l);
+            free_unadopted(m, l);
             continue;
         }
         m->n_leases++;
@@ -792,9 +809,11 @@ static size_t recheck_space(Manager *m, CidSpace *space, const char *ns, int net
     space->recheck_from = list.n == LEASE_RECHECK_BATCH ? list.cids[list.n - 1] + 1 : 0;
     for (size_t i = 0; i < list.n; i++) {
         int fd = m->kernel->reserve_cid(m->kernel_userdata, ns, netns_fd, list.cids[i]);
+        if (worker_failed(fd))
+            break; /* the next minute tries again */
         if (fd < 0)
             continue;
-        close(fd);
+        lease_fds_discard(m->fds, fd);
         marker_clear(space, list.cids[i]);
         freed++;
     }

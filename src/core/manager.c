@@ -2,6 +2,7 @@
 #include "manager.h"
 
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,7 @@ void manager_config_default(ManagerConfig *c)
     snprintf(c->config_file, sizeof(c->config_file), "/etc/vsockns/vsocknsd.conf");
     snprintf(c->unit_dir, sizeof(c->unit_dir), "/etc/systemd/system");
     snprintf(c->runtime_unit_dir, sizeof(c->runtime_unit_dir), "/run/systemd/system");
+    snprintf(c->generator_dir, sizeof(c->generator_dir), "/run/systemd/generator");
 }
 
 int manager_new(const ManagerConfig *config, Manager **ret)
@@ -37,10 +39,12 @@ int manager_new(const ManagerConfig *config, Manager **ret)
     m->config = *config;
     m->configured_host_child_mode = VSOCK_MODE_INVALID;
     m->kernel = &lease_kernel_ops_real;
+    m->kernel_userdata = m;
     m->netns = &netns_ops_real;
     m->check_round = 1; /* leases start at round 0: not checked yet */
     m->namespaces_per_user = MANAGER_NAMESPACES_PER_USER_DEFAULT;
     m->leases_per_user = MANAGER_LEASES_PER_USER_DEFAULT;
+    m->leases_per_namespace = m->namespaces_per_parent = SIZE_MAX;
     m->leases_max = LEASES_MAX;
     m->global_space = cid_space_new("");
     if (!m->global_space || ns_workers_new(&m->workers) < 0) {
@@ -102,6 +106,7 @@ Manager *manager_free(Manager *m)
     m->workers = ns_workers_free(m->workers);
     sd_event_unref(m->event);
     ns_table_clear(&m->namespaces);
+    free(m->attachable);
     free(m);
     return NULL;
 }
@@ -198,6 +203,49 @@ static void parse_quota(Manager *m, const char *key, const char *v, size_t *ret)
         *ret = n;
 }
 
+/* AttachableUnits=NS:GLOB NS:GLOB ...: each word added to the list. */
+static void parse_attachable(Manager *m, const char *v)
+{
+    char words[512];
+    snprintf(words, sizeof(words), "%s", v);
+    char *save = NULL;
+    for (char *w = strtok_r(words, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        char *colon = strchr(w, ':');
+        AttachableUnit a = { 0 };
+        if (colon) {
+            *colon = '\0';
+            snprintf(a.ns, sizeof(a.ns), "%s", w);
+            snprintf(a.glob, sizeof(a.glob), "%s", colon + 1);
+        }
+        if (!colon || !ns_name_is_valid(a.ns) || streq(a.ns, NS_NAME_HOST) || a.glob[0] == '\0' ||
+            strlen(colon + 1) >= sizeof(a.glob) ||
+            strspn(a.glob, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:_.@-\\*?[]!") !=
+                strlen(a.glob)) {
+            if (colon)
+                *colon = ':';
+            log_warning("%s: AttachableUnits=: '%s' is not NAMESPACE:GLOB (a managed namespace's name, a unit "
+                        "name pattern), ignoring it",
+                        m->config.config_file, w);
+            continue;
+        }
+        AttachableUnit *grown = realloc(m->attachable, (m->n_attachable + 1) * sizeof(AttachableUnit));
+        if (!grown) {
+            log_warning("%s: AttachableUnits=: out of memory, ignoring '%s'", m->config.config_file, w);
+            return;
+        }
+        m->attachable = grown;
+        m->attachable[m->n_attachable++] = a;
+    }
+}
+
+bool manager_unit_attachable(const Manager *m, const char *ns, const char *unit)
+{
+    for (size_t i = 0; i < m->n_attachable; i++)
+        if (streq(m->attachable[i].ns, ns) && fnmatch(m->attachable[i].glob, unit, 0) == 0)
+            return true;
+    return false;
+}
+
 void manager_config_parse(Manager *m, FILE *f)
 {
     char line[512];
@@ -216,6 +264,12 @@ void manager_config_parse(Manager *m, FILE *f)
             parse_quota(m, "NamespacesPerUser", p + STRLEN("NamespacesPerUser="), &m->namespaces_per_user);
         else if (strncmp(p, "LeasesPerUser=", STRLEN("LeasesPerUser=")) == 0)
             parse_quota(m, "LeasesPerUser", p + STRLEN("LeasesPerUser="), &m->leases_per_user);
+        else if (strncmp(p, "LeasesPerNamespace=", STRLEN("LeasesPerNamespace=")) == 0)
+            parse_quota(m, "LeasesPerNamespace", p + STRLEN("LeasesPerNamespace="), &m->leases_per_namespace);
+        else if (strncmp(p, "NamespacesPerParent=", STRLEN("NamespacesPerParent=")) == 0)
+            parse_quota(m, "NamespacesPerParent", p + STRLEN("NamespacesPerParent="), &m->namespaces_per_parent);
+        else if (strncmp(p, "AttachableUnits=", STRLEN("AttachableUnits=")) == 0)
+            parse_attachable(m, p + STRLEN("AttachableUnits="));
         else
             log_warning("%s: unknown setting '%s', ignoring", m->config.config_file, p);
     }
@@ -617,17 +671,15 @@ static void namespace_remove(Manager *m, Namespace *ns)
 }
 
 /* Drops a record that never became a namespace, and says so on disk. */
-static void namespace_discard(Manager *m, const char *name)
+static void namespace_discard(Manager *m, Namespace *ns)
 {
-    Namespace *ns = ns_table_find(&m->namespaces, name);
-    if (ns)
-        namespace_remove(m, ns);
+    namespace_remove(m, ns);
     manager_save(m);
 }
 
 typedef struct CreateProgress {
     Manager *manager;
-    const char *name;
+    Namespace *ns;      /* the pending record, the creation's own until it ends */
     VsockMode want;
     bool mode_mismatch;
 } CreateProgress;
@@ -640,7 +692,7 @@ typedef struct CreateProgress {
 static int record_progress(void *userdata, NetnsStage stage, const NetnsCreated *c)
 {
     CreateProgress *p = userdata;
-    Namespace *ns = ns_table_find(&p->manager->namespaces, p->name);
+    Namespace *ns = p->ns;
     if (stage == NETNS_STAGE_MADE && vsock_mode_from_string(c->ns_mode) != p->want) {
         p->mode_mismatch = true;
         return -EBUSY;
@@ -674,8 +726,9 @@ static int open_creation_parent(Manager *m, const CreateRequest *req, const char
                                        parent_path, strerror(-fd));
 }
 
-/* A creation under way: its pending record is in m->namespaces (found by
- * name: a stop may have dropped it), a worker is making the namespace. */
+/* A creation under way: its pending record (progress.ns) is in
+ * m->namespaces, where nothing but this job removes it; a worker is making
+ * the namespace. */
 struct CreateJob {
     Manager *manager;
     char name[NS_NAME_MAX + 1];
@@ -700,6 +753,8 @@ int manager_create_namespace_begin(Manager *m, const CreateRequest *req, manager
     /* Again here, where the record that counts is made: a call that waited
      * for its turn was checked when others of the same uid were waiting too. */
     r = manager_check_quota(m, req->uid, false, 0, e);
+    if (r >= 0)
+        r = manager_check_namespace_quota(m, req->uid, false, req->parent, e);
     if (r < 0)
         return r;
     if (req->parent && req->parent[0] && manager_forget_if_unpinned(m, manager_find(m, req->parent), NULL) < 0)
@@ -713,7 +768,7 @@ int manager_create_namespace_begin(Manager *m, const CreateRequest *req, manager
     snprintf(j->name, sizeof(j->name), "%s", req->name);
     snprintf(j->mode, sizeof(j->mode), "%s", req->mode);
     manager_pin_path(m, req->name, j->path, sizeof(j->path));
-    j->progress = (CreateProgress) { .manager = m, .name = j->name, .want = vsock_mode_from_string(req->mode) };
+    j->progress = (CreateProgress) { .manager = m, .want = vsock_mode_from_string(req->mode) };
 
     /*
      * A pending record first, then every step recorded before the next
@@ -733,7 +788,8 @@ int manager_create_namespace_begin(Manager *m, const CreateRequest *req, manager
     ns.uid = req->uid;
     snprintf(ns.name, sizeof(ns.name), "%s", req->name);
     snprintf(ns.parent, sizeof(ns.parent), "%s", req->parent ? req->parent : "");
-    if (!namespace_add(m, &ns)) {
+    j->progress.ns = namespace_add(m, &ns);
+    if (!j->progress.ns) {
         free(j);
         return manager_error_set(e, -ENOMEM, ERROR_NONE, "Cannot record namespace '%s': out of memory.", req->name);
     }
@@ -751,7 +807,7 @@ int manager_create_namespace_begin(Manager *m, const CreateRequest *req, manager
             manager_error_set(e, r, ERROR_KERNEL, "Creating namespace '%s' failed: %s.", req->name, strerror(-r));
     }
     if (r < 0) {
-        namespace_discard(m, req->name);
+        namespace_discard(m, j->progress.ns);
         free(j);
         return r;
     }
@@ -816,12 +872,12 @@ static int manager_create_namespace_finish(Manager *m, CreateJob *j, Namespace *
         /* An unsettled one keeps its pending record, on disk, for the next
          * start (finish_pending); vsocknsd is stopping anyway. */
         if (!unsettled)
-            namespace_discard(m, j->name);
+            namespace_discard(m, j->progress.ns);
         free(j);
         return r;
     }
 
-    Namespace *added = ns_table_find(&m->namespaces, j->name);
+    Namespace *added = j->progress.ns;
     added->fd = fd;
     added->pending = false;
     added->placeholder_dev = added->placeholder_ino = 0;
@@ -832,7 +888,7 @@ static int manager_create_namespace_finish(Manager *m, CreateJob *j, Namespace *
     if (r < 0) {
         NetnsId id = { .dev = added->dev, .ino = added->inode };
         m->netns->unpin_verified(m->netns_userdata, j->path, &id);
-        namespace_discard(m, j->name);
+        namespace_discard(m, j->progress.ns);
         manager_error_set(e, r, ERROR_NONE, "Cannot record namespace '%s': %s.", j->name, strerror(-r));
         free(j);
         return r;
@@ -948,6 +1004,28 @@ bool manager_handle_pin_removed(Manager *m, const char *name)
 {
     Namespace *ns = manager_find(m, name);
     return ns && manager_forget_if_unpinned(m, ns, NULL) < 0;
+}
+
+int manager_check_namespace_quota(Manager *m, uid_t uid, bool lease, const char *ns, ManagerError *e)
+{
+    size_t max = lease ? m->leases_per_namespace : m->namespaces_per_parent;
+    if (uid == 0 || max == SIZE_MAX || !ns || !ns[0] || streq(ns, NS_NAME_HOST))
+        return 0;
+    size_t n = 0;
+    if (lease) {
+        const Namespace *target = ns_table_find(&m->namespaces, ns);
+        for (size_t i = 0; target && i < target->leases.n; i++)
+            n += target->leases.items[i]->rec.uid != 0;
+    } else
+        for (size_t i = 0; i < m->namespaces.n; i++)
+            n += m->namespaces.items[i]->uid != 0 && streq(m->namespaces.items[i]->parent, ns);
+    if (n < max)
+        return 0;
+    return manager_error_set(e, -EDQUOT, ERROR_QUOTA_EXCEEDED,
+                             "Namespace '%s' already has %zu %s of users other than root, its quota (%s= in %s); "
+                             "%s some first.", ns, n, lease ? "leases" : "namespaces nested in it",
+                             lease ? "LeasesPerNamespace" : "NamespacesPerParent", m->config.config_file,
+                             lease ? "release" : "delete");
 }
 
 int manager_check_quota(Manager *m, uid_t uid, bool lease, size_t waiting, ManagerError *e)

@@ -39,6 +39,7 @@ typedef struct ManagerConfig {
     char config_file[256];     /* /etc/vsockns/vsocknsd.conf */
     char unit_dir[256];        /* /etc/systemd/system: attach drop-ins */
     char runtime_unit_dir[256]; /* /run/systemd/system: attach --runtime */
+    char generator_dir[256];    /* /run/systemd/generator: vsockns-generator's drop-ins */
 } ManagerConfig;
 
 /* A parent namespace the daemon created and whose child_ns_mode it locked. */
@@ -72,6 +73,14 @@ typedef struct LeaseKernelOps {
 
 extern const LeaseKernelOps lease_kernel_ops_real;
 
+/* One word of AttachableUnits=NAMESPACE:GLOB in vsocknsd.conf: non-root
+ * callers whom polkit allows may attach units matching GLOB (fnmatch) to
+ * NAMESPACE, and detach them from it; no other units. */
+typedef struct AttachableUnit {
+    char ns[NS_NAME_MAX + 1];
+    char glob[256];
+} AttachableUnit;
+
 struct Manager {
     char version[32];
     ManagerConfig config;
@@ -103,6 +112,11 @@ struct Manager {
     uint64_t last_lease_id;      /* Lease.id of the newest lease */
     uint64_t check_round;        /* manager_check_leases() in bounded steps */
     size_t namespaces_per_user, leases_per_user; /* quotas for uids other than 0 */
+    /* Quotas of a namespace, for all uids but 0 together (a tenant is a
+     * group): leases in it, namespaces nested in it. SIZE_MAX: none. */
+    size_t leases_per_namespace, namespaces_per_parent;
+    AttachableUnit *attachable;  /* AttachableUnits= of vsocknsd.conf */
+    size_t n_attachable;
     /* What the last manager_reconcile() took, in microseconds: for the
      * daemon's "ready" line. */
     uint64_t reconcile_namespaces_usec, read_leases_usec, adopt_leases_usec;
@@ -146,6 +160,8 @@ int manager_startup(Manager *m);
 /* Applies the settings of vsocknsd.conf read from f (manager_startup
  * reads config.config_file); bad lines are logged and skipped. */
 void manager_config_parse(Manager *m, FILE *f);
+/* Whether AttachableUnits= lists unit for namespace ns. */
+bool manager_unit_attachable(const Manager *m, const char *ns, const char *unit);
 
 /* The part of startup that re-adopts the namespaces and leases of an
  * earlier run from the state files (also run alone by the unit tests). */
@@ -206,7 +222,8 @@ size_t manager_namespace_lease_count(Manager *m, const Namespace *ns);
  * delete would end of other users'). */
 size_t manager_namespace_foreign_lease_count(Manager *m, const Namespace *ns, uid_t uid);
 
-/* Looking without changing (core/manager-inspect.c). name may be ".host"
+/* Looking (core/manager-inspect.c): nothing changes, except that a
+ * namespace whose pin is gone is forgotten first. name may be ".host"
  * for the sockets. The isolation check asks a namespace worker for the
  * probe (isolation.h); done gets its report (NsAnswer.report) from the
  * loop, unless the call is cancelled; the namespace's mode is what to
@@ -276,3 +293,8 @@ int manager_save(Manager *m);
  * (lease true), with `waiting` more of its calls already queued for one:
  * QuotaExceeded, naming the setting, if not. */
 int manager_check_quota(Manager *m, uid_t uid, bool lease, size_t waiting, ManagerError *e);
+/* The namespace's own quota (LeasesPerNamespace=, NamespacesPerParent=)
+ * for one more lease in ns (lease true) or namespace nested in ns, asked
+ * by uid (root: none): QuotaExceeded, naming the setting, if not. ns ""
+ * or ".host": none. */
+int manager_check_namespace_quota(Manager *m, uid_t uid, bool lease, const char *ns, ManagerError *e);

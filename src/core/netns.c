@@ -130,7 +130,7 @@ int netns_dir_prepare(const char *dir)
         return -errno;
     /* Serialises us against ip netns add doing the same setup; a holder
      * that never lets go must not stall the daemon. */
-    uint64_t deadline = now_ms() + NETNS_HELPER_TIMEOUT_MS_DEFAULT;
+    uint64_t deadline = now_ms() + NS_WORKER_TIMEOUT_MS_DEFAULT;
     while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK && errno != EINTR)
             return -errno;
@@ -405,22 +405,14 @@ int netns_create_pinned(NsWorkers *w, int parent_fd, const NetnsSetup *setup, in
     return r;
 }
 
-/* The device of the kernel's one nsfs, once a fstatfs() has shown it: a
- * file on that device is on nsfs without asking again (1,000 pins to verify
- * at a start are 1,000 system calls fewer). */
-static dev_t nsfs_dev;
-
-static int check_nsfs(int fd, const NetnsId *got)
+/* On nsfs itself, not a file elsewhere that answers NS_GET_NSTYPE (a
+ * FUSE file system may answer ioctls). */
+static int check_nsfs(int fd)
 {
-    if (nsfs_dev != 0 && got->dev == nsfs_dev)
-        return 0;
     struct statfs sfs;
     if (fstatfs(fd, &sfs) < 0)
         return -errno;
-    if (sfs.f_type != NSFS_MAGIC)
-        return -ENOTCONN;
-    nsfs_dev = got->dev;
-    return 0;
+    return sfs.f_type == NSFS_MAGIC ? 0 : -ENOTCONN;
 }
 
 int netns_open_verified(const char *path, const NetnsId *want, NetnsId *ret)
@@ -431,7 +423,7 @@ int netns_open_verified(const char *path, const NetnsId *want, NetnsId *ret)
     NetnsId got;
     int r = fd_id(fd, &got);
     if (r == 0)
-        r = check_nsfs(fd, &got);
+        r = check_nsfs(fd);
     if (r == 0 && ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET)
         r = -ENOTCONN;
     if (r == 0 && want && !id_matches(want, &got))

@@ -10,11 +10,9 @@
  * (ns-worker.h), and the functions named *_here() below are what a worker
  * runs once it has joined the namespace. Creation is two requests: make the
  * namespace (its fd comes back), then, once vsocknsd has recorded it, pin
- * it. The single exception is opening a file that must belong to the
- * namespace and come back as an fd (vhost.h: netns_open_file), done on a
- * thread that joins the namespace and returns (or aborts the daemon): an
- * open of /dev/vhost-vsock cannot stall, and a round trip to a worker per
- * AcquireLease would cost more than the open.
+ * it. Files and sockets that must belong to the namespace (a vhost-vsock
+ * device, a sock_diag socket) are opened there by a worker too, and come
+ * back as fds (vhost.h).
  */
 #pragma once
 
@@ -91,7 +89,7 @@ typedef struct NetnsSetup {
 } NetnsSetup;
 
 /* Workers and locks give up after this long (-ETIMEDOUT), by default. */
-#define NETNS_HELPER_TIMEOUT_MS_DEFAULT 10000
+#define NS_WORKER_TIMEOUT_MS_DEFAULT 10000
 
 /* Makes dir a shared mount point (once) so pins propagate everywhere, holding
  * flock() on it while doing so, as ip netns does against parallel setup. */

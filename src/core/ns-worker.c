@@ -193,6 +193,14 @@ static void serve(int home_fd, const NsRequest *q, NsAnswer *a)
     case NS_OP_MAKE:
         a->result = make_here(q, a);
         break;
+    case NS_OP_OPEN:
+        a->fd = open(q->path, q->args[0] | O_CLOEXEC);
+        a->result = a->fd < 0 ? -errno : 0;
+        break;
+    case NS_OP_SOCKET:
+        a->fd = socket(q->args[0], q->args[1] | SOCK_CLOEXEC, q->args[2]);
+        a->result = a->fd < 0 ? -errno : 0;
+        break;
     case NS_OP_PIN:
         /* /proc/self/ns/net is this thread's namespace: the one joined. */
         a->result = mount("/proc/self/ns/net", q->path, "none", MS_BIND, NULL) < 0 ? -errno : 0;
@@ -254,7 +262,7 @@ static int on_worker_answer(sd_event_source *s, int fd, uint32_t revents, void *
 static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static void worker_reap_later(Worker *wk);
 static void worker_gone(Worker *wk);
-static bool worker_wait_gone(Worker *wk);
+static bool worker_wait_gone(Worker *wk, uint64_t deadline);
 
 static void worker_kill(Worker *wk, bool by_deadline)
 {
@@ -595,7 +603,7 @@ int ns_workers_new(NsWorkers **ret)
     NsWorkers *w = calloc(1, sizeof(*w));
     if (!w)
         return -ENOMEM;
-    w->timeout_ms = NETNS_HELPER_TIMEOUT_MS_DEFAULT;
+    w->timeout_ms = NS_WORKER_TIMEOUT_MS_DEFAULT;
     *ret = w;
     return 0;
 }
@@ -697,9 +705,9 @@ void ns_call_cancel(NsCall *c)
 }
 
 /* Waits for a killed worker to be gone, at most STOP_WAIT_MS. */
-static bool worker_wait_gone(Worker *wk)
+/* Waits until deadline (CLOCK_MONOTONIC, usec) at most. */
+static bool worker_wait_gone(Worker *wk, uint64_t deadline)
 {
-    uint64_t deadline = clock_usec(CLOCK_MONOTONIC) + STOP_WAIT_MS * 1000ULL;
     while (!worker_reap(wk)) {
         uint64_t now = clock_usec(CLOCK_MONOTONIC);
         if (now >= deadline) {
@@ -721,7 +729,7 @@ void ns_call_stop(NsCall *c)
         wk->call = NULL;
         c->worker = NULL;
         worker_kill(wk, false);
-        if (!worker_wait_gone(wk))
+        if (!worker_wait_gone(wk, clock_usec(CLOCK_MONOTONIC) + STOP_WAIT_MS * 1000ULL))
             r = -EINPROGRESS; /* still at it: its exit source reaps it */
         else
             worker_free(wk);
@@ -774,7 +782,7 @@ int ns_workers_run(NsWorkers *w, const NsRequest *req, int timeout_ms, NsAnswer 
         /* Nothing in time, or it died without an answer. */
         bool died = n > 0;
         worker_kill(wk, false);
-        if (!worker_wait_gone(wk))
+        if (!worker_wait_gone(wk, clock_usec(CLOCK_MONOTONIC) + STOP_WAIT_MS * 1000ULL))
             return ret->result = -EINPROGRESS; /* still at it: left to its exit source */
         worker_free(wk);
         return ret->result = died ? -EPROTO : -ETIMEDOUT;
@@ -796,14 +804,16 @@ void ns_workers_stop(NsWorkers *w)
     if (!w)
         return;
     w->stopped = true;
-    /* Kill them all first, so that the waits below overlap. */
+    /* Kill them all first, then wait for them within one deadline: a
+     * stop takes STOP_WAIT_MS at most, however many are stuck. */
     for (Worker *wk = w->workers; wk; wk = wk->next)
         worker_kill(wk, false);
+    uint64_t deadline = clock_usec(CLOCK_MONOTONIC) + STOP_WAIT_MS * 1000ULL;
     while (w->workers) {
         Worker *wk = w->workers;
         NsCall *c = wk->call;
         wk->call = NULL;
-        bool gone = worker_wait_gone(wk);
+        bool gone = worker_wait_gone(wk, deadline);
         worker_free(wk);
         if (c) {
             c->worker = NULL;

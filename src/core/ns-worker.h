@@ -2,10 +2,12 @@
 /*
  * The one way vsocknsd acts inside another network namespace: "run
  * operation X in namespace Y within a deadline, and give me its result and
- * any fd it made".
+ * any fd it made": making, pinning and probing namespaces, their sysctls,
+ * and the files and sockets that must be opened inside one to belong to it
+ * (a vhost-vsock device, a sock_diag socket).
  *
- * setns() and unshare() change only the calling thread, and vsocknsd's
- * own thread never leaves the host netns. The operations run in workers:
+ * setns() and unshare() change only the calling thread, and no thread of
+ * vsocknsd ever leaves the host netns. The operations run in workers:
  * long-lived processes forked from vsocknsd, each fed one request at a time
  * over a SOCK_SEQPACKET socket pair, the namespaces it needs passed in with
  * SCM_RIGHTS and an fd it made (a new namespace) passed back the same way.
@@ -23,12 +25,14 @@
  * the pool is stopped. A worker keeps no fd of vsocknsd's but its socket,
  * so it never holds a lease's device, and it dies with vsocknsd
  * (PR_SET_PDEATHSIG). Between fork() and its first close_range() a new
- * worker does hold copies of every fd for a few microseconds (a lease
- * released in that moment is free a few microseconds later than vsocknsd
- * thinks); that is one reason workers are long-lived and forked rarely.
- * The first is forked when the loop is attached, before any lease can be
- * released (the fd store's devices are open by then: systemd passes them
- * at exec).
+ * worker does hold copies of every fd for a few microseconds: a lease
+ * released in that moment is free that much later than vsocknsd thinks,
+ * and an AcquireLease of that CID right then may get CidInUse (and mark it
+ * held outside until the next recheck). Workers are forked when a request
+ * finds none idle (a burst, a replacement, growing back after idle ones
+ * were let go), so this window is rare, not impossible; forking workers
+ * from a first worker that holds nothing would close it, at the cost of
+ * one more process. The first is forked when the loop is attached.
  *
  * A worker the kernel never lets go of, even after SIGKILL (stuck in an
  * uninterruptible sleep), leaves its request unanswered: "answered once
@@ -65,6 +69,8 @@ typedef enum NsOp {
                             * → fd: the new namespace, text: its ns_mode, id, g2h_fallback */
     NS_OP_PIN,             /* fds[0]: the namespace; path: where to bind-mount it */
     NS_OP_PROBE,           /* fds[0]: the namespace, fds[1]: its parent (-1: the host) → report */
+    NS_OP_OPEN,            /* fds[0]; path, args[0]: open flags → fd: the file, opened in there */
+    NS_OP_SOCKET,          /* fds[0]; args: domain, type, protocol → fd: a socket of that namespace */
     _NS_OP_MAX,
 } NsOp;
 
@@ -72,17 +78,22 @@ typedef struct NsRequest {
     NsOp op;
     int fds[2];            /* -1 where unused; the caller keeps its own */
     int g2h_fallback;      /* NS_OP_MAKE: -1 leave alone, else write 0/1 */
+    int args[3];           /* NS_OP_OPEN, NS_OP_SOCKET */
     char key[32];
     char value[16];
     char path[PATH_MAX];
 } NsRequest;
 
 typedef struct NsAnswer {
-    int result;            /* 0 or a negative errno; see above for -ETIMEDOUT, -EPROTO, -ESHUTDOWN */
+    int result;            /* 0 or a negative errno: the operation's own, or -ETIMEDOUT (past the
+                            * deadline), -EPROTO (the worker died), -ESHUTDOWN (stopped),
+                            * -EINPROGRESS (stopped, and the worker was not gone), -EMFILE (its
+                            * answer's fd could not be taken), -ENXIO/-ENOBUFS/... (not sent) */
     char text[64];
     NetnsId id;            /* NS_OP_MAKE */
     int g2h_fallback;      /* NS_OP_MAKE: -1 if the kernel has none */
-    int fd;                /* NS_OP_MAKE: the new namespace; take it (set to -1), else it is closed */
+    int fd;                /* NS_OP_MAKE, NS_OP_OPEN, NS_OP_SOCKET: what was made; take it (set to -1),
+                            * else it is closed */
     IsolationReport report; /* NS_OP_PROBE */
 } NsAnswer;
 
@@ -98,7 +109,7 @@ typedef void (*ns_answer_fn)(NsAnswer *a, void *userdata);
 
 int ns_workers_new(NsWorkers **ret);
 /* The deadline of requests that name none (timeout_ms <= 0): 10 s unless
- * set (vsocknsd-faults --helper-timeout, for tests that stall on purpose). */
+ * set (vsocknsd-faults --worker-timeout, for tests that stall on purpose). */
 void ns_workers_set_timeout(NsWorkers *w, int timeout_ms);
 int ns_workers_timeout(const NsWorkers *w);
 int ns_workers_attach_event(NsWorkers *w, sd_event *event);

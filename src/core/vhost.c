@@ -4,90 +4,62 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vhost.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "shared/macro.h"
+#include "ns-worker.h"
 
-typedef struct OpenRequest {
-    int netns_fd;
-    const char *path;      /* a file to open, or NULL: a socket */
-    int flags;
-    int domain, type, protocol;
-    int result; /* fd or -errno */
-} OpenRequest;
-
-static void *open_thread(void *userdata)
+/* A namespace worker makes it in there and passes it back; our copy is
+ * the only one once the worker has closed its own. */
+static int made_inside(NsWorkers *w, const NsRequest *q)
 {
-    OpenRequest *req = userdata;
-    int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (home < 0) {
-        req->result = -errno;
-        return NULL;
+    NsAnswer a;
+    int r = ns_workers_run(w, q, NETNS_OPEN_TIMEOUT_MS, &a);
+    if (r < 0) {
+        if (a.fd >= 0)
+            close(a.fd);
+        return r;
     }
-    if (setns(req->netns_fd, CLONE_NEWNET) < 0) {
-        req->result = -errno;
-        close(home);
-        return NULL;
-    }
-    if (req->path)
-        req->result = open(req->path, req->flags | O_CLOEXEC);
-    else
-        req->result = socket(req->domain, req->type | SOCK_CLOEXEC, req->protocol);
-    if (req->result < 0)
-        req->result = -errno;
-    /* This thread ends right here, but never let one run on in a tenant's
-     * namespace: not getting back is a bug we do not survive. */
-    if (setns(home, CLONE_NEWNET) < 0)
-        abort();
-    close(home);
-    return NULL;
+    return a.fd >= 0 ? a.fd : -EPROTO;
 }
 
-static int run_open_thread(OpenRequest *req)
-{
-    pthread_t t;
-    int r = pthread_create(&t, NULL, open_thread, req);
-    if (r != 0)
-        return -r;
-    pthread_join(t, NULL);
-    return req->result;
-}
-
-int netns_socket(int netns_fd, int domain, int type, int protocol)
+int netns_socket(NsWorkers *w, int netns_fd, int domain, int type, int protocol)
 {
     if (netns_fd < 0) {
         int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
         return fd < 0 ? -errno : fd;
     }
-    OpenRequest req = { .netns_fd = netns_fd, .domain = domain, .type = type, .protocol = protocol, .result = -EIO };
-    return run_open_thread(&req);
+    NsRequest q = ns_request(NS_OP_SOCKET, netns_fd);
+    q.args[0] = domain;
+    q.args[1] = type;
+    q.args[2] = protocol;
+    return made_inside(w, &q);
 }
 
-int netns_open_file(int netns_fd, const char *path, int flags)
+int netns_open_file(NsWorkers *w, int netns_fd, const char *path, int flags)
 {
     if (netns_fd < 0) {
         int fd = open(path, flags | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
     }
-    OpenRequest req = { .netns_fd = netns_fd, .path = path, .flags = flags, .result = -EIO };
-    return run_open_thread(&req);
+    NsRequest q = ns_request(NS_OP_OPEN, netns_fd);
+    q.args[0] = flags;
+    snprintf(q.path, sizeof(q.path), "%s", path);
+    return made_inside(w, &q);
 }
 
-int vhost_reserve_cid(int netns_fd, uint32_t cid)
+int vhost_reserve_cid(NsWorkers *w, int netns_fd, uint32_t cid, int *ret_unused)
 {
-    int fd = netns_open_file(netns_fd, VHOST_VSOCK_DEVICE, O_RDWR);
+    *ret_unused = -1;
+    int fd = netns_open_file(w, netns_fd, VHOST_VSOCK_DEVICE, O_RDWR);
     if (fd < 0)
         return fd;
     uint64_t guest_cid = cid;
     if (ioctl(fd, VHOST_VSOCK_SET_GUEST_CID, &guest_cid) < 0) {
         int r = -errno;
-        close(fd);
+        *ret_unused = fd;
         return r;
     }
     return fd;

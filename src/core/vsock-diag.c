@@ -74,9 +74,9 @@ static int dump(struct nl_sock *sk, DumpState *st)
     return r < 0 ? -EIO : 0;
 }
 
-int vsock_diag_list(int netns_fd, VsockSocket **ret, size_t *ret_n)
+int vsock_diag_list(NsWorkers *w, int netns_fd, VsockSocket **ret, size_t *ret_n)
 {
-    int fd = netns_socket(netns_fd, AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG);
+    int fd = netns_socket(w, netns_fd, AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG);
     if (fd < 0)
         return fd;
     struct nl_sock *sk = nl_socket_alloc();

@@ -3,12 +3,15 @@
  * The vsock sockets of one network namespace, as the kernel's vsock_diag
  * reports them (NETLINK_SOCK_DIAG, family AF_VSOCK): it lists only the
  * sockets of the namespace its netlink socket belongs to, so the netlink
- * socket is made inside the namespace (vhost.h: netns_socket).
+ * socket is made inside the namespace, by a namespace worker (vhost.h:
+ * netns_socket).
  */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
+
+typedef struct NsWorkers NsWorkers;
 
 typedef struct VsockSocket {
     uint8_t type;                 /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
@@ -20,7 +23,7 @@ typedef struct VsockSocket {
 
 /* All vsock sockets of the namespace netns_fd (< 0: ours). 0 and a
  * malloc'd array; -EPROTONOSUPPORT if the kernel has no vsock_diag. */
-int vsock_diag_list(int netns_fd, VsockSocket **ret, size_t *ret_n);
+int vsock_diag_list(NsWorkers *w, int netns_fd, VsockSocket **ret, size_t *ret_n);
 
 const char *vsock_socket_type_to_string(uint8_t type);
 const char *vsock_socket_state_to_string(uint8_t state);

@@ -58,14 +58,17 @@ int bus_namespace_list_sockets(sd_bus_message *m, void *userdata, sd_bus_error *
  * Each check is a request to a namespace worker (ns-worker.h), which has
  * its deadline (ISOLATION_PROBE_DEADLINE_MS: a stalled probe's worker is
  * killed and the check answered). At most ISOLATION_CHECKS_MAX run at once,
- * so that checks never take every worker from the creations; more get
- * LimitReached.
+ * so that checks never take every worker from the creations, and at most
+ * ISOLATION_CHECKS_PER_UID of one non-root uid, so that one user never
+ * takes them all from the others; more get LimitReached.
  */
 #define ISOLATION_CHECKS_MAX 8
+#define ISOLATION_CHECKS_PER_UID 2
 
 struct IsolationCheck {
     BusContext *ctx;        /* whose list it is in */
     sd_bus_message *call;
+    uid_t uid;              /* the caller's; (uid_t) -1 if unknown */
     VsockMode mode;
     NsCall *probe;          /* NULL once answered */
     IsolationCheck *next;
@@ -167,6 +170,22 @@ int bus_method_check_isolation(sd_bus_message *m, void *userdata, sd_bus_error *
         return sd_bus_error_setf(error, BUS_ERROR_LIMIT_REACHED,
                                  "%d isolation checks are under way, the most at once (each is a process); ask "
                                  "again once one has finished.", ISOLATION_CHECKS_MAX);
+    uid_t uid;
+    if (bus_caller_euid(m, &uid) < 0)
+        uid = (uid_t) -1;
+    unsigned mine = 0;
+    for (IsolationCheck *o = ctx->checks; o; o = o->next)
+        mine += o->uid == uid;
+    if (uid != 0 && mine >= ISOLATION_CHECKS_PER_UID) {
+        char who[32];
+        if (uid == (uid_t) -1)
+            snprintf(who, sizeof(who), "Callers of unknown uid have");
+        else
+            snprintf(who, sizeof(who), "uid %u has", (unsigned) uid);
+        return sd_bus_error_setf(error, BUS_ERROR_LIMIT_REACHED,
+                                 "%s %u isolation checks under way, the most one user may have at once; ask "
+                                 "again once one has finished.", who, mine);
+    }
 
     IsolationCheck *c = calloc(1, sizeof(*c));
     if (!c)
@@ -178,6 +197,7 @@ int bus_method_check_isolation(sd_bus_message *m, void *userdata, sd_bus_error *
         return bus_reply_manager_error(error, r, &e);
     }
     c->ctx = ctx;
+    c->uid = uid;
     c->call = sd_bus_message_ref(m);
     c->next = ctx->checks;
     ctx->checks = c;

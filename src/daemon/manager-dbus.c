@@ -14,7 +14,7 @@
 #include "core/ns-worker.h"
 #include "polkit.h"
 #include "daemon/bus-errors.h"
-#include "core/attach.h"
+#include "attach-dbus.h"
 #include "core/lease-fds.h"
 #include "core/netns.h"
 #include "shared/log.h"
@@ -173,6 +173,8 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
     r = bus_caller_identity(m, &req.uid, &pid);
     if (r >= 0)
         r = manager_check_quota(manager, req.uid, false, create_calls_waiting(ctx, req.uid), &e);
+    if (r >= 0)
+        r = manager_check_namespace_quota(manager, req.uid, false, req.parent, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
 
@@ -206,8 +208,9 @@ static int reply_once_free(Manager *manager, sd_bus_message *m)
 {
     int r = lease_fds_when_free(manager->fds, reply_when_free, sd_bus_message_ref(m));
     if (r < 0) {
-        sd_bus_message_unref(m);
-        return sd_bus_reply_method_return(m, NULL);
+        r = sd_bus_reply_method_return(m, NULL);
+        sd_bus_message_unref(m); /* the reference given to the waiter, never set up */
+        return r;
     }
     return 1;
 }
@@ -242,8 +245,8 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
                               "parent", ns->parent, "force", force ? "true" : "false", NULL };
     const char *foreign_details[] = { "verb", "delete", "namespace", name, "mode", vsock_mode_to_string(ns->mode),
                                       "parent", ns->parent, "force", "true", "foreign_leases", foreign_str, NULL };
-    const PolkitAsk asks[] = { { POLKIT_ACTION_MANAGE_NAMESPACES, details },
-                               { POLKIT_ACTION_MANAGE_FOREIGN_LEASES, foreign_details } };
+    const PolkitAsk asks[] = { { POLKIT_ACTION_MANAGE_NAMESPACES, details, NULL },
+                               { POLKIT_ACTION_MANAGE_FOREIGN_LEASES, foreign_details, NULL } };
     r = polkit_check_all(bus_polkit_of(manager), m, asks, foreign > 0 ? 2 : 1, error);
     if (r <= 0)
         return r < 0 ? r : 1;
@@ -284,7 +287,7 @@ static int method_list_namespaces(sd_bus_message *m, void *userdata, sd_bus_erro
             continue; /* still being created */
         char pin[PATH_MAX];
         _cleanup_free_ char *path = namespace_object_path(ns->name);
-        snprintf(pin, sizeof(pin), "%s/%s", manager->config.netns_dir, ns->name);
+        manager_pin_path(manager, ns->name, pin, sizeof(pin));
         r = path ? sd_bus_message_append(reply, "(ssso)", ns->name, vsock_mode_to_string(ns->mode), pin, path)
                  : -ENOMEM;
     }
@@ -356,11 +359,21 @@ static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error 
         return bus_reply_manager_error(error, r, &e);
     char cid[16];
     snprintf(cid, sizeof(cid), "%u", req.cid);
-    const char *details[] = { "verb", "acquire", "namespace", req.ns, "cid", cid, "owner", req.owner, NULL };
-    r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_LEASES, details, error);
+    /* The host and every global namespace share the host's CID space: a
+     * lease there (advisory too) is taken from the host's VMs, so it also
+     * needs manage-global-leases. */
+    const Namespace *target_ns = manager_find(manager, req.ns);
+    bool global = !target_ns || target_ns->mode != VSOCK_MODE_LOCAL; /* NULL: ".host" */
+    const char *details[] = { "verb", "acquire", "namespace", req.ns, "cid", cid, "owner", req.owner,
+                              "mode", global ? "global" : "local", "space", global ? "host" : req.ns, NULL };
+    const PolkitAsk asks[] = { { POLKIT_ACTION_MANAGE_LEASES, details, NULL },
+                               { POLKIT_ACTION_MANAGE_GLOBAL_LEASES, details, NULL } };
+    r = polkit_check_all(bus_polkit_of(manager), m, asks, global ? 2 : 1, error);
     if (r <= 0)
         return r < 0 ? r : 1;
     r = manager_check_quota(manager, req.uid, true, 0, &e);
+    if (r >= 0)
+        r = manager_check_namespace_quota(manager, req.uid, true, req.ns, &e);
     if (r < 0)
         return bus_reply_manager_error(error, r, &e);
     /* A pin swapped behind our back (the inotify event not handled yet):
@@ -395,9 +408,13 @@ static int foreign_lease_check(Manager *manager, sd_bus_message *m, const char *
     Lease *l = manager_find_lease(manager, ns, cid);
     if (!l || l->rec.uid == uid)
         return 1;
-    char cid_str[16];
+    char cid_str[16], uid_str[16];
     snprintf(cid_str, sizeof(cid_str), "%u", cid);
-    const char *details[] = { "verb", verb, "namespace", ns, "cid", cid_str, "owner", l->rec.owner, NULL };
+    snprintf(uid_str, sizeof(uid_str), "%u", (unsigned) l->rec.uid);
+    /* The holder's uid too: an answer about a lease is not used for one
+     * that changed hands under the same label meanwhile. */
+    const char *details[] = { "verb", verb, "namespace", ns, "cid", cid_str, "owner", l->rec.owner,
+                              "owner_uid", uid_str, NULL };
     return polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_FOREIGN_LEASES, details, error);
 }
 
@@ -448,9 +465,8 @@ static int method_bind_lease(sd_bus_message *m, void *userdata, sd_bus_error *er
     r = bus_caller_identity(m, &bind.uid, &pid);
     if (r < 0)
         return r;
-    r = foreign_lease_check(manager, m, "bind", ns, cid, bind.uid, error);
-    if (r <= 0)
-        return r < 0 ? r : 1;
+    /* Only the lease's user or root (the lease code refuses anyone else):
+     * no polkit question, whoever manages others' leases releases them. */
     /* The lease code moves the watch to the new pidfd, the old one
      * leaving epoll before its pidfd is closed; refused, nothing changes. */
     r = manager_bind_lease(manager, ns, cid, &bind, &e);
@@ -477,99 +493,6 @@ static int method_check_leases(sd_bus_message *m, void *userdata, sd_bus_error *
         return r < 0 ? r : 1;
     manager_check_leases(manager, ns, 0, &checked, &retaken);
     return sd_bus_reply_method_return(m, "uu", (uint32_t) checked, (uint32_t) retaken);
-}
-
-/* After a drop-in changed: systemd reloads, then the caller hears back. */
-static int on_systemd_reloaded(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
-{
-    sd_bus_message *request = userdata;
-    const sd_bus_error *e = sd_bus_message_get_error(reply);
-    if (e)
-        sd_bus_reply_method_errorf(request, BUS_ERROR_UNIT_FILE,
-                                   "The drop-in was changed, but systemd did not reload (%s): it takes effect "
-                                   "after systemctl daemon-reload.",
-                                   e->message ? e->message : e->name);
-    else
-        sd_bus_reply_method_return(request, NULL);
-    sd_bus_message_unref(request);
-    return 0;
-}
-
-static int reload_systemd_then_reply(sd_bus_message *m)
-{
-    int r = sd_bus_call_method_async(sd_bus_message_get_bus(m), NULL, "org.freedesktop.systemd1",
-                                     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "Reload",
-                                     on_systemd_reloaded, sd_bus_message_ref(m), NULL);
-    if (r < 0) {
-        r = sd_bus_reply_method_errorf(m, BUS_ERROR_UNIT_FILE,
-                                       "The drop-in was changed, but systemd could not be asked to reload (%s): "
-                                       "it takes effect after systemctl daemon-reload.",
-                                       strerror(-r));
-        /* The ref the callback would have dropped: only once replied. */
-        sd_bus_message_unref(m);
-        return r;
-    }
-    return 1;
-}
-
-static int method_attach_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
-{
-    Manager *manager = userdata;
-    const char *unit, *ns;
-    int runtime;
-
-    int r = sd_bus_message_read(m, "ssb", &unit, &ns, &runtime);
-    if (r < 0)
-        return r;
-    const char *problem = attach_unit_problem(unit);
-    if (problem)
-        return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Unit '%.255s' refused: %s.", unit, problem);
-    r = bus_get_namespace(manager, ns, false, NULL, error);
-    if (r < 0)
-        return r;
-    const char *details[] = { "verb", "attach", "namespace", ns, "unit", unit, NULL };
-    r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
-    if (r <= 0)
-        return r < 0 ? r : 1;
-    const char *dir = runtime ? manager->config.runtime_unit_dir : manager->config.unit_dir;
-    r = attach_write(dir, unit, ns, manager->config.netns_dir);
-    if (r < 0)
-        return sd_bus_error_setf(error, BUS_ERROR_UNIT_FILE, "Cannot write %s/%s.d/%s: %s.", dir, unit,
-                                 ATTACH_DROPIN_NAME, strerror(-r));
-    log_info("Unit %s now joins namespace '%s' (%s/%s.d/%s)", unit, ns, dir, unit, ATTACH_DROPIN_NAME);
-    return reload_systemd_then_reply(m);
-}
-
-static int method_detach_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
-{
-    Manager *manager = userdata;
-    const char *unit;
-    int runtime;
-
-    int r = sd_bus_message_read(m, "sb", &unit, &runtime);
-    if (r < 0)
-        return r;
-    const char *problem = attach_unit_problem(unit);
-    if (problem)
-        return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Unit '%.255s' refused: %s.", unit, problem);
-    const char *details[] = { "verb", "detach", "unit", unit, NULL };
-    r = polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_NAMESPACES, details, error);
-    if (r <= 0)
-        return r < 0 ? r : 1;
-    const char *dir = runtime ? manager->config.runtime_unit_dir : manager->config.unit_dir;
-    r = attach_remove(dir, unit);
-    if (r == -ENOENT)
-        return sd_bus_error_setf(error, BUS_ERROR_NOT_ATTACHED,
-                                 "Unit %s is not attached to a namespace (no %s/%s.d/%s).", unit, dir, unit,
-                                 ATTACH_DROPIN_NAME);
-    if (r == -EPERM)
-        return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s/%s.d/%s was not written by vsockns; left alone.",
-                                 dir, unit, ATTACH_DROPIN_NAME);
-    if (r < 0)
-        return sd_bus_error_setf(error, BUS_ERROR_UNIT_FILE, "Cannot remove %s/%s.d/%s: %s.", dir, unit,
-                                 ATTACH_DROPIN_NAME, strerror(-r));
-    log_info("Unit %s no longer joins a vsock namespace", unit);
-    return reload_systemd_then_reply(m);
 }
 
 static int append_lease(Lease *l, void *userdata)
@@ -703,11 +626,11 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("AttachUnit",
                             SD_BUS_ARGS("s", unit, "s", namespace, "b", runtime),
                             SD_BUS_NO_RESULT,
-                            method_attach_unit, SD_BUS_VTABLE_UNPRIVILEGED),
+                            bus_method_attach_unit, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("DetachUnit",
                             SD_BUS_ARGS("s", unit, "b", runtime),
                             SD_BUS_NO_RESULT,
-                            method_detach_unit, SD_BUS_VTABLE_UNPRIVILEGED),
+                            bus_method_detach_unit, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("CheckLeases",
                             SD_BUS_ARGS("s", namespace),
                             SD_BUS_RESULT("u", checked, "u", retaken),
@@ -816,6 +739,7 @@ static int on_loop_exit(sd_event_source *s, void *userdata)
     ns_workers_stop(ctx->manager->workers);
     stop_creates(ctx);
     inspect_dbus_stop(ctx);
+    ctx->unit_changes = unit_changes_free(ctx->unit_changes);
     /* Callers waiting for released CIDs are answered while the bus is
      * still there. */
     lease_fds_stop(ctx->manager->fds);
@@ -831,6 +755,7 @@ void manager_dbus_disconnect(Manager *m)
     ns_workers_stop(m->workers);
     stop_creates(ctx);
     inspect_dbus_stop(ctx);
+    unit_changes_free(ctx->unit_changes);
     lease_fds_stop(m->fds);
     sd_event_source_disable_unref(ctx->exit_source);
     polkit_registry_free(ctx->polkit);
@@ -841,7 +766,9 @@ void manager_dbus_disconnect(Manager *m)
 int manager_dbus_connect_signals(sd_bus *bus, Manager *m)
 {
     BusContext *ctx = calloc(1, sizeof(BusContext));
-    if (!ctx || !(ctx->polkit = polkit_registry_new())) {
+    if (!ctx || !(ctx->polkit = polkit_registry_new()) || !(ctx->unit_changes = unit_changes_new(ctx))) {
+        if (ctx)
+            polkit_registry_free(ctx->polkit);
         free(ctx);
         return -ENOMEM;
     }
@@ -852,6 +779,7 @@ int manager_dbus_connect_signals(sd_bus *bus, Manager *m)
         r = sd_event_source_set_priority(ctx->exit_source, SD_EVENT_PRIORITY_IMPORTANT);
     if (r < 0) {
         sd_event_source_disable_unref(ctx->exit_source);
+        unit_changes_free(ctx->unit_changes);
         polkit_registry_free(ctx->polkit);
         free(ctx);
         return r;

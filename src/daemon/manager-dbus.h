@@ -9,6 +9,7 @@
 
 typedef struct CreateCall CreateCall;
 typedef struct IsolationCheck IsolationCheck;
+typedef struct UnitChanges UnitChanges;
 
 /* What the bus layer keeps beside the manager (the manager's userdata). */
 struct BusContext {
@@ -21,6 +22,7 @@ struct BusContext {
     sd_event_source *exit_source; /* stops them when the loop ends */
     IsolationCheck *checks;  /* CheckIsolation calls whose probe runs (inspect-dbus.c) */
     unsigned n_checks;
+    UnitChanges *unit_changes; /* AttachUnit and DetachUnit calls under way (attach-dbus.c) */
 };
 typedef struct BusContext BusContext;
 

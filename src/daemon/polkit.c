@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,16 +18,39 @@
 #include "shared/macro.h"
 
 #define POLKIT_TIMEOUT_USEC (25 * 1000000ULL)
-#define POLKIT_INTERACTIVE_TIMEOUT_USEC (300 * 1000000ULL) /* a person is typing a password */
+/* A person reads a prompt and types a password: 90 s is ample for that,
+ * and bounds what an agent that never answers holds. */
+#define POLKIT_INTERACTIVE_TIMEOUT_USEC (90 * 1000000ULL)
 #define POLKIT_ANSWER_KEEP_USEC (60 * 1000000ULL) /* an answer nobody picked up is dropped after this */
 #define POLKIT_REASK_MAX 3 /* questions asked anew for one call because what they were about changed */
-#define POLKIT_PENDING_MAX 256    /* questions out at once; more are denied */
+
+/* Questions out at once. Each is one of our pending calls on the bus,
+ * which allows 128 per connection (dbus-daemon's and dbus-broker's
+ * default): 64 leaves room for our own calls to systemd. Interactive
+ * questions may wait for a person, so they get at most 48 of the 64; the
+ * rest are for questions that polkit answers at once. One uid may have 4
+ * out, 1 of them interactive: whoever registers an agent that never
+ * answers stalls only their own calls. */
+static const PolkitLimits default_limits = {
+    .timeout_usec = POLKIT_TIMEOUT_USEC,
+    .interactive_timeout_usec = POLKIT_INTERACTIVE_TIMEOUT_USEC,
+    .out = 64,
+    .interactive = 48,
+    .per_uid = 4,
+    .interactive_per_uid = 1,
+};
 
 typedef struct PolkitQuery {
     PolkitRegistry *registry;
     sd_bus_message *request;   /* the method call to dispatch again */
     sd_bus_slot *slot;         /* the CheckAuthorization call, while out */
+    sd_bus_slot *gone;         /* the match on the caller leaving the bus, while out */
+    uid_t uid;                 /* the caller's, (uid_t) -1 if unknown: all unknown count as one */
+    bool interactive;
+    bool caller_gone;          /* the caller left the bus while it was out: a yes is not acted on */
+    char cancel_id[32];        /* CheckAuthorization's cancellation id */
     char action[64];
+    char label[16];            /* PolkitAsk's label, "" for none */
     char *details;             /* what it was asked with (details_text()) */
     bool answered, allowed;
     sd_bus_error denial;
@@ -38,15 +62,26 @@ typedef struct PolkitQuery {
 struct PolkitRegistry {
     PolkitQuery *queries;
     size_t n;
+    uint64_t next_id;          /* for cancellation ids */
+    PolkitLimits limits;
 };
 
 PolkitRegistry *polkit_registry_new(void)
 {
-    return calloc(1, sizeof(PolkitRegistry));
+    PolkitRegistry *reg = calloc(1, sizeof(PolkitRegistry));
+    if (reg)
+        reg->limits = default_limits;
+    return reg;
+}
+
+void polkit_registry_set_limits(PolkitRegistry *reg, const PolkitLimits *limits)
+{
+    reg->limits = *limits;
 }
 
 static void query_free(PolkitQuery *q)
 {
+    sd_bus_slot_unref(q->gone);
     sd_bus_slot_unref(q->slot);
     sd_bus_message_unref(q->request);
     free(q->details);
@@ -145,10 +180,15 @@ static char *details_text(const char *const *details)
     return text;
 }
 
-static PolkitQuery *find_query(PolkitRegistry *reg, sd_bus_message *m, const char *action)
+static const char *ask_label(const PolkitAsk *a)
+{
+    return a->label ? a->label : "";
+}
+
+static PolkitQuery *find_query(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *a)
 {
     for (PolkitQuery *q = reg->queries; q; q = q->next)
-        if (q->request == m && streq(q->action, action))
+        if (q->request == m && streq(q->action, a->action) && streq(q->label, ask_label(a)))
             return q;
     return NULL;
 }
@@ -158,20 +198,28 @@ static void deny(PolkitQuery *q, const char *name, const char *why)
     sd_bus_error_setf(&q->denial, name, "Not authorized for %s: %s.", q->action, why);
 }
 
+static void send_cancel(PolkitQuery *q);
+
 static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 {
     PolkitQuery *q = userdata;
     int authorized = 0, challenge = 0;
 
     q->slot = sd_bus_slot_unref(q->slot);
+    q->gone = sd_bus_slot_unref(q->gone);
     const sd_bus_error *e = sd_bus_message_get_error(reply);
     char why[512];
+    /* Our own timeout: polkitd may still be waiting for an agent. */
+    if (e && sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY))
+        send_cancel(q);
     if (e) {
         snprintf(why, sizeof(why), "polkit could not be asked (%s)", e->message ? e->message : e->name);
         deny(q, BUS_ERROR_ACCESS_DENIED, why);
     } else if (sd_bus_message_enter_container(reply, 'r', "bba{ss}") < 0 ||
                sd_bus_message_read(reply, "bb", &authorized, &challenge) < 0)
         deny(q, BUS_ERROR_ACCESS_DENIED, "polkit's answer was not understood");
+    else if (q->caller_gone)
+        deny(q, BUS_ERROR_ACCESS_DENIED, "the caller left the bus while it was being asked");
     else if (authorized)
         q->allowed = true;
     else if (challenge && !sd_bus_message_get_allow_interactive_authorization(q->request))
@@ -180,10 +228,7 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
     else
         deny(q, BUS_ERROR_ACCESS_DENIED, "polkit said no");
     if (!q->allowed) {
-        uid_t uid = (uid_t) -1;
-        sd_bus_creds *creds = sd_bus_message_get_creds(q->request);
-        if (!creds || sd_bus_creds_get_euid(creds, &uid) < 0)
-            uid = (uid_t) -1;
+        uid_t uid = q->uid;
         log_event(LOG_NOTICE, EVENT_AUTH_DENIED, (EventFields) { .has_uid = uid != (uid_t) -1, .uid = uid },
                   "Denied %s to %s: %s", q->action, sd_bus_message_get_sender(q->request), q->denial.message);
     }
@@ -202,11 +247,85 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
     return 0;
 }
 
+/* CancelCheckAuthorization: polkitd stops waiting for an agent and drops
+ * the question. Nothing waits for its reply. */
+static void send_cancel(PolkitQuery *q)
+{
+    sd_bus *bus = sd_bus_message_get_bus(q->request);
+    sd_bus_message *call = NULL;
+    int r = sd_bus_message_new_method_call(bus, &call, "org.freedesktop.PolicyKit1",
+                                           "/org/freedesktop/PolicyKit1/Authority",
+                                           "org.freedesktop.PolicyKit1.Authority", "CancelCheckAuthorization");
+    if (r >= 0)
+        r = sd_bus_message_append(call, "s", q->cancel_id);
+    if (r >= 0)
+        r = sd_bus_message_set_expect_reply(call, 0);
+    if (r >= 0)
+        r = sd_bus_send(bus, call, NULL);
+    sd_bus_message_unref(call);
+    if (r < 0)
+        log_debug("Cannot cancel polkit question %s: %s", q->cancel_id, strerror(-r));
+    else
+        log_debug("Cancelled polkit question %s about %s for %s", q->cancel_id, q->action,
+                  sd_bus_message_get_sender(q->request));
+}
+
+/* The caller left the bus while its question was out: polkit need not go
+ * on asking its agent. The question's slot stays until polkit answers
+ * (it says "cancelled"), or the timeout. */
+static int on_caller_gone(sd_bus_message *signal, void *userdata, sd_bus_error *ret_error)
+{
+    PolkitQuery *q = userdata;
+    const char *name, *old_owner, *new_owner;
+    const char *sender = sd_bus_message_get_sender(q->request);
+    if (sd_bus_message_read(signal, "sss", &name, &old_owner, &new_owner) < 0 || new_owner[0] != '\0' ||
+        !sender || !streq(name, sender))
+        return 0;
+    q->gone = sd_bus_slot_unref(q->gone);
+    q->caller_gone = true;
+    if (q->slot)
+        send_cancel(q);
+    return 0;
+}
+
+/* The bus could not take the match (its limits): the question goes on
+ * unwatched, and the timeout bounds it. Without this callback sd-bus
+ * would close our connection on such a failure. */
+static int on_watch_installed(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    PolkitQuery *q = userdata;
+    const sd_bus_error *e = sd_bus_message_get_error(reply);
+    if (e) {
+        log_debug("Cannot watch %s for leaving the bus: %s", sd_bus_message_get_sender(q->request),
+                  e->message ? e->message : e->name);
+        q->gone = sd_bus_slot_unref(q->gone);
+    }
+    return 0;
+}
+
+/* Best effort: a caller that leaves before the match is in place is
+ * caught by the timeout instead. */
+static void watch_caller(PolkitQuery *q)
+{
+    sd_bus *bus = sd_bus_message_get_bus(q->request);
+    const char *sender = sd_bus_message_get_sender(q->request);
+    char match[256];
+    if (!sender || !sd_bus_is_bus_client(bus))
+        return;
+    snprintf(match, sizeof(match),
+             "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+             "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
+             sender);
+    int r = sd_bus_add_match_async(bus, &q->gone, match, on_caller_gone, on_watch_installed, q);
+    if (r < 0)
+        log_debug("Cannot watch %s for leaving the bus: %s", sender, strerror(-r));
+}
+
 static int send_question(PolkitQuery *q, const char *const *details)
 {
     sd_bus *bus = sd_bus_message_get_bus(q->request);
     sd_bus_message *call = NULL;
-    bool interactive = sd_bus_message_get_allow_interactive_authorization(q->request);
+    bool interactive = q->interactive;
     int r = sd_bus_message_new_method_call(bus, &call, "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",
                                            "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
@@ -220,11 +339,13 @@ static int send_question(PolkitQuery *q, const char *const *details)
     if (r >= 0)
         r = sd_bus_message_close_container(call);
     if (r >= 0)
-        r = sd_bus_message_append(call, "us", (uint32_t) (interactive ? 1 : 0), "");
+        r = sd_bus_message_append(call, "us", (uint32_t) (interactive ? 1 : 0), q->cancel_id);
     if (r >= 0)
         r = sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q,
-                              interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : POLKIT_TIMEOUT_USEC);
+                              interactive ? q->registry->limits.interactive_timeout_usec : q->registry->limits.timeout_usec);
     sd_bus_message_unref(call);
+    if (r >= 0)
+        watch_caller(q);
     return r;
 }
 
@@ -238,15 +359,61 @@ bool polkit_is_answered(PolkitRegistry *reg, sd_bus_message *m)
 
 /* Sends the question about one action for m; takes details (its text).
  * On failure every answer kept for m goes too: the call is answered now. */
+/* Whether one more question, from uid, fits under the caps; if not, the
+ * refusal in error. */
+static int check_room(PolkitRegistry *reg, uid_t uid, bool interactive, sd_bus_error *error)
+{
+    const PolkitLimits *l = &reg->limits;
+    unsigned out = 0, out_interactive = 0, mine = 0, mine_interactive = 0;
+    for (PolkitQuery *q = reg->queries; q; q = q->next) {
+        if (q->answered)
+            continue;
+        out++;
+        out_interactive += q->interactive;
+        mine += q->uid == uid;
+        mine_interactive += q->uid == uid && q->interactive;
+    }
+    char who[32];
+    if (uid == (uid_t) -1)
+        snprintf(who, sizeof(who), "callers of unknown uid");
+    else
+        snprintf(who, sizeof(who), "uid %u", (unsigned) uid);
+    if (interactive && mine_interactive >= l->interactive_per_uid)
+        return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                 "%s has reached its limit of %u open interactive authorization questions; answer "
+                                 "them, or ask without interactive authorization.",
+                                 who, l->interactive_per_uid);
+    if (mine >= l->per_uid)
+        return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                 "%s has reached its limit of %u open authorization questions; wait for their "
+                                 "answers.",
+                                 who, l->per_uid);
+    if (out >= l->out)
+        return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                 "%u authorization questions are open, the most vsocknsd asks at once; try again "
+                                 "in a moment.",
+                                 out);
+    if (interactive && out_interactive >= l->interactive)
+        return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                 "%u interactive authorization questions are open, the most vsocknsd asks at once "
+                                 "(the rest are kept for questions that need no person); try again in a moment, "
+                                 "or without interactive authorization.",
+                                 out_interactive);
+    return 0;
+}
+
 static int ask(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *a, char *details, unsigned reasked,
-               sd_bus_error *error)
+               uid_t uid, sd_bus_error *error)
 {
     drop_stale_answers(reg, m);
-    if (reg->n >= POLKIT_PENDING_MAX) {
+    bool interactive = sd_bus_message_get_allow_interactive_authorization(m);
+    int r = check_room(reg, uid, interactive, error);
+    if (r < 0) {
+        log_debug("Not asking polkit about %s for %s: %s", a->action, sd_bus_message_get_sender(m),
+                  error->message);
         free(details);
         drop_queries_of(reg, m);
-        return sd_bus_error_set(error, BUS_ERROR_ACCESS_DENIED,
-                                "Too many authorization questions are open; try again in a moment.");
+        return r;
     }
     PolkitQuery *q = calloc(1, sizeof(PolkitQuery));
     if (!q) {
@@ -255,9 +422,13 @@ static int ask(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *a, char 
         return -ENOMEM;
     }
     *q = (PolkitQuery) { .registry = reg, .request = sd_bus_message_ref(m), .details = details,
-                         .reasked = reasked, .denial = SD_BUS_ERROR_NULL };
+                         .reasked = reasked, .uid = uid, .interactive = interactive,
+                         .denial = SD_BUS_ERROR_NULL };
     snprintf(q->action, sizeof(q->action), "%s", a->action);
-    int r = send_question(q, a->details);
+    assert(strlen(ask_label(a)) < sizeof(q->label));
+    snprintf(q->label, sizeof(q->label), "%s", ask_label(a));
+    snprintf(q->cancel_id, sizeof(q->cancel_id), "vsocknsd-%" PRIu64, ++reg->next_id);
+    r = send_question(q, a->details);
     if (r < 0) {
         query_free(q);
         drop_queries_of(reg, m);
@@ -274,11 +445,13 @@ int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *as
                      sd_bus_error *error)
 {
     uid_t uid;
-    if (bus_caller_euid(m, &uid) >= 0 && uid == 0)
+    if (bus_caller_euid(m, &uid) < 0)
+        uid = (uid_t) -1;
+    else if (uid == 0)
         return 1;
     for (size_t i = 0; i < n_asks; i++)
-        for (size_t j = 0; j < i; j++)
-            assert(!streq(asks[i].action, asks[j].action)); /* answers are kept per action */
+        for (size_t j = 0; j < i; j++) /* answers are kept per action and label */
+            assert(!streq(asks[i].action, asks[j].action) || !streq(ask_label(&asks[i]), ask_label(&asks[j])));
 
     for (size_t i = 0; i < n_asks; i++) {
         char *details = details_text(asks[i].details);
@@ -286,7 +459,7 @@ int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *as
             drop_queries_of(reg, m);
             return -ENOMEM;
         }
-        PolkitQuery *q = find_query(reg, m, asks[i].action);
+        PolkitQuery *q = find_query(reg, m, &asks[i]);
         if (q && !q->answered) {
             free(details);
             return 0; /* still out */
@@ -311,7 +484,7 @@ int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *as
                       sd_bus_message_get_sender(m));
         }
         if (!q)
-            return ask(reg, m, &asks[i], details, reasked, error);
+            return ask(reg, m, &asks[i], details, reasked, uid, error);
         free(details);
         if (!q->allowed) {
             sd_bus_error_copy(error, &q->denial);
@@ -326,5 +499,5 @@ int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *as
 int polkit_check(PolkitRegistry *reg, sd_bus_message *m, const char *action, const char *const *details,
                  sd_bus_error *error)
 {
-    return polkit_check_all(reg, m, &(PolkitAsk) { action, details }, 1, error);
+    return polkit_check_all(reg, m, &(PolkitAsk) { action, details, NULL }, 1, error);
 }

@@ -6,20 +6,38 @@
  * method call is dispatched again (sd_bus_enqueue_for_read) and this time
  * polkit_check() returns the answer. Root passes without asking; any polkit
  * error, timeout, or a caller that has vanished means deny.
+ *
+ * Fair between users: at most 64 questions are out at once, 48 of them
+ * interactive at most, and one uid may have 4 out, 1 of them interactive;
+ * beyond that the call gets LimitsExceeded at once. Interactive questions
+ * wait 90 s for an answer, others 25 s. Each question has a cancellation
+ * id, and polkit is told to cancel it (CancelCheckAuthorization) when it
+ * times out or its caller leaves the bus.
  */
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-bus.h>
 
 #define POLKIT_ACTION_MANAGE_NAMESPACES "org.vsockns1.manage-namespaces"
 #define POLKIT_ACTION_MANAGE_LEASES "org.vsockns1.manage-leases"
 #define POLKIT_ACTION_MANAGE_FOREIGN_LEASES "org.vsockns1.manage-foreign-leases"
+#define POLKIT_ACTION_MANAGE_GLOBAL_LEASES "org.vsockns1.manage-global-leases"
+#define POLKIT_ACTION_ATTACH_UNITS "org.vsockns1.attach-units"
 
 typedef struct PolkitRegistry PolkitRegistry;
 
 PolkitRegistry *polkit_registry_new(void);
 PolkitRegistry *polkit_registry_free(PolkitRegistry *reg);
+/* How long a question waits for polkit, and how many may be out. */
+typedef struct PolkitLimits {
+    uint64_t timeout_usec, interactive_timeout_usec;
+    unsigned out, interactive;              /* at once, in all */
+    unsigned per_uid, interactive_per_uid;  /* at once, per uid */
+} PolkitLimits;
+/* Other limits than the defaults above (tests). */
+void polkit_registry_set_limits(PolkitRegistry *reg, const PolkitLimits *limits);
 
 /*
  * details: NULL or a NULL-terminated list of key, value pairs that rules
@@ -47,6 +65,10 @@ int polkit_check(PolkitRegistry *reg, sd_bus_message *m, const char *action, con
 typedef struct PolkitAsk {
     const char *action;
     const char *const *details;
+    /* NULL, or a short word that tells apart two questions about the same
+     * action (moving a unit: the namespace it joins, the one it leaves).
+     * The answers are kept per action and label. */
+    const char *label;
 } PolkitAsk;
 int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *asks, size_t n_asks,
                      sd_bus_error *error);

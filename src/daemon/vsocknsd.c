@@ -36,8 +36,8 @@ static void help(void)
            "     --log-level=LEVEL debug, info, notice, warning or err (default info)\n"
            "     --config=FILE     Read FILE instead of /etc/vsockns/vsocknsd.conf\n"
 #ifdef VSOCKNS_FAULT_INJECTION
-           "     --helper-timeout=SECONDS\n"
-           "                       How long a namespace helper may take (default 10)\n"
+           "     --worker-timeout=SECONDS\n"
+           "                       How long a namespace worker may take (default 10)\n"
 #endif
            "\nSee vsocknsd(8).\n",
            program_invocation_short_name, VSOCKNS_BUS_NAME);
@@ -56,19 +56,19 @@ static int parse_log_level(const char *s)
 }
 
 static const char *arg_config;
-static int arg_helper_timeout_ms; /* 0: the workers' default */
+static int arg_worker_timeout_ms; /* 0: the workers' default */
 
 static int parse_argv(int argc, char **argv)
 {
-    enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_CONFIG, ARG_HELPER_TIMEOUT };
+    enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_CONFIG, ARG_WORKER_TIMEOUT };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, ARG_VERSION },
         { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
         { "config", required_argument, NULL, ARG_CONFIG },
 #ifdef VSOCKNS_FAULT_INJECTION
-        /* Tests that stall a helper choose how long it may stall. */
-        { "helper-timeout", required_argument, NULL, ARG_HELPER_TIMEOUT },
+        /* Tests that stall a worker choose how long it may stall. */
+        { "worker-timeout", required_argument, NULL, ARG_WORKER_TIMEOUT },
 #endif
         {}
     };
@@ -93,14 +93,14 @@ static int parse_argv(int argc, char **argv)
         case ARG_CONFIG:
             arg_config = optarg;
             break;
-        case ARG_HELPER_TIMEOUT: {
+        case ARG_WORKER_TIMEOUT: {
             char *end;
             long secs = strtol(optarg, &end, 10);
             if (*end || end == optarg || secs < 1 || secs > 3600) {
-                fprintf(stderr, "--helper-timeout wants seconds (1-3600), not '%s'.\n", optarg);
+                fprintf(stderr, "--worker-timeout wants seconds (1-3600), not '%s'.\n", optarg);
                 return -EINVAL;
             }
-            arg_helper_timeout_ms = (int) secs * 1000;
+            arg_worker_timeout_ms = (int) secs * 1000;
             break;
         }
         default:
@@ -135,7 +135,7 @@ static void raise_fd_limit(Manager *m)
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
             log_warning_errno(errno, "Cannot raise RLIMIT_NOFILE to %llu: %m", (unsigned long long) rl.rlim_max);
     }
-    /* Keep room for the bus, helpers and clients' fds. */
+    /* Keep room for the bus, workers and clients' fds. */
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < LEASES_MAX + 256)
         m->leases_max = rl.rlim_cur > 512 ? rl.rlim_cur - 256 : rl.rlim_cur / 2;
     log_debug("RLIMIT_NOFILE %llu: at most %zu leases", (unsigned long long) rl.rlim_cur, m->leases_max);
@@ -294,8 +294,8 @@ int main(int argc, char **argv)
         return 1;
     }
     snprintf(m->version, sizeof(m->version), "%s", VSOCKNS_VERSION);
-    if (arg_helper_timeout_ms > 0)
-        ns_workers_set_timeout(m->workers, arg_helper_timeout_ms);
+    if (arg_worker_timeout_ms > 0)
+        ns_workers_set_timeout(m->workers, arg_worker_timeout_ms);
     r = run(m);
     manager_free(m);
     return r != 0 ? 1 : 0;

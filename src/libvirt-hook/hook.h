@@ -22,6 +22,8 @@
 
 #define HOOK_CONFIG_FILE "/etc/vsockns/libvirt-hook.conf"
 #define HOOK_TIMEOUT_MS_DEFAULT 5000
+/* core/lease.h's LEASE_OWNER_ROOT_PREFIX: vsocknsd lets only root lease
+ * under it, so a lease with the hook's label is the hook's. */
 #define HOOK_OWNER_PREFIX "libvirt:"
 
 typedef enum HookOp {

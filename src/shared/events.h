@@ -20,6 +20,8 @@
 #define EVENT_PARENT_ADOPTED "db7ba558a5044e66925d9e5eb676db72"
 #define EVENT_PARENT_REFUSED "7bef8b47f29d489f93dd4cf5cc60a633"
 #define EVENT_AUTH_DENIED "0f8f0f38ccc34d5a82b678ca751d0649"
+#define EVENT_UNIT_ATTACHED "3ab906de2de94240bc2fe78d96821c00"
+#define EVENT_UNIT_DETACHED "125dcfe7d2cb4cbcbea2b17de5969506"
 
 /* What an event is about; NULL strings, CID 0 and has_uid false are left out. */
 typedef struct EventFields {
@@ -28,6 +30,7 @@ typedef struct EventFields {
     const char *owner;
     bool has_uid;
     uid_t uid;
+    const char *unit;  /* as OBJECT_SYSTEMD_UNIT=: journalctl -u UNIT shows it */
 } EventFields;
 
 /* Logs format at level: under journald as an entry with MESSAGE_ID=id and

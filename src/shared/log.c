@@ -72,8 +72,8 @@ void log_event(int level, const char *id, EventFields f, const char *format, ...
     va_end(ap);
     /* Under journald (the prefix is on exactly then): a structured entry. */
     if (priority_prefix) {
-        char b_msg[2100], b_id[64], b_prio[32], b_ns[96], b_cid[32], b_owner[300], b_uid[32];
-        struct iovec iov[7];
+        char b_msg[2100], b_id[64], b_prio[32], b_ns[96], b_cid[32], b_owner[300], b_uid[32], b_unit[300];
+        struct iovec iov[8];
         int n = 0;
         add_field(iov, &n, b_msg, sizeof(b_msg), "MESSAGE=%s", msg);
         add_field(iov, &n, b_id, sizeof(b_id), "MESSAGE_ID=%s", id);
@@ -86,6 +86,8 @@ void log_event(int level, const char *id, EventFields f, const char *format, ...
             add_field(iov, &n, b_owner, sizeof(b_owner), "OWNER=%s", f.owner);
         if (f.has_uid)
             add_field(iov, &n, b_uid, sizeof(b_uid), "UID=%u", (unsigned) f.uid);
+        if (f.unit)
+            add_field(iov, &n, b_unit, sizeof(b_unit), "OBJECT_SYSTEMD_UNIT=%s", f.unit);
         if (sd_journal_sendv(iov, n) >= 0)
             return;
     }

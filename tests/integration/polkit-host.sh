@@ -64,7 +64,8 @@ expect_eq "denials changed nothing" yes "$([[ $before == "$(state)" ]] && echo y
 expect_eq "journal: denial logged" yes "$(grep -q 'Denied org.vsockns1.manage-namespaces to' "$bus/daemon.log" && echo yes)"
 
 # A rule that matches on the details: nobody may manage namespaces named
-# hp-n*, and lease in hp-n1 only.
+# hp-n*, and lease in hp-n1 only (a global namespace: the host's CID space,
+# so manage-global-leases is granted too).
 cat >"$rules/50-test.rules" <<'RULES'
 polkit.addRule(function(action, subject) {
     if (subject.user != "nobody")
@@ -73,8 +74,9 @@ polkit.addRule(function(action, subject) {
         (action.lookup("verb") == "create" ||
          (action.lookup("verb") == "delete" && (action.lookup("force") == "true" || action.lookup("force") == "false"))))
         return polkit.Result.YES;
-    if (action.id == "org.vsockns1.manage-leases" && action.lookup("namespace") == "hp-n1" &&
-        action.lookup("verb") == "acquire" && action.lookup("owner") != "")
+    if ((action.id == "org.vsockns1.manage-leases" || action.id == "org.vsockns1.manage-global-leases") &&
+        action.lookup("namespace") == "hp-n1" && action.lookup("verb") == "acquire" &&
+        action.lookup("owner") != "" && action.lookup("mode") == "global" && action.lookup("space") == "host")
         return polkit.Result.YES;
     return polkit.Result.NOT_HANDLED;
 });

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -465,7 +466,7 @@ static void test_bound_exit(void **state)
     assert_int_equal(manager_acquire_lease(m, &req, &l, NULL), 0);
     manager_bound_process_exited(m, l);
     assert_int_equal(manager_release_lease(m, "a", 95, 0, NULL), 0);
-    assert_int_equal(acquire(m, "a", 95, "libvirt:other", NULL, false, NULL), 95);
+    assert_int_equal(acquire(m, "a", 95, "other", NULL, false, NULL), 95);
     unsigned retaken = fd_events[LEASE_FD_RETAKEN];
     settle(m);
     assert_int_equal(fd_events[LEASE_FD_RETAKEN], retaken);
@@ -498,7 +499,10 @@ static void test_check_leases(void **state)
     assert_int_equal(checked, 5);
     assert_int_equal(retaken, 0);
     kernel.all_busy = false; /* every one found free: moved */
+    /* The old device marked (O_NONBLOCK is its open file's, not the fd
+     * number's, which the fresh device may reuse). */
     int old_fd = manager_find_lease(m, "a", 102)->fd;
+    assert_int_equal(fcntl(old_fd, F_SETFL, O_NONBLOCK), 0);
     manager_check_leases(m, "a", 2, &checked, &retaken); /* bounded: 2 per call */
     assert_int_equal(checked, 2);
     assert_int_equal(retaken, 2);
@@ -507,7 +511,9 @@ static void test_check_leases(void **state)
     manager_check_leases(m, "a", 2, &checked, &retaken); /* the last one of the round */
     assert_int_equal(checked, 1);
     assert_int_equal(fd_events[LEASE_FD_RETAKEN], 5);
-    assert_true(manager_find_lease(m, "a", 102)->fd != old_fd || fcntl(old_fd, F_GETFD) >= 0);
+    int new_fd = manager_find_lease(m, "a", 102)->fd;
+    assert_true(new_fd >= 0);
+    assert_int_equal(fcntl(new_fd, F_GETFL) & O_NONBLOCK, 0); /* the probe's device, not the old one */
     teardown_manager(m);
 }
 
@@ -552,6 +558,67 @@ static void test_recheck_every_call(void **state)
     teardown_manager(m);
 }
 
+/* A namespace's own quotas count every user but root together. */
+static void test_namespace_quota(void **state)
+{
+    Manager *m = make_manager();
+    ManagerError e = {};
+    assert_int_equal(manager_check_namespace_quota(m, 1000, true, "a", &e), 0); /* none by default */
+    m->leases_per_namespace = 2;
+    acquire(m, "a", 0, "x", NULL, false, NULL); /* as uid 1000 */
+    assert_int_equal(manager_check_namespace_quota(m, 1001, true, "a", &e), 0);
+    acquire(m, "a", 0, "y", NULL, false, NULL);
+    assert_int_equal(manager_check_namespace_quota(m, 1001, true, "a", &e), -EDQUOT); /* another user: the same */
+    assert_int_equal(e.kind, ERROR_QUOTA_EXCEEDED);
+    assert_non_null(strstr(e.message, "LeasesPerNamespace="));
+    assert_int_equal(manager_check_namespace_quota(m, 0, true, "a", &e), 0); /* root: none */
+    assert_int_equal(manager_check_namespace_quota(m, 1001, true, "b", &e), 0);
+    assert_int_equal(manager_check_namespace_quota(m, 1001, true, ".host", &e), 0);
+
+    m->namespaces_per_parent = 1;
+    assert_int_equal(manager_check_namespace_quota(m, 1000, false, "a", &e), 0);
+    Namespace *child = namespace_new(&(Namespace) { .mode = VSOCK_MODE_LOCAL, .g2h_fallback = -1, .fd = -1,
+                                                    .uid = 1000 });
+    assert_non_null(child);
+    snprintf(child->name, sizeof(child->name), "a-child");
+    snprintf(child->parent, sizeof(child->parent), "a");
+    assert_int_equal(ns_table_add(&m->namespaces, child), 0);
+    assert_int_equal(manager_check_namespace_quota(m, 1002, false, "a", &e), -EDQUOT);
+    assert_non_null(strstr(e.message, "NamespacesPerParent="));
+    assert_int_equal(manager_check_namespace_quota(m, 1002, false, "", &e), 0); /* the host's: none */
+    teardown_manager(m);
+}
+
+static void ignore_released(void *userdata, const char *space, uint32_t cid, uint64_t retake)
+{
+}
+
+/* A device that holds no lease (a probe, one whose CID could not be set)
+ * is closed, in both modes, with or without a loop; with one, by the
+ * closing thread. A pipe's write end stands in for it: its close is seen
+ * as POLLHUP on the read end. */
+static void test_discard(void **state)
+{
+    for (int mode = LEASE_FDS_BY_HAND; mode <= LEASE_FDS_FD_STORE; mode++) {
+        sd_event *event = NULL;
+        LeaseFds *f = NULL;
+        assert_int_equal(sd_event_new(&event), 0);
+        assert_int_equal(lease_fds_new(event, (LeaseFdsMode) mode, ignore_released, NULL, &f), 0);
+        for (int with_fds = 0; with_fds < 2; with_fds++) {
+            int p[2];
+            assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+            lease_fds_discard(with_fds ? f : NULL, p[1]);
+            struct pollfd pf = { .fd = p[0], .events = POLLIN };
+            assert_int_equal(poll(&pf, 1, 10000), 1);
+            assert_true(pf.revents & POLLHUP);
+            close(p[0]);
+        }
+        lease_fds_discard(f, -1); /* nothing */
+        lease_fds_free(f);
+        sd_event_unref(event);
+    }
+}
+
 static void test_auto_and_outside(void **state)
 {
     Manager *m = make_manager();
@@ -567,7 +634,7 @@ static void test_auto_and_outside(void **state)
     assert_int_equal(acquire(m, ".host", 4, "p", NULL, true, &err), 0);
     assert_int_equal(err, ERROR_CID_IN_USE);
     /* Advisory: records a CID someone else holds, without the kernel. */
-    assert_int_equal(acquire(m, ".host", 4, "libvirt:vm", NULL, false, &err), 4);
+    assert_int_equal(acquire(m, ".host", 4, "recorded-vm", NULL, false, &err), 4);
     assert_int_equal(acquire(m, "a", 0, "p", NULL, true, &err), 3); /* other space: all free */
 
     /* The outside holder of 5 goes away: a recheck frees it, 4 stays ours. */
@@ -651,7 +718,13 @@ static void test_validation(void **state)
     long_owner[sizeof(long_owner) - 1] = '\0';
     assert_int_equal(acquire(m, "a", 0, long_owner, NULL, true, &err), 0);
     assert_int_equal(err, ERROR_INVALID_OWNER);
+    /* The libvirt hook's labels are root's (acquire() asks as uid 1000). */
+    assert_int_equal(acquire(m, "a", 0, "libvirt:1b4e28ba-2fa1-11d2-883f-0016d3cca427:vm", NULL, false, &err), 0);
+    assert_int_equal(err, ERROR_INVALID_OWNER);
     assert_int_equal(m->n_leases, 0);
+    LeaseRequest root = { .ns = "a", .owner = "libvirt:1b4e28ba-2fa1-11d2-883f-0016d3cca427:vm", .uid = 0,
+                          .bind_pidfd = -1 };
+    assert_int_equal(manager_check_lease_request(m, &root, NULL), 0);
     m->leases_max = 1;
     assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), 3);
     assert_int_equal(acquire(m, "a", 0, "x", NULL, true, &err), 0);
@@ -752,6 +825,8 @@ int main(void)
         cmocka_unit_test(test_check_leases),
         cmocka_unit_test(test_held_outside_bound),
         cmocka_unit_test(test_recheck_every_call),
+        cmocka_unit_test(test_discard),
+        cmocka_unit_test(test_namespace_quota),
         cmocka_unit_test(test_strategies), cmocka_unit_test(test_validation),
         cmocka_unit_test(test_release),    cmocka_unit_test(test_reconcile),
     };

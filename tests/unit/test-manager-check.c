@@ -136,6 +136,30 @@ static void test_limit(void **state)
     manager_free(m);
 }
 
+/* AttachableUnits=: NAMESPACE:GLOB words, on one line or several; a word
+ * that is not one is skipped, the others still count. */
+static void test_attachable_units(void **state)
+{
+    Manager *m = make_manager(KERNEL_SUPPORT_NAMESPACES);
+    assert_false(manager_unit_attachable(m, "t1", "web.service"));
+    static const char conf[] = "AttachableUnits=t1:web-*.service t1:db.socket\n"
+                               "AttachableUnits=t2:* bad-word .host:x.service t3:semi;colon.service\n";
+    FILE *f = fmemopen((void *) conf, strlen(conf), "r");
+    assert_non_null(f);
+    manager_config_parse(m, f);
+    fclose(f);
+    assert_true(manager_unit_attachable(m, "t1", "web-1.service"));
+    assert_true(manager_unit_attachable(m, "t1", "db.socket"));
+    assert_false(manager_unit_attachable(m, "t1", "db.service"));
+    assert_false(manager_unit_attachable(m, "t1", "sshd.service"));
+    assert_false(manager_unit_attachable(m, "t3", "web-1.service"));
+    assert_true(manager_unit_attachable(m, "t2", "anything.service"));
+    assert_false(manager_unit_attachable(m, ".host", "x.service"));
+    assert_false(manager_unit_attachable(m, "t3", "semi;colon.service"));
+    assert_int_equal(m->n_attachable, 3);
+    manager_free(m);
+}
+
 int main(void)
 {
     if (!mkdtemp(netns_dir))
@@ -146,6 +170,7 @@ int main(void)
         cmocka_unit_test(test_locked_parent),
         cmocka_unit_test(test_old_kernel),
         cmocka_unit_test(test_limit),
+        cmocka_unit_test(test_attachable_units),
     };
     int r = cmocka_run_group_tests_name("manager_check_create", tests, NULL, NULL);
     rmdir(netns_dir);

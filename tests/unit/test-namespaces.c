@@ -419,7 +419,7 @@ static void test_job_real(void **state)
     assert_int_equal(access(pin, F_OK), -1);
     j = netns_job_free(j);
     assert_int_equal(kill(pids[0], 0), -1); /* killed and reaped */
-    ns_workers_set_timeout(w, NETNS_HELPER_TIMEOUT_MS_DEFAULT);
+    ns_workers_set_timeout(w, NS_WORKER_TIMEOUT_MS_DEFAULT);
 
     /* A fresh worker serves the next; a step that fails on its own (here:
      * the "parent" is no namespace) leaves nothing. */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
+#include <linux/sockios.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include <cmocka.h>
 
 #include "core/ns-worker.h"
+#include "core/vhost.h"
 #include "children.h"
 
 /* Linked with --wrap=sendmsg: fail_sends (an errno) makes our sends fail. */
@@ -250,8 +252,8 @@ static void test_make(void **state)
  * stderr, its socket and its way home. */
 static void test_no_fd_of_ours(void **state)
 {
+    int ours = eventfd(0, EFD_CLOEXEC); /* before the first worker is forked */
     Pool p = pool_new();
-    int ours = eventfd(0, EFD_CLOEXEC);
     Answers got = {};
     submit_read(&p, &got, 0);
     submit_read(&p, &got, 0);
@@ -345,6 +347,53 @@ static void test_run_sync(void **state)
     assert_int_equal(test_children(pids, 2), 0);
 }
 
+/* The inode of the network namespace fd is in (a namespace fd itself, or
+ * a socket's: SIOCGSKNS). */
+static uint64_t netns_ino_of(int fd, bool socket)
+{
+    int ns = socket ? ioctl(fd, SIOCGSKNS) : dup(fd);
+    assert_true(ns >= 0);
+    struct stat st;
+    assert_int_equal(fstat(ns, &st), 0);
+    close(ns);
+    return st.st_ino;
+}
+
+/* A file opened and a socket made inside a namespace belong to it, not to
+ * ours: the worker joined it (vhost.h's netns_open_file, netns_socket). */
+static void test_open_and_socket_inside(void **state)
+{
+    if (geteuid() != 0)
+        skip(); /* a new namespace needs root */
+    NsWorkers *w;
+    assert_int_equal(ns_workers_new(&w), 0);
+    int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    NsRequest q = ns_request(NS_OP_MAKE, -1);
+    NsAnswer a;
+    assert_int_equal(ns_workers_run(w, &q, 0, &a), 0);
+    int made = a.fd;
+    assert_true(made >= 0);
+    assert_true(netns_ino_of(made, false) != netns_ino_of(self, false));
+
+    int fd = netns_open_file(w, made, "/proc/self/ns/net", O_RDONLY);
+    assert_true(fd >= 0);
+    assert_true(netns_ino_of(fd, false) == netns_ino_of(made, false));
+    close(fd);
+    int sock = netns_socket(w, made, AF_UNIX, SOCK_DGRAM, 0);
+    assert_true(sock >= 0);
+    assert_true(netns_ino_of(sock, true) == netns_ino_of(made, false));
+    close(sock);
+    /* Our own namespace (-1) needs no worker, and is ours. */
+    sock = netns_socket(w, -1, AF_UNIX, SOCK_DGRAM, 0);
+    assert_true(sock >= 0);
+    assert_true(netns_ino_of(sock, true) == netns_ino_of(self, false));
+    close(sock);
+    assert_int_equal(netns_open_file(w, made, "/nonexistent", O_RDONLY), -ENOENT);
+    close(made);
+    close(self);
+    ns_workers_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_send_fails),
         cmocka_unit_test(test_cancel_and_stop),
         cmocka_unit_test(test_run_sync),
+        cmocka_unit_test(test_open_and_socket_inside),
     };
     return cmocka_run_group_tests_name("namespace workers", tests, NULL, NULL);
 }

@@ -5,7 +5,9 @@
  * actions asked one after the other for one method call, the answers kept
  * until the last is in; a denial ends it at once; an answer about details
  * that changed before the call came back is not used, polkit is asked
- * anew, a bounded number of times.
+ * anew, a bounded number of times; questions out at once are capped per
+ * uid (interactive ones apart) and in all; a question that times out is
+ * cancelled in polkit by its cancellation id.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,11 +33,15 @@ typedef struct Question {
     sd_bus_message *call;
     char action[64];
     char owner[64]; /* the "owner" detail */
+    char cancel_id[64];
+    bool interactive;
 } Question;
 
 typedef struct Authority {
     Question asked[16];
     size_t n;
+    char cancelled[4][64]; /* CancelCheckAuthorization's ids, in order */
+    size_t n_cancelled;
 } Authority;
 
 static int method_check_authorization(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -52,12 +58,29 @@ static int method_check_authorization(sd_bus_message *m, void *userdata, sd_bus_
     while (sd_bus_message_read(m, "{ss}", &key, &value) > 0)
         if (streq(key, "owner"))
             snprintf(q->owner, sizeof(q->owner), "%s", value);
+    assert_true(sd_bus_message_exit_container(m) >= 0);
+    uint32_t flags;
+    const char *cancel_id;
+    assert_true(sd_bus_message_read(m, "us", &flags, &cancel_id) >= 0);
+    q->interactive = flags & 1;
+    snprintf(q->cancel_id, sizeof(q->cancel_id), "%s", cancel_id);
     return 1;
+}
+
+static int method_cancel_check_authorization(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    Authority *a = userdata;
+    const char *id;
+    assert_true(sd_bus_message_read(m, "s", &id) >= 0);
+    assert_true(a->n_cancelled < ELEMENTSOF(a->cancelled));
+    snprintf(a->cancelled[a->n_cancelled++], sizeof(a->cancelled[0]), "%s", id);
+    return sd_bus_reply_method_return(m, "");
 }
 
 static const sd_bus_vtable authority_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_METHOD("CheckAuthorization", "(sa{sv})sa{ss}us", "(bba{ss})", method_check_authorization, 0),
+    SD_BUS_METHOD("CancelCheckAuthorization", "s", "", method_cancel_check_authorization, 0),
     SD_BUS_VTABLE_END,
 };
 
@@ -74,7 +97,7 @@ static int method_guarded(sd_bus_message *m, void *userdata, sd_bus_error *error
     Daemon *d = userdata;
     d->handled++;
     const char *details[] = { "owner", d->owner, NULL };
-    const PolkitAsk asks[] = { { ACTION_A, details }, { ACTION_B, details } };
+    const PolkitAsk asks[] = { { ACTION_A, details, NULL }, { ACTION_B, details, NULL } };
     int r = polkit_check_all(d->polkit, m, asks, ELEMENTSOF(asks), error);
     if (r <= 0)
         return r < 0 ? r : 1;
@@ -87,12 +110,19 @@ static const sd_bus_vtable test_vtable[] = {
     SD_BUS_VTABLE_END,
 };
 
+/* One call of Guarded and its reply. */
+typedef struct Call {
+    sd_bus_message *reply;
+    bool answered;
+} Call;
+
 typedef struct Test {
     BusPair p;
     Authority a;
     Daemon d;
-    sd_bus_message *reply;
+    sd_bus_message *reply; /* the first call's */
     bool answered;
+    Call more[8];          /* calls made by call_guarded() */
 } Test;
 
 static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
@@ -103,17 +133,44 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
     return 0;
 }
 
-static void start(Test *t)
+static int on_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    Call *c = userdata;
+    c->reply = sd_bus_message_ref(reply);
+    c->answered = true;
+    return 0;
+}
+
+/* Another call of Guarded, interactive or not; its reply in *c. */
+static void call_guarded(Test *t, Call *c, bool interactive)
+{
+    sd_bus_message *call = NULL;
+    assert_true(sd_bus_message_new_method_call(t->p.peer, &call, NULL, "/test", "org.vsockns1.Test", "Guarded") >= 0);
+    assert_true(sd_bus_message_set_allow_interactive_authorization(call, interactive) >= 0);
+    assert_true(sd_bus_call_async(t->p.peer, NULL, call, on_call_reply, c, 0) >= 0);
+    sd_bus_message_unref(call);
+}
+
+/* Sets up the pair; with first, makes the first call (non-interactive). */
+static void start_with(Test *t, const PolkitLimits *limits, bool first)
 {
     *t = (Test) { .d = { .owner = "alice" } };
     t->d.polkit = polkit_registry_new();
     assert_non_null(t->d.polkit);
+    if (limits)
+        polkit_registry_set_limits(t->d.polkit, limits);
     bus_pair_open(&t->p, CALLER);
     assert_true(sd_bus_add_object_vtable(t->p.daemon, NULL, "/test", "org.vsockns1.Test", test_vtable, &t->d) >= 0);
     assert_true(sd_bus_add_object_vtable(t->p.peer, NULL, "/org/freedesktop/PolicyKit1/Authority",
                                          "org.freedesktop.PolicyKit1.Authority", authority_vtable, &t->a) >= 0);
-    assert_true(sd_bus_call_method_async(t->p.peer, NULL, NULL, "/test", "org.vsockns1.Test", "Guarded", on_reply, t,
-                                         NULL) >= 0);
+    if (first)
+        assert_true(sd_bus_call_method_async(t->p.peer, NULL, NULL, "/test", "org.vsockns1.Test", "Guarded", on_reply,
+                                             t, NULL) >= 0);
+}
+
+static void start(Test *t)
+{
+    start_with(t, NULL, true);
 }
 
 /* Waits until the authority has been asked n questions in all. */
@@ -135,6 +192,8 @@ static void finish_test(Test *t)
 {
     for (size_t i = 0; i < t->a.n; i++)
         sd_bus_message_unref(t->a.asked[i].call);
+    for (size_t i = 0; i < ELEMENTSOF(t->more); i++)
+        sd_bus_message_unref(t->more[i].reply);
     sd_bus_message_unref(t->reply);
     polkit_registry_free(t->d.polkit);
     bus_pair_close(&t->p);
@@ -231,6 +290,111 @@ static void test_changing_details_bounded(void **state)
     finish_test(&t);
 }
 
+static bool refused_for_limits(const Call *c, const char *what)
+{
+    return c->answered && sd_bus_message_is_method_error(c->reply, SD_BUS_ERROR_LIMITS_EXCEEDED) &&
+           strstr(sd_bus_message_get_error(c->reply)->message, what);
+}
+
+static void run_until_answered(Test *t, Call *c)
+{
+    assert_true(bus_pair_run_until(&t->p, &c->answered, TIMEOUT_USEC));
+}
+
+/* The default caps: 4 questions out per uid; the fifth call is refused
+ * at once, and a freed slot is taken again. */
+static void test_per_uid_cap(void **state)
+{
+    Test t;
+    start_with(&t, NULL, false);
+    for (unsigned i = 0; i < 5; i++)
+        call_guarded(&t, &t.more[i], false);
+    run_until_answered(&t, &t.more[4]);
+    assert_true(wait_questions(&t, 4));
+    assert_int_equal(t.a.n, 4);
+    assert_true(refused_for_limits(&t.more[4], "has reached its limit of 4 open authorization questions"));
+    for (unsigned i = 0; i < 4; i++)
+        assert_false(t.more[i].answered);
+    /* A no for the first call frees its slot: the next call is asked. */
+    assert_true(sd_bus_reply_method_return(t.a.asked[0].call, "(bba{ss})", 0, 0, 0) >= 0);
+    assert_true(sd_bus_flush(t.p.peer) >= 0);
+    run_until_answered(&t, &t.more[0]);
+    call_guarded(&t, &t.more[5], false);
+    assert_true(wait_questions(&t, 5));
+    assert_false(t.more[5].answered);
+    finish_test(&t);
+}
+
+/* One interactive question per uid: the second is refused, while a
+ * non-interactive call of the same uid is still asked. */
+static void test_interactive_per_uid(void **state)
+{
+    Test t;
+    start_with(&t, NULL, false);
+    call_guarded(&t, &t.more[0], true);
+    assert_true(wait_questions(&t, 1));
+    assert_true(t.a.asked[0].interactive);
+    call_guarded(&t, &t.more[1], true);
+    run_until_answered(&t, &t.more[1]);
+    assert_true(refused_for_limits(&t.more[1], "limit of 1 open interactive authorization questions"));
+    call_guarded(&t, &t.more[2], false);
+    assert_true(wait_questions(&t, 2));
+    assert_false(t.a.asked[1].interactive);
+    assert_false(t.more[0].answered);
+    assert_false(t.more[2].answered);
+    finish_test(&t);
+}
+
+/* The caps in all, with room per uid: interactive questions cannot take
+ * the slots kept for the others. */
+static void test_total_caps(void **state)
+{
+    const PolkitLimits limits = { .timeout_usec = TIMEOUT_USEC, .interactive_timeout_usec = TIMEOUT_USEC,
+                                  .out = 3, .interactive = 2, .per_uid = 10, .interactive_per_uid = 10 };
+    Test t;
+    start_with(&t, &limits, false);
+    for (unsigned i = 0; i < 3; i++)
+        call_guarded(&t, &t.more[i], true);
+    run_until_answered(&t, &t.more[2]);
+    assert_true(refused_for_limits(&t.more[2], "2 interactive authorization questions are open"));
+    call_guarded(&t, &t.more[3], false);
+    assert_true(wait_questions(&t, 3));
+    call_guarded(&t, &t.more[4], false);
+    run_until_answered(&t, &t.more[4]);
+    assert_true(refused_for_limits(&t.more[4], "3 authorization questions are open"));
+    assert_int_equal(t.a.n, 3);
+    finish_test(&t);
+}
+
+/* A question polkit does not answer in time is denied, and cancelled in
+ * polkit under the id it was asked with. */
+static void test_timeout_cancels(void **state)
+{
+    const PolkitLimits limits = { .timeout_usec = 200000, .interactive_timeout_usec = 200000,
+                                  .out = 4, .interactive = 4, .per_uid = 4, .interactive_per_uid = 4 };
+    Test t;
+    start_with(&t, &limits, false);
+    call_guarded(&t, &t.more[0], false);
+    call_guarded(&t, &t.more[1], true);
+    run_until_answered(&t, &t.more[0]);
+    run_until_answered(&t, &t.more[1]);
+    for (unsigned i = 0; i < 2; i++) {
+        assert_true(sd_bus_message_is_method_error(t.more[i].reply, BUS_ERROR_ACCESS_DENIED));
+        assert_non_null(strstr(sd_bus_message_get_error(t.more[i].reply)->message, "polkit could not be asked"));
+    }
+    for (unsigned i = 0; t.a.n_cancelled < 2 && i < 100; i++)
+        bus_pair_run_for(&t.p, 10000);
+    assert_int_equal(t.a.n, 2);
+    assert_int_equal(t.a.n_cancelled, 2);
+    assert_true(t.a.asked[0].cancel_id[0] != '\0');
+    assert_string_not_equal(t.a.asked[0].cancel_id, t.a.asked[1].cancel_id);
+    for (unsigned i = 0; i < 2; i++)
+        assert_true(streq(t.a.cancelled[i], t.a.asked[0].cancel_id) ||
+                    streq(t.a.cancelled[i], t.a.asked[1].cancel_id));
+    assert_string_not_equal(t.a.cancelled[0], t.a.cancelled[1]);
+    finish_test(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +403,10 @@ int main(void)
         cmocka_unit_test(test_first_denied),
         cmocka_unit_test(test_changed_details_asked_again),
         cmocka_unit_test(test_changing_details_bounded),
+        cmocka_unit_test(test_per_uid_cap),
+        cmocka_unit_test(test_interactive_per_uid),
+        cmocka_unit_test(test_total_caps),
+        cmocka_unit_test(test_timeout_cancels),
     };
     return cmocka_run_group_tests_name("polkit", tests, NULL, NULL);
 }

@@ -9,7 +9,7 @@
 # the others wait their turn. A stop of vsocknsd in the middle of a creation
 # answers the caller and leaves nothing either.
 #
-# The deadline is the test's own (--helper-timeout, faults build only): long
+# The deadline is the test's own (--worker-timeout, faults build only): long
 # enough that the steps which must come before it fit on a machine twice as
 # slow as usual, where the default 10 s did not.
 . "$(dirname "$0")/../daemon-lib.sh"
@@ -17,7 +17,7 @@
 deadline=25
 call_timeout=$((3 * deadline)) # the stalled calls are answered at the deadline
 # At debug level vsocknsd logs each creation that waits for its turn.
-use_faults_build --log-level=debug --helper-timeout=$deadline
+use_faults_build --log-level=debug --worker-timeout=$deadline
 main_pid() { systemctl show -P MainPID vsocknsd; }
 # A user the shipped example rules let create ("vsockns" group), with a
 # quota of 2 namespaces (used with 8 creations stalled, below).

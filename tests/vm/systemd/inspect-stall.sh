@@ -6,7 +6,8 @@
 # gets LimitReached at once and starts nothing; each stalled check is
 # answered with the named KernelError at its 20 s deadline, its worker
 # killed and reaped (no zombie); and a check after that works, on a fresh
-# worker.
+# worker. One non-root user (allowed by a polkit rule) may have 2 of the 8
+# at once: its third is refused at once, and root's still fit.
 . "$(dirname "$0")/../daemon-lib.sh"
 
 use_faults_build
@@ -14,26 +15,55 @@ main_pid() { systemctl show -P MainPID vsocknsd; }
 # Workers serving a request name themselves vsockns-busy (ns-worker.h).
 probers() { pgrep -c -P "$(main_pid)" -x vsockns-busy || true; }
 zombies() { ps -o stat= --ppid "$(main_pid)" | grep -c '^Z' || true; }
-# A check with a timeout above the daemon's 20 s deadline.
+# A check with a timeout above the daemon's 20 s deadline; "as USER" first
+# makes it USER's.
 check_call() {
-    gdbus call --system --timeout 90 --dest org.vsockns1 --object-path /org/vsockns1 \
+    local as=()
+    [[ $1 == as ]] && { as=(runuser -u "$2" --); shift 2; }
+    "${as[@]}" gdbus call --system --timeout 90 --dest org.vsockns1 --object-path /org/vsockns1 \
         --method org.vsockns1.Manager.CheckIsolation "$1" "@a{sv} {}" 2>&1
 }
 
 create is-a local
 dir=$(mktemp -d)
 defer "rm -rf $dir"
+useradd -M -N is-user
+defer "userdel is-user"
+cat >/etc/polkit-1/rules.d/60-is-user.rules <<'RULES'
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.vsockns1.manage-namespaces" && subject.user == "is-user")
+        return polkit.Result.YES;
+});
+RULES
+defer "rm -f /etc/polkit-1/rules.d/60-is-user.rules"
+# polkitd reads a new rules file a moment after it appears.
+for _ in $(seq 30); do
+    check_call as is-user is-a | grep_q "'local'" && break
+    sleep 1
+done
+expect_eq "is-user may check (its rule is read)" yes "$(check_call as is-user is-a | grep_q "'local'" && echo yes)"
 
-for i in $(seq 8); do
+# stalled_check [as USER] NAME: a check whose probe stalls, in the background.
+pids=()
+stalled_check() {
     echo isolation-probe-stall >/run/vsockns-fault
-    check_call is-a >"$dir/c$i" &
+    check_call "$@" >"$dir/c$((${#pids[@]} + 1))" &
     pids+=($!)
     for _ in $(seq 300); do
         [[ -e /run/vsockns-fault ]] || break
         sleep 0.1
     done
+}
+stalled_check as is-user is-a
+stalled_check as is-user is-a
+expect_eq "is-user has 2 probers stalled" 2 "$(probers)"
+out=$(check_call as is-user is-a)
+expect_eq "is-user's third check is refused at once (2 per user)" yes \
+    "$([[ $out == *"org.vsockns1.Error.LimitReached: uid $(id -u is-user) has 2 isolation checks under way"* ]] && echo yes || echo "no: $out")"
+for i in $(seq 6); do
+    stalled_check is-a
 done
-expect_eq "8 probers stalled" 8 "$(probers)"
+expect_eq "8 probers stalled (root's fit beside is-user's)" 8 "$(probers)"
 out=$(check_call is-a)
 expect_eq "a ninth check is refused at once with LimitReached" yes \
     "$([[ $out == *"org.vsockns1.Error.LimitReached: 8 isolation checks are under way"* ]] && echo yes || echo "no: $out")"

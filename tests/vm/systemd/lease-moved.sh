@@ -58,9 +58,21 @@ for _ in $(seq 100); do grep -q MOVED "$out" && break; sleep 0.1; done
 exec 6>&- # the mover exits, the shell closes its copy and waits on fifo2
 for _ in $(seq 100); do grep -q CLOSED "$out" && break; sleep 0.1; done
 expect_eq "moved to 81, the holder's copy closed" "MOVED CLOSED" "$(paste -sd' ' "$out")"
-expect_eq "CID 81 held by vsockns's copies of the moved device" EADDRINUSE "$(cid_probe lmv 81)"
-expect_eq "check-leases takes 80 back" "1 reserved CIDs checked, 1 taken back after being moved away." \
-    "$($ctl check-leases lmv)"
+# vsocknsd's own check, every minute, may take 80 back at any moment, as
+# CheckLeases does: either way it happens once, and 81 is then free. A
+# probe of 81 counts only if that had not happened yet.
+retakes() { journalctl -u vsocknsd -b | grep -c 'CID 80 in lmv .* was no longer held' || true; }
+probe81=$(cid_probe lmv 81)
+if [[ $(retakes) == 0 ]]; then
+    expect_eq "CID 81 held by vsockns's copies of the moved device" EADDRINUSE "$probe81"
+else
+    echo "skipped: CID 81 held before the take-back (the minute's check took 80 back first)"
+fi
+out=$($ctl check-leases lmv)
+expect_eq "check-leases" yes \
+    "$([[ $out == "1 reserved CIDs checked, "[01]" taken back after being moved away." ]] && echo yes || echo "no: $out")"
+for _ in $(seq 50); do [[ $(retakes) == 1 ]] && break; sleep 0.1; done
+expect_eq "CID 80 taken back once (journal)" 1 "$(retakes)"
 for _ in $(seq 50); do [[ $(cid_probe lmv 81) == OK ]] && break; sleep 0.1; done
 expect_eq "CID 81 free once 80 is taken back (the fd store let go by itself)" OK "$(cid_probe lmv 81)"
 expect_eq "CID 80 held again" EADDRINUSE "$(cid_probe lmv 80)"

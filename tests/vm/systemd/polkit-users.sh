@@ -9,9 +9,10 @@
 
 for g in vsockns vsockns-tenant1; do groupadd -f "$g"; done
 useradd -M -N pk-plain; useradd -M -N -G vsockns pk-ops; useradd -M -N -G vsockns-tenant1 pk-tenant
+useradd -M -N -G vsockns-tenant1 pk-tenant-b
 install -m 0644 /usr/share/doc/vsockns/examples/50-vsockns-example.rules /etc/polkit-1/rules.d/
 mkdir -p /etc/vsockns
-printf 'NamespacesPerUser=2\nLeasesPerUser=3\n' >/etc/vsockns/vsocknsd.conf
+printf 'NamespacesPerUser=2\nLeasesPerUser=3\nLeasesPerNamespace=4\n' >/etc/vsockns/vsocknsd.conf
 defer "rm -f /etc/vsockns/vsocknsd.conf /etc/polkit-1/rules.d/50-vsockns-example.rules"
 systemctl restart vsocknsd polkit
 
@@ -64,18 +65,66 @@ out=$(as pk-tenant AcquireLease susa{sv} tenant1 0 vm4 1 HandOut b false)
 expect_eq "pk-tenant: quota" yes "$([[ $out == *"already has 3 leases, its quota (LeasesPerUser="* ]] && echo yes || echo "no: $out")"
 cid=$($ctl leases --json tenant1 | tr -d ' \n' | grep -o '"cid":[0-9]*,"owner":"vm1"' | grep -o '[0-9]*' | head -1)
 expect_eq "pk-tenant releases its own lease" "" "$(as pk-tenant ReleaseLease su tenant1 "$cid")"
+# A tenant is a group: its members share tenant1's own quota
+# (LeasesPerNamespace=4, users but root), whatever each one's is.
+for i in 1 2; do
+    out=$(as pk-tenant-b AcquireLease susa{sv} tenant1 0 "b$i" 1 HandOut b false)
+    expect_eq "pk-tenant-b: lease $i in tenant1" yes "$([[ $out == 'uh '* ]] && echo yes || echo "no: $out")"
+done
+out=$(as pk-tenant-b AcquireLease susa{sv} tenant1 0 b3 1 HandOut b false)
+expect_eq "pk-tenant-b: tenant1's own quota" yes \
+    "$([[ $out == *"Namespace 'tenant1' already has 4 leases of users other than root, its quota (LeasesPerNamespace="* ]] && echo yes || echo "no: $out")"
+for o in b1 b2; do
+    cid=$($ctl leases --json tenant1 | tr -d ' \n' | grep -o "\"cid\":[0-9]*,\"owner\":\"$o\"" | grep -o '[0-9]*' | head -1)
+    expect_eq "pk-tenant-b releases $o" "" "$(as pk-tenant-b ReleaseLease su tenant1 "$cid")"
+done
 # A handed-out device is bound to a process of the caller's only.
 out=$(as pk-tenant AcquireLease susa{sv} tenant1 0 vm 1 BindPID u 1)
 expect_eq "pk-tenant cannot bind a lease to PID 1" yes \
     "$([[ $out == *"is not yours"* ]] && echo yes || echo "no: $out")"
+# The libvirt hook's labels are root's: the hook matches its leases by them.
+out=$(as pk-tenant AcquireLease susa{sv} tenant1 0 "libvirt:1b4e28ba-2fa1-11d2-883f-0016d3cca427:web" 1 HandOut b false)
+expect_eq "pk-tenant cannot lease under a libvirt: label" yes \
+    "$([[ $out == *"labels beginning 'libvirt:' are the libvirt hook's"* ]] && echo yes || echo "no: $out")"
+
+# The host's CID space: a rule granting manage-leases in a global
+# namespace does not reach it; manage-global-leases is asked too.
+create pk-glob global
+cat >/etc/polkit-1/rules.d/60-pk-glob.rules <<'RULES'
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.vsockns1.manage-leases" && action.lookup("namespace") == "pk-glob" &&
+        action.lookup("space") == "host" && subject.user == "pk-tenant")
+        return polkit.Result.YES;
+});
+RULES
+defer "rm -f /etc/polkit-1/rules.d/60-pk-glob.rules"
+# polkitd reads a new rules file a moment after it appears.
+for _ in $(seq 30); do
+    out=$(as pk-tenant AcquireLease susa{sv} pk-glob 0 vm 0)
+    [[ $out == *"org.vsockns1.manage-global-leases"* ]] && break
+    sleep 1
+done
+expect_eq "pk-tenant: a lease in a global namespace needs manage-global-leases" yes \
+    "$([[ $out == *"Not authorized for org.vsockns1.manage-global-leases"* ]] && echo yes || echo "no: $out")"
+out=$(as pk-tenant AcquireLease susa{sv} .host 0 vm 0)
+expect_eq "pk-tenant: and so does one in .host" yes "$(denied "$out")"
+expect_eq "pk-tenant: nothing leased in the host's space" "" "$($ctl leases --json pk-glob | grep -o '"owner"')"
 
 # The vsockns group may do everything, within its quota.
 expect_eq "pk-ops creates ops1" yes "$([[ $(as pk-ops CreateNamespace ssa{sv} ops1 local 0) == o* ]] && echo yes)"
 expect_eq "pk-ops creates ops2" yes "$([[ $(as pk-ops CreateNamespace ssa{sv} ops2 global 0) == o* ]] && echo yes)"
 out=$(as pk-ops CreateNamespace ssa{sv} ops3 local 0)
 expect_eq "pk-ops: namespace quota" yes "$([[ $out == *"already has 2 namespaces"* ]] && echo yes || echo "no: $out")"
+# Binding is the lease user's own (or root's): manage-foreign-leases
+# releases other users' leases, it does not bind them, and polkit is not
+# asked.
+out=$(as pk-ops BindLease sua{sv} tenant1 "$root_cid" 1 BindPID u $$)
+expect_eq "pk-ops cannot bind root's lease" yes \
+    "$([[ $out == *"only that user or root may bind it"* ]] && echo yes || echo "no: $out")"
 expect_eq "pk-ops releases root's lease (manage-foreign-leases)" "" "$(as pk-ops ReleaseLease su tenant1 "$root_cid")"
 expect_eq "pk-ops deletes ops1" "" "$(as pk-ops DeleteNamespace sb ops1 false)"
+out=$(as pk-ops AcquireLease susa{sv} pk-glob 0 vm 1 HandOut b false)
+expect_eq "pk-ops leases in a global namespace (both actions granted)" yes "$([[ $out == 'uh '* ]] && echo yes || echo "no: $out")"
 
 # Force is foreign: a user granted manage-namespaces (and manage-leases) for
 # one namespace only may not end root's lease there with a forced delete;
@@ -145,6 +194,49 @@ expect_eq "terminal, admin password: asked and authorized" yes \
     "$([[ $out == *"AUTHENTICATION COMPLETE"* && $out == *"Created local namespace 'pk-term-b'"* ]] && echo yes || echo "no: $out")"
 expect_eq "terminal: the namespace exists" local "$($ctl show --json pk-term-b | grep -o '"mode":"[^"]*"' | cut -d'"' -f4)"
 $ctl delete pk-term-b >/dev/null
+
+# The stuck agent (finding 1 of the tenant-safety issue): pk-term's own
+# agent never answers (its terminal's input stays open, nobody types), and
+# pk-term sends 300 interactive calls, 60 unanswered at a time: fewer than
+# the fair queue keeps per sender (64) and the bus's pending replies per
+# connection (128), so every refusal comes from vsocknsd's polkit caps and
+# none is lost to the other two. One of its questions is out at a time,
+# the other 299 get LimitsExceeded at once, each naming the per-user
+# interactive limit; pk-ops, whom a rule allows, is answered while
+# pk-term's question is still out. When pk-term leaves the bus, vsocknsd
+# cancels its question in polkit. All of it happens well within the 90 s
+# a question may wait.
+flood=$(mktemp) fifo=$(mktemp -u) cancels=$(mktemp)
+mkfifo "$fifo"
+timeout 300 systemd-run --quiet --uid=pk-term --pty -p PAMName=login --wait bash -c "
+    n=\$(mktemp -u); mkfifo \$n
+    pkttyagent --fallback --notify-fd 3 3>\$n &
+    cat \$n >/dev/null; rm -f \$n
+    exec $VSOCKNS_BUILD_ROOT/tests/vm/polkit-flood pk-flood 300 60" <"$fifo" >"$flood" 2>&1 &
+flooder=$!
+exec {w}>"$fifo"
+for _ in $(seq 300); do [[ $(grep -c "^reply " "$flood") -ge 299 ]] && break; sleep 0.2; done
+for _ in $(seq 300); do grep_q "Authenticating as" "$flood" && break; sleep 0.2; done
+expect_eq "stuck agent: 299 of 300 calls answered at once" 299 "$(grep -c "^reply " "$flood")"
+expect_eq "stuck agent: each refused for the per-user limit on interactive questions" 299 \
+    "$(grep -c "^reply [0-9]* org.freedesktop.DBus.Error.LimitsExceeded uid $(id -u pk-term) has reached its limit of 1 open interactive authorization questions" "$flood")"
+expect_eq "stuck agent: one question reached pk-term's agent" yes "$(grep_q "Authenticating as" "$flood" && echo yes)"
+out=$(as pk-ops CreateNamespace ssa{sv} pk-victim local 0)
+expect_eq "stuck agent: pk-ops answered meanwhile" yes "$([[ $out == o* ]] && echo yes || echo "no: $out")"
+expect_eq "stuck agent: pk-term's question still out then" "" "$(grep "all answered" "$flood")"
+stdbuf -oL busctl monitor --match "type='method_call',member='CancelCheckAuthorization'" >"$cancels" 2>&1 &
+monitor=$!
+for _ in $(seq 100); do grep_q "Monitoring bus message stream" "$cancels" && break; sleep 0.1; done
+pkill -u pk-term -x polkit-flood
+for _ in $(seq 300); do grep_q "CancelCheckAuthorization" "$cancels" && break; sleep 0.2; done
+expect_eq "stuck agent: pk-term left the bus, its question cancelled in polkit" yes \
+    "$(grep_q "Member=CancelCheckAuthorization" "$cancels" && echo yes || echo "no: $(cat "$cancels")")"
+kill "$monitor"
+exec {w}>&-
+wait "$flooder"
+expect_eq "stuck agent: nothing made for pk-term" "" "$($ctl list | grep pk-flood)"
+$ctl delete pk-victim >/dev/null
+rm -f "$flood" "$fifo" "$cancels"
 
 # polkitd killed while a check waits for a password: the call is answered
 # (denied), the daemon stays, nothing is made.

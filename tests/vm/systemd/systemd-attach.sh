@@ -35,6 +35,98 @@ expect_eq "detach again: exit 4 (not attached)" 4 "$($ctl detach --runtime at-pr
 expect_error InvalidOption AttachUnit "'bad/unit.service'" at-a false
 expect_error NoSuchNamespace AttachUnit at-probe.service at-nope false
 
+# Attaching is a power of its own (org.vsockns1.attach-units). A tenant
+# that polkit allows for its namespace may attach only the units that
+# vsocknsd.conf lists for it (AttachableUnits=); units the system needs in
+# the host's namespace are refused even to root, by any name; a drop-in
+# vsockns did not write is never replaced; many attaches at once cost fewer
+# systemd Reloads than attaches.
+create at-t local
+useradd -M -N at-tenant
+defer "userdel at-tenant"
+cat >/etc/polkit-1/rules.d/60-at-tenant.rules <<'RULES'
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.vsockns1.attach-units" && subject.user == "at-tenant" &&
+        action.lookup("namespace") == "at-t")
+        return polkit.Result.YES;
+});
+RULES
+mkdir -p /etc/vsockns
+printf 'AttachableUnits=at-t:at-web*.service\n' >/etc/vsockns/vsocknsd.conf
+defer "rm -f /etc/polkit-1/rules.d/60-at-tenant.rules /etc/vsockns/vsocknsd.conf; systemctl restart vsocknsd"
+systemctl restart vsocknsd
+# as_tenant METHOD SIGNATURE ARGS...: a Manager call as at-tenant.
+as_tenant() {
+    runuser -u at-tenant -- busctl --allow-interactive-authorization=no call org.vsockns1 /org/vsockns1 \
+        org.vsockns1.Manager "$@" 2>&1
+}
+probe_unit at-web1 at-t 7104
+out=""
+for _ in $(seq 30); do # polkitd reads a new rules file a moment after it appears
+    out=$(as_tenant AttachUnit ssb at-web1.service at-t true) && break
+    sleep 1
+done
+expect_eq "tenant attaches a listed unit to its namespace" "" "$out"
+expect_eq "its drop-in" yes \
+    "$(grep_q 'NetworkNamespacePath=/run/netns/at-t' /run/systemd/system/at-web1.service.d/50-vsockns.conf && echo yes)"
+expect_eq "journal: the attach, with the unit and the uid" yes \
+    "$(journalctl -b -o verbose MESSAGE_ID=3ab906de2de94240bc2fe78d96821c00 OBJECT_SYSTEMD_UNIT=at-web1.service \
+        UID="$(id -u at-tenant)" NAMESPACE=at-t | grep_q 'joins namespace' && echo yes)"
+expect_eq "journalctl -u shows it" yes "$(journalctl -b -u at-web1.service | grep_q 'now joins namespace' && echo yes)"
+out=$(as_tenant AttachUnit ssb ssh.service at-t true)
+expect_eq "tenant: an unlisted unit refused" yes \
+    "$([[ $out == *"ssh.service is not listed as attachable to namespace 'at-t'"* ]] && echo yes || echo "no: $out")"
+out=$(as_tenant AttachUnit ssb at-web1.service at-a true)
+expect_eq "tenant: a listed unit into another namespace refused" yes \
+    "$([[ $out == *"at-web1.service is not listed as attachable to namespace 'at-a'"* ]] && echo yes || echo "no: $out")"
+out=$(as_tenant AttachUnit ssb dbus.service at-t true)
+expect_eq "tenant: dbus.service refused" yes \
+    "$([[ $out == *"vsockns never moves dbus.service into a namespace"* ]] && echo yes || echo "no: $out")"
+for u in dbus.service vsocknsd.service polkit.service systemd-journald.service serial-getty@ttyS0.service; do
+    out=$(call AttachUnit "$u" at-a true)
+    expect_eq "root: $u refused" yes \
+        "$([[ $out == *"AccessDenied: vsockns never moves $u into a namespace"* ]] && echo yes || echo "no: $out")"
+done
+# An alias of the bus's unit (a symlink to its unit file): systemd names
+# the unit by both, and the refusal says so.
+ln -s "$(systemctl show -P FragmentPath dbus.service)" /run/systemd/system/at-alias.service
+defer "rm -f /run/systemd/system/at-alias.service; systemctl daemon-reload"
+systemctl daemon-reload
+out=$(call AttachUnit at-alias.service at-a true)
+expect_eq "root: an alias of the bus's unit refused" yes \
+    "$([[ $out == *"AccessDenied: vsockns never moves at-alias.service into a namespace: it is also "*"the system bus"* ]] && echo yes || echo "no: $out")"
+expect_eq "no drop-in for any of them" "" \
+    "$(ls /{run,etc}/systemd/system/{dbus,dbus-broker,vsocknsd,polkit,systemd-journald,serial-getty@ttyS0,ssh,at-alias}.service.d/50-vsockns.conf 2>/dev/null)"
+expect_eq "tenant detaches its unit" "" "$(as_tenant DetachUnit sb at-web1.service true)"
+mkdir -p /run/systemd/system/at-own.service.d
+printf '[Service]\nEnvironment=MINE=1\n' >/run/systemd/system/at-own.service.d/50-vsockns.conf
+defer "rm -rf /run/systemd/system/at-own.service.d"
+expect_error UnitFileError AttachUnit at-own.service at-a true
+expect_eq "a drop-in vsockns did not write stays as it was" "Environment=MINE=1" \
+    "$(grep -v '^\[' /run/systemd/system/at-own.service.d/50-vsockns.conf)"
+# Six attaches at once: the Reloads that vsocknsd asks for are counted on
+# the bus.
+reloads=$(mktemp)
+stdbuf -oL busctl monitor --match "type='method_call',interface='org.freedesktop.systemd1.Manager',member='Reload'" \
+    >"$reloads" 2>&1 &
+monitor=$!
+for _ in $(seq 100); do grep_q "Monitoring bus message stream" "$reloads" && break; sleep 0.1; done
+pids=()
+for i in $(seq 6); do
+    probe_unit "at-many$i" at-a $((7110 + i))
+    call AttachUnit "at-many$i.service" at-a true >/dev/null &
+    pids+=($!)
+done
+wait "${pids[@]}"
+sleep 1
+kill "$monitor"
+n=$(grep -c "Member=Reload" "$reloads")
+echo "six attaches at once: $n systemd Reloads"
+expect_eq "six attaches at once: fewer Reloads than attaches" yes "$([[ $n -ge 1 && $n -lt 6 ]] && echo yes || echo "no: $n")"
+expect_eq "all six attached" 6 "$(ls -d /run/systemd/system/at-many*.service.d | wc -l)"
+for i in $(seq 6); do call DetachUnit "at-many$i.service" true >/dev/null; done
+rm -f "$reloads"
+
 # Declarative: namespaces.d and the generator.
 mkdir -p /etc/vsockns/namespaces.d
 defer "rm -rf /etc/vsockns/namespaces.d; systemctl daemon-reload"

@@ -11,8 +11,6 @@
 #include <stddef.h>
 
 #define ATTACH_DROPIN_NAME "50-vsockns.conf"
-/* What vsockns-generator writes for a unit that namespaces.d attaches. */
-#define ATTACH_GENERATED_DROPIN_NAME "50-vsockns-generated.conf"
 #define ATTACH_DROPIN_MARK "# Written by vsockns"
 
 /* NULL if unit can join a namespace (a .service or .socket unit name of

@@ -39,7 +39,7 @@ typedef struct ManagerConfig {
     char config_file[256];     /* /etc/vsockns/vsocknsd.conf */
     char unit_dir[256];        /* /etc/systemd/system: attach drop-ins */
     char runtime_unit_dir[256]; /* /run/systemd/system: attach --runtime */
-    char generator_dir[256];    /* /run/systemd/generator: vsockns-generator's drop-ins */
+    char generator_dir[256];    /* /run/systemd/generator: vsockns-generator's drop-ins (namespaces.d) */
 } ManagerConfig;
 
 /* A parent namespace the daemon created and whose child_ns_mode it locked. */

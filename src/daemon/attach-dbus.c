@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "bus-errors.h"
 #include "bus-util.h"
@@ -172,11 +171,11 @@ static const char *other_layer_problem(const Manager *m, const char *unit, bool 
                  "runtime %s).", unit, there, other, runtime ? "false" : "true");
         return buf;
     }
-    char generated[PATH_MAX];
-    snprintf(generated, sizeof(generated), "%s/%s.d/%s", m->config.generator_dir, unit, ATTACH_GENERATED_DROPIN_NAME);
-    if (uid != 0 && access(generated, F_OK) == 0) {
-        snprintf(buf, size, "%s joins a namespace that /etc/vsockns/namespaces.d names (%s); only root changes "
-                 "that.", unit, generated);
+    /* vsockns-generator writes the same drop-in there for the units a
+     * namespaces.d file lists. */
+    if (uid != 0 && attach_read(m->config.generator_dir, unit, there, sizeof(there)) > 0 && !streq(there, ns)) {
+        snprintf(buf, size, "%s joins namespace '%s' as /etc/vsockns/namespaces.d says (%s/%s.d/%s); only root "
+                 "moves it elsewhere.", unit, there, m->config.generator_dir, unit, ATTACH_DROPIN_NAME);
         return buf;
     }
     return NULL;

@@ -45,6 +45,7 @@ typedef struct PolkitQuery {
     sd_bus_message *request;   /* the method call to dispatch again */
     sd_bus_slot *slot;         /* the CheckAuthorization call, while out */
     sd_bus_slot *gone;         /* the match on the caller leaving the bus, while out */
+    sd_bus_slot *owner_check;  /* GetNameOwner of the caller, once that match is in place */
     uid_t uid;                 /* the caller's, (uid_t) -1 if unknown: all unknown count as one */
     bool interactive;
     bool caller_gone;          /* the caller left the bus while it was out: a yes is not acted on */
@@ -81,6 +82,7 @@ void polkit_registry_set_limits(PolkitRegistry *reg, const PolkitLimits *limits)
 
 static void query_free(PolkitQuery *q)
 {
+    sd_bus_slot_unref(q->owner_check);
     sd_bus_slot_unref(q->gone);
     sd_bus_slot_unref(q->slot);
     sd_bus_message_unref(q->request);
@@ -207,6 +209,7 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
 
     q->slot = sd_bus_slot_unref(q->slot);
     q->gone = sd_bus_slot_unref(q->gone);
+    q->owner_check = sd_bus_slot_unref(q->owner_check);
     const sd_bus_error *e = sd_bus_message_get_error(reply);
     char why[512];
     /* Our own timeout: polkitd may still be waiting for an agent. */
@@ -273,6 +276,15 @@ static void send_cancel(PolkitQuery *q)
 /* The caller left the bus while its question was out: polkit need not go
  * on asking its agent. The question's slot stays until polkit answers
  * (it says "cancelled"), or the timeout. */
+static void caller_left(PolkitQuery *q)
+{
+    q->gone = sd_bus_slot_unref(q->gone);
+    q->owner_check = sd_bus_slot_unref(q->owner_check);
+    q->caller_gone = true;
+    if (q->slot)
+        send_cancel(q);
+}
+
 static int on_caller_gone(sd_bus_message *signal, void *userdata, sd_bus_error *ret_error)
 {
     PolkitQuery *q = userdata;
@@ -281,10 +293,19 @@ static int on_caller_gone(sd_bus_message *signal, void *userdata, sd_bus_error *
     if (sd_bus_message_read(signal, "sss", &name, &old_owner, &new_owner) < 0 || new_owner[0] != '\0' ||
         !sender || !streq(name, sender))
         return 0;
-    q->gone = sd_bus_slot_unref(q->gone);
-    q->caller_gone = true;
-    if (q->slot)
-        send_cancel(q);
+    caller_left(q);
+    return 0;
+}
+
+/* Asked once the match is in place: a caller that left before has no
+ * owner (unique names are never given out again), one that leaves after
+ * is the match's. Between the two, nothing is missed. */
+static int on_owner_checked(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    PolkitQuery *q = userdata;
+    q->owner_check = sd_bus_slot_unref(q->owner_check);
+    if (sd_bus_message_is_method_error(reply, "org.freedesktop.DBus.Error.NameHasNoOwner"))
+        caller_left(q);
     return 0;
 }
 
@@ -299,12 +320,18 @@ static int on_watch_installed(sd_bus_message *reply, void *userdata, sd_bus_erro
         log_debug("Cannot watch %s for leaving the bus: %s", sd_bus_message_get_sender(q->request),
                   e->message ? e->message : e->name);
         q->gone = sd_bus_slot_unref(q->gone);
+        return 0;
     }
+    int r = sd_bus_call_method_async(sd_bus_message_get_bus(reply), &q->owner_check, "org.freedesktop.DBus",
+                                     "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
+                                     on_owner_checked, q, "s", sd_bus_message_get_sender(q->request));
+    if (r < 0)
+        log_debug("Cannot ask whether %s is still there: %s", sd_bus_message_get_sender(q->request), strerror(-r));
     return 0;
 }
 
-/* Best effort: a caller that leaves before the match is in place is
- * caught by the timeout instead. */
+/* The match first, then (on_watch_installed) whether the caller is still
+ * there: see on_owner_checked. */
 static void watch_caller(PolkitQuery *q)
 {
     sd_bus *bus = sd_bus_message_get_bus(q->request);

@@ -777,8 +777,13 @@ int ns_workers_run(NsWorkers *w, const NsRequest *req, int timeout_ms, NsAnswer 
             continue;
         if (n > 0 && (r = worker_read(wk, ret, MSG_DONTWAIT)) == 0)
             continue;
-        if (n > 0 && r > 0)
+        if (n > 0 && r > 0) {
+            /* A worker forked for this one may serve calls queued meanwhile. One
+             * more than NS_WORKERS_MAX at most: these calls come one at a time. */
+            if (w->event)
+                dispatch(w);
             return ret->result;
+        }
         /* Nothing in time, or it died without an answer. */
         bool died = n > 0;
         worker_kill(wk, false);

@@ -41,9 +41,9 @@
  * the worker was doing may still happen, so a caller keeps its records for
  * the next start to settle.
  *
- * With a loop (ns_workers_attach_event) requests are asynchronous; before
- * one, or where nothing else is served (start-up), ns_workers_run() waits
- * for one answer in poll().
+ * With a loop (ns_workers_attach_event) requests are asynchronous;
+ * ns_workers_run() waits for one answer in poll() (start-up, and quick
+ * operations with short deadlines).
  *
  * A worker names itself "vsockns-idle" or, while it serves a request,
  * "vsockns-busy" (its comm, as ps(1) shows it).
@@ -128,9 +128,12 @@ void ns_call_stop(NsCall *c);
 /* The pid of the worker serving c (0 while it waits for one). */
 pid_t ns_call_worker(const NsCall *c);
 
-/* One request, waiting for its answer in poll(): start-up and tests only.
- * The caller owns ret->fd. -EINPROGRESS: past the deadline, and the killed
- * worker was not gone a few seconds later. */
+/* One request, waiting for its answer in poll(): start-up, and the quick
+ * operations that callers cannot wait for on the loop (a sysctl, opening a
+ * device or socket inside a namespace: vhost.h), each with a short
+ * deadline. It takes an idle worker, or forks one (so at most one beyond
+ * NS_WORKERS_MAX). The caller owns ret->fd. -EINPROGRESS: past the
+ * deadline, and the killed worker was not gone a few seconds later. */
 int ns_workers_run(NsWorkers *w, const NsRequest *req, int timeout_ms, NsAnswer *ret);
 
 /* How many workers there are, and how many serve a request now. */

@@ -58,6 +58,7 @@ const char *attach_unit_forbidden(const char *name)
         { "systemd-journald.socket", "the journal" },
         { "systemd-journald-audit.socket", "the journal" },
         { "systemd-journald-dev-log.socket", "the journal" },
+        { "systemd-journald-varlink.socket", "the journal" },
     };
     static const struct {
         const char *prefix;
@@ -66,6 +67,7 @@ const char *attach_unit_forbidden(const char *name)
         { "getty@", "a login prompt" },
         { "serial-getty@", "a login prompt" },
         { "systemd-journald@", "the journal" },
+        { "systemd-journald-varlink@", "the journal" },
         { "vsockns-namespace@", "the unit that keeps a namespace" },
     };
     for (size_t i = 0; i < ELEMENTSOF(never); i++)
@@ -73,8 +75,8 @@ const char *attach_unit_forbidden(const char *name)
             return never[i].why;
     for (size_t i = 0; i < ELEMENTSOF(never_instances); i++)
         if (strncmp(name, never_instances[i].prefix, strlen(never_instances[i].prefix)) == 0 &&
-            ends_with(name, ".service"))
-            return never_instances[i].why;
+            (ends_with(name, ".service") || ends_with(name, ".socket")))
+            return never_instances[i].why; /* a journal namespace's sockets too */
     return NULL;
 }
 

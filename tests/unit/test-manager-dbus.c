@@ -456,6 +456,10 @@ static void test_attach_forbidden(void **state)
     assert_reply_error(call_manager(f, "AttachUnit", "ssb", "vsockns-namespace@a.service", "a", 1),
                        BUS_ERROR_ACCESS_DENIED);
     assert_reply_error(call_manager(f, "AttachUnit", "ssb", "dbus.socket", "a", 1), BUS_ERROR_ACCESS_DENIED);
+    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "systemd-journald@tenant.socket", "a", 1),
+                       BUS_ERROR_ACCESS_DENIED);
+    assert_reply_error(call_manager(f, "AttachUnit", "ssb", "systemd-journald-varlink@tenant.socket", "a", 1),
+                       BUS_ERROR_ACCESS_DENIED);
     assert_false(runtime_dropin_exists(f, "dbus-.service"));
     assert_int_equal(f->systemd.reloads, 0);
     /* Anything else stays attachable by root. */

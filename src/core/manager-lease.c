@@ -372,8 +372,10 @@ int manager_acquire_lease(Manager *m, const LeaseRequest *req, Lease **ret, Mana
          * would come back from the fd store with no record, and be dropped. */
         r = lease_record_save(m->config.state_dir, &l->rec);
         if (r < 0)
-            manager_error_set(e, r, ERROR_NONE, "Cannot record the lease of CID %u in %s under %s: %s; nothing was "
-                              "kept.", l->rec.cid, req->ns, m->config.state_dir, strerror(-r));
+            /* Named: out of fds (vsocknsd's limit) or of room under /run. */
+            manager_error_set(e, r, r == -EMFILE || r == -ENFILE ? ERROR_LIMIT_REACHED : ERROR_KERNEL,
+                              "Cannot record the lease of CID %u in %s under %s: %s; nothing was kept.",
+                              l->rec.cid, req->ns, m->config.state_dir, strerror(-r));
         else
             FAULT_POINT("after-state-write");
     }

@@ -29,7 +29,9 @@ open_now=$(ls /proc/"$pid"/fd | wc -l)
 prlimit --pid "$pid" --nofile=$((open_now + 1)):"${limit##* }"
 got=()
 for c in 20 21 22 23; do
-    got+=("$(call AcquireLease rs1 $c x "{'HandOut': <false>}" | grep -o 'org.vsockns1.Error.[A-Za-z]*\|uint32 [0-9]*' | head -1)")
+    raw=$(call AcquireLease rs1 $c x "{'HandOut': <false>}" 2>&1)
+    echo "at the fd limit, CID $c: $raw"
+    got+=("$(grep -o 'org.vsockns1.Error.[A-Za-z]*\|uint32 [0-9]*' <<<"$raw" | head -1)")
 done
 echo "at the fd limit: ${got[*]}"
 expect_eq "at the fd limit: the last acquire fails with a named error" yes \

@@ -37,19 +37,45 @@ static int reply_sockets(Manager *manager, sd_bus_message *m, const char *name, 
     return r;
 }
 
+/* Need to know (need-to-know.h): a namespace's sockets are shown to
+ * those who may see all of it. The host's are anyone's, as ss(8) shows
+ * them to anyone in the host's netns. */
+static int list_sockets(Manager *manager, sd_bus_message *m, const char *name, sd_bus_error *error)
+{
+    if (!streq(name, NS_NAME_HOST)) {
+        Namespace *ns;
+        int r = bus_get_namespace(manager, name, false, &ns, error);
+        if (r < 0)
+            return r;
+        uid_t uid;
+        if (bus_caller_euid(m, &uid) < 0)
+            uid = (uid_t) -1;
+        bool allowed;
+        r = need_to_know_check(bus_need_to_know_of(manager), bus_polkit_of(manager), m, uid, ns, &allowed, error);
+        if (r <= 0)
+            return r < 0 ? r : 1;
+        if (!allowed)
+            return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
+                                     "Not authorized to see the sockets of namespace '%s': that needs %s there "
+                                     "(polkit did not allow it).",
+                                     name, POLKIT_ACTION_MANAGE_LEASES);
+    }
+    return reply_sockets(manager, m, name, error);
+}
+
 int bus_method_list_sockets(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
     const char *name;
     int r = sd_bus_message_read(m, "s", &name);
     if (r < 0)
         return r;
-    return reply_sockets(userdata, m, name, error);
+    return list_sockets(userdata, m, name, error);
 }
 
 int bus_namespace_list_sockets(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
     const Namespace *ns = userdata;
-    return reply_sockets(ns->manager, m, ns->name, error);
+    return list_sockets(ns->manager, m, ns->name, error);
 }
 
 /*

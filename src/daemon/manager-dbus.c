@@ -29,6 +29,11 @@ PolkitRegistry *bus_polkit_of(Manager *m)
     return ((BusContext *) m->userdata)->polkit;
 }
 
+NeedToKnow *bus_need_to_know_of(Manager *m)
+{
+    return ((BusContext *) m->userdata)->need_to_know;
+}
+
 static int read_create_option(sd_bus_message *m, const char *key, void *userdata)
 {
     CreateRequest *req = userdata;
@@ -495,34 +500,58 @@ static int method_check_leases(sd_bus_message *m, void *userdata, sd_bus_error *
     return sd_bus_reply_method_return(m, "uu", (uint32_t) checked, (uint32_t) retaken);
 }
 
+typedef struct LeaseListing {
+    sd_bus_message *reply;
+    Manager *manager;
+    uid_t uid;
+    bool all;        /* the caller may see every lease listed */
+} LeaseListing;
+
 static int append_lease(Lease *l, void *userdata)
 {
-    return sd_bus_message_append(userdata, "(susbt)", l->rec.ns, l->rec.cid, l->rec.owner, (int) l->rec.reserved,
+    LeaseListing *ll = userdata;
+    if (!ll->all && !need_to_know_lease(bus_need_to_know_of(ll->manager), ll->manager, ll->uid, l))
+        return 0; /* counted in LeaseCount, not shown */
+    return sd_bus_message_append(ll->reply, "(susbt)", l->rec.ns, l->rec.cid, l->rec.owner, (int) l->rec.reserved,
                                  l->rec.acquired_usec);
 }
 
+/* Need to know (need-to-know.h): about one namespace, polkit is asked
+ * whether the caller may see all of it; about all of them ("") only kept
+ * answers are used, and the caller's own leases are shown everywhere. */
 static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
     Manager *manager = userdata;
-    sd_bus_message *reply = NULL;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    LeaseListing ll = { .manager = manager };
     const char *ns;
+    Namespace *target;
 
     int r = sd_bus_message_read(m, "s", &ns);
     if (r < 0)
         return r;
-    r = bus_get_namespace(manager, ns, true, NULL, error);
+    r = bus_get_namespace(manager, ns, true, &target, error);
     if (r < 0)
         return r;
+    if (bus_caller_euid(m, &ll.uid) < 0)
+        ll.uid = (uid_t) -1;
+    ll.all = ll.uid == 0;
+    if (!ll.all && ns[0]) {
+        r = need_to_know_check(bus_need_to_know_of(manager), bus_polkit_of(manager), m, ll.uid, target, &ll.all,
+                               error);
+        if (r <= 0)
+            return r < 0 ? r : 1;
+    }
     r = sd_bus_message_new_method_return(m, &reply);
+    ll.reply = reply;
     if (r >= 0)
         r = sd_bus_message_open_container(reply, 'a', "(susbt)");
     if (r >= 0)
-        r = manager_foreach_lease(manager, ns, append_lease, reply);
+        r = manager_foreach_lease(manager, ns, append_lease, &ll);
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
     if (r >= 0)
         r = sd_bus_send(NULL, reply, NULL);
-    sd_bus_message_unref(reply);
     return r;
 }
 
@@ -678,12 +707,17 @@ static void on_namespace_removed(Manager *m, const Namespace *ns, void *userdata
     emit_namespace_signal(((BusContext *) userdata)->bus, "NamespaceRemoved", ns);
 }
 
+/* The lease signals go to anyone on the bus who listens (the bus policy
+ * cannot tell who may see what), so their owner argument, kept for the
+ * signature's sake, is always empty: who holds a lease is told only to
+ * those who may see it (ListLeases, need-to-know.h). */
+#define SIGNAL_NO_OWNER ""
+
 static void on_lease_fd(Manager *m, Lease *l, LeaseFdEvent event, const char *why, void *userdata)
 {
     const char *member = event == LEASE_FD_RETAKEN ? "LeaseRetaken" : "LeaseLost";
     int r = sd_bus_emit_signal(((BusContext *) userdata)->bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, member, "suss",
-                               l->rec.ns, l->rec.cid,
-                               l->rec.owner, why);
+                               l->rec.ns, l->rec.cid, SIGNAL_NO_OWNER, why);
     if (r < 0)
         log_warning_errno(r, "Cannot emit %s: %m", member);
 }
@@ -693,8 +727,7 @@ static void on_lease_added(Manager *m, Lease *l, const char *why, void *userdata
     if (why) /* re-adopted at startup: nothing new to announce */
         return;
     int r = sd_bus_emit_signal(((BusContext *) userdata)->bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseAcquired",
-                               "sus", l->rec.ns,
-                               l->rec.cid, l->rec.owner);
+                               "sus", l->rec.ns, l->rec.cid, SIGNAL_NO_OWNER);
     if (r < 0)
         log_warning_errno(r, "Cannot emit LeaseAcquired: %m");
 }
@@ -702,8 +735,7 @@ static void on_lease_added(Manager *m, Lease *l, const char *why, void *userdata
 static void on_lease_removed(Manager *m, Lease *l, const char *why, void *userdata)
 {
     int r = sd_bus_emit_signal(((BusContext *) userdata)->bus, VSOCKNS_PATH, VSOCKNS_MANAGER_IFACE, "LeaseReleased",
-                               "sus", l->rec.ns,
-                               l->rec.cid, l->rec.owner);
+                               "sus", l->rec.ns, l->rec.cid, SIGNAL_NO_OWNER);
     if (r < 0)
         log_warning_errno(r, "Cannot emit LeaseReleased: %m");
 }
@@ -746,6 +778,18 @@ static int on_loop_exit(sd_event_source *s, void *userdata)
     return 0;
 }
 
+/* What manager_dbus_connect_signals() made; ctx may be half made. */
+static void context_free(BusContext *ctx)
+{
+    if (!ctx)
+        return;
+    sd_event_source_disable_unref(ctx->exit_source);
+    unit_changes_free(ctx->unit_changes);
+    need_to_know_free(ctx->need_to_know);
+    polkit_registry_free(ctx->polkit);
+    free(ctx);
+}
+
 void manager_dbus_disconnect(Manager *m)
 {
     BusContext *ctx = m->userdata;
@@ -755,21 +799,18 @@ void manager_dbus_disconnect(Manager *m)
     ns_workers_stop(m->workers);
     stop_creates(ctx);
     inspect_dbus_stop(ctx);
-    unit_changes_free(ctx->unit_changes);
+    ctx->unit_changes = unit_changes_free(ctx->unit_changes);
     lease_fds_stop(m->fds);
-    sd_event_source_disable_unref(ctx->exit_source);
-    polkit_registry_free(ctx->polkit);
-    free(ctx);
+    context_free(ctx);
     m->userdata = NULL;
 }
 
 int manager_dbus_connect_signals(sd_bus *bus, Manager *m)
 {
     BusContext *ctx = calloc(1, sizeof(BusContext));
-    if (!ctx || !(ctx->polkit = polkit_registry_new()) || !(ctx->unit_changes = unit_changes_new(ctx))) {
-        if (ctx)
-            polkit_registry_free(ctx->polkit);
-        free(ctx);
+    if (!ctx || !(ctx->polkit = polkit_registry_new()) || !(ctx->unit_changes = unit_changes_new(ctx)) ||
+        !(ctx->need_to_know = need_to_know_new(NEED_TO_KNOW_KEEP_USEC))) {
+        context_free(ctx);
         return -ENOMEM;
     }
     ctx->bus = bus;
@@ -778,10 +819,7 @@ int manager_dbus_connect_signals(sd_bus *bus, Manager *m)
     if (r >= 0)
         r = sd_event_source_set_priority(ctx->exit_source, SD_EVENT_PRIORITY_IMPORTANT);
     if (r < 0) {
-        sd_event_source_disable_unref(ctx->exit_source);
-        unit_changes_free(ctx->unit_changes);
-        polkit_registry_free(ctx->polkit);
-        free(ctx);
+        context_free(ctx);
         return r;
     }
     m->userdata = ctx;

@@ -5,6 +5,7 @@
 #include <systemd/sd-bus.h>
 
 #include "core/manager.h"
+#include "need-to-know.h"
 #include "polkit.h"
 
 typedef struct CreateCall CreateCall;
@@ -16,6 +17,7 @@ struct BusContext {
     Manager *manager;
     sd_bus *bus;
     PolkitRegistry *polkit;
+    NeedToKnow *need_to_know; /* what non-root callers may see */
     CreateCall *creates;     /* CreateNamespace calls under way or waiting, in order */
     size_t n_creates_running; /* of them, those under way */
     bool stopping;           /* the loop ends: no waiting creation starts */
@@ -27,6 +29,7 @@ struct BusContext {
 typedef struct BusContext BusContext;
 
 PolkitRegistry *bus_polkit_of(Manager *m);
+NeedToKnow *bus_need_to_know_of(Manager *m);
 
 /* The a{sv} options of CreateNamespace and AcquireLease, read into a
  * request (m at the array): InvalidOption for an unknown key or a wrong

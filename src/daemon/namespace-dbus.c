@@ -10,6 +10,7 @@
 
 #include "bus-util.h"
 #include "core/netns.h"
+#include "manager-dbus.h"
 
 static int property_get_mode(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error)
@@ -35,10 +36,24 @@ static int property_get_g2h_fallback(sd_bus *bus, const char *path, const char *
     return sd_bus_message_append(reply, "b", ns->g2h_fallback != 0);
 }
 
+/* The caller's uid, (uid_t) -1 if unknown: a property has no arguments,
+ * but it is read for a method call (Get, GetAll, GetManagedObjects). */
+static uid_t property_reader(sd_bus *bus)
+{
+    sd_bus_message *m = sd_bus_get_current_message(bus);
+    uid_t uid;
+    return m && bus_caller_euid(m, &uid) >= 0 ? uid : (uid_t) -1;
+}
+
+/* Need to know (need-to-know.h): a property read cannot wait for polkit,
+ * so only a kept answer shows others' leases; the caller's own are always
+ * there, and LeaseCount counts all. */
 static int property_get_leases(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
     const Namespace *ns = userdata;
+    uid_t uid = property_reader(bus);
+    bool all = need_to_know_kept(bus_need_to_know_of(ns->manager), uid, ns);
     Lease **sorted;
     size_t n;
     /* From the namespace's own set: costs what it returns, whatever else exists. */
@@ -46,12 +61,20 @@ static int property_get_leases(sd_bus *bus, const char *path, const char *interf
     if (r >= 0)
         r = sd_bus_message_open_container(reply, 'a', "(usbt)");
     for (size_t i = 0; r >= 0 && i < n; i++)
-        r = sd_bus_message_append(reply, "(usbt)", sorted[i]->rec.cid, sorted[i]->rec.owner,
-                                  (int) sorted[i]->rec.reserved, sorted[i]->rec.acquired_usec);
+        if (all || (uid != (uid_t) -1 && sorted[i]->rec.uid == uid))
+            r = sd_bus_message_append(reply, "(usbt)", sorted[i]->rec.cid, sorted[i]->rec.owner,
+                                      (int) sorted[i]->rec.reserved, sorted[i]->rec.acquired_usec);
     free(sorted);
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
     return r;
+}
+
+static int property_get_lease_count(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+    const Namespace *ns = userdata;
+    return sd_bus_message_append(reply, "u", (uint32_t) ns->leases.n);
 }
 
 static const sd_bus_vtable namespace_vtable[] = {
@@ -64,6 +87,7 @@ static const sd_bus_vtable namespace_vtable[] = {
     SD_BUS_PROPERTY("Inode", "t", NULL, offsetof(Namespace, inode), SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("CreatedTimestamp", "t", NULL, offsetof(Namespace, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Leases", "a(usbt)", property_get_leases, 0, 0),
+    SD_BUS_PROPERTY("LeaseCount", "u", property_get_lease_count, 0, 0),
     SD_BUS_METHOD_WITH_ARGS("ListSockets",
                             SD_BUS_NO_ARGS,
                             SD_BUS_RESULT("a(ssuuuut)", sockets),

@@ -48,6 +48,7 @@ typedef struct PolkitQuery {
     sd_bus_slot *owner_check;  /* GetNameOwner of the caller, once that match is in place */
     uid_t uid;                 /* the caller's, (uid_t) -1 if unknown: all unknown count as one */
     bool interactive;
+    bool test;                 /* polkit_test()'s: a no is an answer, logged at debug only */
     bool caller_gone;          /* the caller left the bus while it was out: a yes is not acted on */
     char cancel_id[32];        /* CheckAuthorization's cancellation id */
     char action[64];
@@ -230,7 +231,9 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
              "authentication is required; ask again allowing interactive authorization");
     else
         deny(q, BUS_ERROR_ACCESS_DENIED, "polkit said no");
-    if (!q->allowed) {
+    if (!q->allowed && q->test)
+        log_debug("polkit said no to %s for %s (what it may see)", q->action, sd_bus_message_get_sender(q->request));
+    else if (!q->allowed) {
         uid_t uid = q->uid;
         log_event(LOG_NOTICE, EVENT_AUTH_DENIED, (EventFields) { .has_uid = uid != (uid_t) -1, .uid = uid },
                   "Denied %s to %s: %s", q->action, sd_bus_message_get_sender(q->request), q->denial.message);
@@ -430,10 +433,10 @@ static int check_room(PolkitRegistry *reg, uid_t uid, bool interactive, sd_bus_e
 }
 
 static int ask(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *a, char *details, unsigned reasked,
-               uid_t uid, sd_bus_error *error)
+               uid_t uid, bool test, sd_bus_error *error)
 {
     drop_stale_answers(reg, m);
-    bool interactive = sd_bus_message_get_allow_interactive_authorization(m);
+    bool interactive = !test && sd_bus_message_get_allow_interactive_authorization(m);
     int r = check_room(reg, uid, interactive, error);
     if (r < 0) {
         log_debug("Not asking polkit about %s for %s: %s", a->action, sd_bus_message_get_sender(m),
@@ -449,7 +452,7 @@ static int ask(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *a, char 
         return -ENOMEM;
     }
     *q = (PolkitQuery) { .registry = reg, .request = sd_bus_message_ref(m), .details = details,
-                         .reasked = reasked, .uid = uid, .interactive = interactive,
+                         .reasked = reasked, .uid = uid, .interactive = interactive, .test = test,
                          .denial = SD_BUS_ERROR_NULL };
     snprintf(q->action, sizeof(q->action), "%s", a->action);
     assert(strlen(ask_label(a)) < sizeof(q->label));
@@ -468,9 +471,14 @@ static int ask(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *a, char 
     return 0;
 }
 
-int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *asks, size_t n_asks,
-                     sd_bus_error *error)
+/* polkit_check_all(), and with test (one ask) polkit_test(): a no is then
+ * *allowed false and 1, not an error. */
+static int check(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *asks, size_t n_asks, bool test,
+                 bool *allowed, sd_bus_error *error)
 {
+    assert(!test || n_asks == 1);
+    if (allowed)
+        *allowed = true;
     uid_t uid;
     if (bus_caller_euid(m, &uid) < 0)
         uid = (uid_t) -1;
@@ -511,8 +519,13 @@ int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *as
                       sd_bus_message_get_sender(m));
         }
         if (!q)
-            return ask(reg, m, &asks[i], details, reasked, uid, error);
+            return ask(reg, m, &asks[i], details, reasked, uid, test, error);
         free(details);
+        if (!q->allowed && test) {
+            *allowed = false;
+            drop_queries_of(reg, m);
+            return 1;
+        }
         if (!q->allowed) {
             sd_bus_error_copy(error, &q->denial);
             drop_queries_of(reg, m);
@@ -523,8 +536,20 @@ int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *as
     return 1;
 }
 
+int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *asks, size_t n_asks,
+                     sd_bus_error *error)
+{
+    return check(reg, m, asks, n_asks, false, NULL, error);
+}
+
 int polkit_check(PolkitRegistry *reg, sd_bus_message *m, const char *action, const char *const *details,
                  sd_bus_error *error)
 {
-    return polkit_check_all(reg, m, &(PolkitAsk) { action, details, NULL }, 1, error);
+    return check(reg, m, &(PolkitAsk) { action, details, NULL }, 1, false, NULL, error);
+}
+
+int polkit_test(PolkitRegistry *reg, sd_bus_message *m, const char *action, const char *const *details,
+                bool *allowed, sd_bus_error *error)
+{
+    return check(reg, m, &(PolkitAsk) { action, details, NULL }, 1, true, allowed, error);
 }

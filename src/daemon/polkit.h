@@ -74,6 +74,17 @@ int polkit_check_all(PolkitRegistry *reg, sd_bus_message *m, const PolkitAsk *as
                      sd_bus_error *error);
 
 /*
+ * Whether the caller of m may do action, where a no is an answer and not
+ * an error: what a caller may see (need-to-know.h). Never interactive, and
+ * a no is not logged as a denial. Returns 1 with *allowed set once
+ * answered (root: allowed, without asking; polkit unreachable: not
+ * allowed), 0 while the question is out (as polkit_check()), < 0 with
+ * error set if it cannot be asked now (the caps above).
+ */
+int polkit_test(PolkitRegistry *reg, sd_bus_message *m, const char *action, const char *const *details,
+                bool *allowed, sd_bus_error *error);
+
+/*
  * Whether m is a method call polkit_check() asked about and polkit has
  * answered: the call dispatched again, which the fair queue admitted once
  * already. Nothing read from the bus can be one: the registry holds a

@@ -41,10 +41,36 @@ ncall() { # METHOD ARGS: a Manager call as nobody, no interactive authorization
 state() { ls -1 /run/netns 2>/dev/null; cat /run/vsockns/namespaces.json; ls /run/vsockns/leases 2>/dev/null; }
 
 create hp-root global
+# The lease signals reach anyone who listens: no owner label in them.
+busctl monitor --match "type='signal',sender='org.vsockns1',member='LeaseAcquired'" >"$bus/signals.log" 2>&1 &
+monitor_pid=$!
+defer 'kill $monitor_pid 2>/dev/null'
+for _ in $(seq 100); do grep -q Monitoring "$bus/signals.log" && break; sleep 0.05; done
 $ctl acquire --cid 50 --no-reserve --owner root-lease hp-root >/dev/null
+for _ in $(seq 100); do grep -q 'UINT32 50' "$bus/signals.log" && break; sleep 0.05; done
+expect_eq "LeaseAcquired: sent, owner empty" "yes no" \
+    "$(grep -A8 'Member=LeaseAcquired' "$bus/signals.log" | grep_q 'STRING "";' && echo -n yes || echo -n no
+       grep_q root-lease "$bus/signals.log" && echo " yes" || echo " no")"
+kill $monitor_pid
 before=$(state)
 expect_eq "nobody: ListNamespaces" yes "$(ncall ListNamespaces | grep_q '"hp-root"' && echo yes)"
-expect_eq "nobody: ListLeases" yes "$(ncall ListLeases s '' | grep_q 'root-lease' && echo yes)"
+# Need to know: nobody may not manage hp-root, so root's lease there is
+# counted, not shown, in every path.
+expect_eq "nobody: ListLeases of all hides root's lease" "a(susbt) 0" "$(ncall ListLeases s '')"
+expect_eq "nobody: ListLeases of hp-root hides it" "a(susbt) 0" "$(ncall ListLeases s hp-root)"
+expect_eq "root: ListLeases shows it" yes \
+    "$(busctl call org.vsockns1 /org/vsockns1 org.vsockns1.Manager ListLeases s '' | grep_q root-lease && echo yes)"
+nsprop() { as_nobody busctl get-property org.vsockns1 "/org/vsockns1/namespace/$1" org.vsockns1.Namespace "$2" 2>&1; }
+expect_eq "nobody: the Leases property hides it" "a(usbt) 0" "$(nsprop hp_2droot Leases)"
+expect_eq "nobody: LeaseCount counts it" "u 1" "$(nsprop hp_2droot LeaseCount)"
+expect_eq "nobody: GetManagedObjects hides it" no \
+    "$(as_nobody busctl call org.vsockns1 /org/vsockns1 org.freedesktop.DBus.ObjectManager GetManagedObjects 2>&1 | grep_q root-lease && echo yes || echo no)"
+out=$(ncall ListSockets s hp-root)
+expect_eq "nobody: ListSockets of hp-root denied" yes \
+    "$([[ $out == *"Not authorized to see the sockets of namespace 'hp-root'"* ]] && echo yes || echo "no: $out")"
+out=$(as_nobody busctl call org.vsockns1 /org/vsockns1/namespace/hp_2droot org.vsockns1.Namespace ListSockets 2>&1)
+expect_eq "nobody: the namespace's ListSockets denied" yes \
+    "$([[ $out == *"Not authorized to see the sockets"* ]] && echo yes || echo "no: $out")"
 expect_eq "nobody: a property" 's "none"' \
     "$(as_nobody busctl get-property org.vsockns1 /org/vsockns1 org.vsockns1.Manager KernelSupport)"
 out=$(ncall CreateNamespace ssa{sv} hp-x global 0)
@@ -73,6 +99,9 @@ polkit.addRule(function(action, subject) {
     if (action.id == "org.vsockns1.manage-namespaces" && action.lookup("namespace").indexOf("hp-n") == 0 &&
         (action.lookup("verb") == "create" ||
          (action.lookup("verb") == "delete" && (action.lookup("force") == "true" || action.lookup("force") == "false"))))
+        return polkit.Result.YES;
+    if (action.id == "org.vsockns1.manage-leases" && action.lookup("namespace") == "hp-n1" &&
+        action.lookup("verb") == "list" && action.lookup("mode") == "global")
         return polkit.Result.YES;
     if ((action.id == "org.vsockns1.manage-leases" || action.id == "org.vsockns1.manage-global-leases") &&
         action.lookup("namespace") == "hp-n1" && action.lookup("verb") == "acquire" &&
@@ -105,6 +134,17 @@ expect_eq "root releases nobody's lease" "" "$(busctl call org.vsockns1 /org/vso
 # end root's lease there also needs manage-foreign-leases; over its own
 # leases only, it may.
 $ctl acquire --cid 60 --no-reserve --owner root-in-n1 hp-n1 >/dev/null
+# Need to know: nobody may manage hp-n1 (the "list" rule), so it sees
+# root's lease there once it has named the namespace, then in every path
+# for a while; root's lease in hp-root stays hidden.
+expect_eq "nobody: ListLeases of all, nothing kept yet" no "$(ncall ListLeases s '' | grep_q root-in-n1 && echo yes || echo no)"
+expect_eq "nobody: ListLeases of hp-n1 shows root's lease" yes "$(ncall ListLeases s hp-n1 | grep_q root-in-n1 && echo yes)"
+out=$(ncall ListLeases s '')
+expect_eq "nobody: then ListLeases of all shows it, not hp-root's" "yes no" \
+    "$(grep_q root-in-n1 <<<"$out" && echo -n yes || echo -n no; grep_q root-lease <<<"$out" && echo " yes" || echo " no")"
+expect_eq "nobody: and the Leases property" yes "$(nsprop hp_2dn1 Leases | grep_q root-in-n1 && echo yes)"
+expect_eq "vsocknsctl as nobody: counted, not shown" yes \
+    "$(as_nobody $ctl leases 2>&1 | grep_q '^1 more not shown' && echo yes)"
 before=$(state)
 out=$(ncall DeleteNamespace sb hp-n1 true)
 expect_eq "forced delete over root's lease: denied" yes \

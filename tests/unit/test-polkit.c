@@ -7,7 +7,10 @@
  * that changed before the call came back is not used, polkit is asked
  * anew, a bounded number of times; questions out at once are capped per
  * uid (interactive ones apart) and in all; a question that times out is
- * cancelled in polkit by its cancellation id.
+ * cancelled in polkit by its cancellation id. And what need-to-know.h
+ * builds on it: polkit_test(), where a no is an answer, asked without
+ * interaction; answers kept per (uid, namespace and its inode) for a
+ * while, never for callers of unknown uid.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +23,7 @@
 
 #include "bus-pair.h"
 #include "daemon/bus-errors.h"
+#include "daemon/need-to-know.h"
 #include "daemon/polkit.h"
 #include "shared/macro.h"
 
@@ -33,6 +37,7 @@ typedef struct Question {
     sd_bus_message *call;
     char action[64];
     char owner[64]; /* the "owner" detail */
+    char verb[16], ns[64]; /* the "verb" and "namespace" details */
     char cancel_id[64];
     bool interactive;
 } Question;
@@ -58,6 +63,10 @@ static int method_check_authorization(sd_bus_message *m, void *userdata, sd_bus_
     while (sd_bus_message_read(m, "{ss}", &key, &value) > 0)
         if (streq(key, "owner"))
             snprintf(q->owner, sizeof(q->owner), "%s", value);
+        else if (streq(key, "verb"))
+            snprintf(q->verb, sizeof(q->verb), "%s", value);
+        else if (streq(key, "namespace"))
+            snprintf(q->ns, sizeof(q->ns), "%s", value);
     assert_true(sd_bus_message_exit_container(m) >= 0);
     uint32_t flags;
     const char *cancel_id;
@@ -88,6 +97,7 @@ static const sd_bus_vtable authority_vtable[] = {
  * object's current owner. */
 typedef struct Daemon {
     PolkitRegistry *polkit;
+    NeedToKnow *need_to_know;
     char owner[64];
     unsigned handled; /* times Guarded's handler ran */
 } Daemon;
@@ -104,9 +114,28 @@ static int method_guarded(sd_bus_message *m, void *userdata, sd_bus_error *error
     return sd_bus_reply_method_return(m, "s", "done");
 }
 
+/* Peek(u uid, s namespace, t inode) -> b: whether uid may see all of a
+ * local namespace of that name and inode (need_to_know_check()). The uid
+ * is the test's: on the pair the caller's cannot be asked for. */
+static int method_peek(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    Daemon *d = userdata;
+    uint32_t uid;
+    const char *name;
+    Namespace ns = { .mode = VSOCK_MODE_LOCAL };
+    assert_true(sd_bus_message_read(m, "ust", &uid, &name, &ns.inode) >= 0);
+    snprintf(ns.name, sizeof(ns.name), "%s", name);
+    bool allowed;
+    int r = need_to_know_check(d->need_to_know, d->polkit, m, (uid_t) uid, &ns, &allowed, error);
+    if (r <= 0)
+        return r < 0 ? r : 1;
+    return sd_bus_reply_method_return(m, "b", (int) allowed);
+}
+
 static const sd_bus_vtable test_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_METHOD("Guarded", "", "s", method_guarded, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("Peek", "ust", "b", method_peek, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END,
 };
 
@@ -157,6 +186,8 @@ static void start_with(Test *t, const PolkitLimits *limits, bool first)
     *t = (Test) { .d = { .owner = "alice" } };
     t->d.polkit = polkit_registry_new();
     assert_non_null(t->d.polkit);
+    t->d.need_to_know = need_to_know_new(NEED_TO_KNOW_KEEP_USEC);
+    assert_non_null(t->d.need_to_know);
     if (limits)
         polkit_registry_set_limits(t->d.polkit, limits);
     bus_pair_open(&t->p, CALLER);
@@ -196,6 +227,7 @@ static void finish_test(Test *t)
         sd_bus_message_unref(t->more[i].reply);
     sd_bus_message_unref(t->reply);
     polkit_registry_free(t->d.polkit);
+    need_to_know_free(t->d.need_to_know);
     bus_pair_close(&t->p);
 }
 
@@ -395,6 +427,138 @@ static void test_timeout_cancels(void **state)
     finish_test(&t);
 }
 
+/* A Peek call (interactive authorization allowed: need to know never
+ * asks interactively), its reply in *c. */
+static void call_peek(Test *t, Call *c, uid_t uid, const char *ns, uint64_t inode)
+{
+    sd_bus_message *call = NULL;
+    *c = (Call) {};
+    assert_true(sd_bus_message_new_method_call(t->p.peer, &call, NULL, "/test", "org.vsockns1.Test", "Peek") >= 0);
+    assert_true(sd_bus_message_append(call, "ust", (uint32_t) uid, ns, inode) >= 0);
+    assert_true(sd_bus_message_set_allow_interactive_authorization(call, true) >= 0);
+    assert_true(sd_bus_call_async(t->p.peer, NULL, call, on_call_reply, c, 0) >= 0);
+    sd_bus_message_unref(call);
+}
+
+/* Peek's answer; the call must have been answered, without error. */
+static bool peeked(Test *t, Call *c)
+{
+    run_until_answered(t, c);
+    assert_false(sd_bus_message_is_method_error(c->reply, NULL));
+    int b;
+    assert_true(sd_bus_message_read(c->reply, "b", &b) >= 0);
+    c->reply = sd_bus_message_unref(c->reply);
+    return b;
+}
+
+/* Peek once more, its answer from what is kept: polkit is not asked. */
+static bool peek_kept(Test *t, uid_t uid, const char *ns, uint64_t inode)
+{
+    size_t asked = t->a.n;
+    call_peek(t, &t->more[7], uid, ns, inode);
+    bool b = peeked(t, &t->more[7]);
+    assert_int_equal(t->a.n, asked);
+    return b;
+}
+
+static const Namespace *ns_of(Namespace *buf, const char *name, uint64_t inode)
+{
+    *buf = (Namespace) { .mode = VSOCK_MODE_LOCAL, .inode = inode };
+    snprintf(buf->name, sizeof(buf->name), "%s", name);
+    return buf;
+}
+
+/* A no is an answer, not an error; yes and no are both kept, per uid and
+ * per namespace, told apart by inode too. */
+static void test_need_to_know_kept(void **state)
+{
+    Test t;
+    Namespace buf;
+    start_with(&t, NULL, false);
+    call_peek(&t, &t.more[0], 1000, "t1", 7);
+    assert_true(wait_questions(&t, 1));
+    assert_string_equal(t.a.asked[0].action, POLKIT_ACTION_MANAGE_LEASES);
+    assert_string_equal(t.a.asked[0].verb, "list");
+    assert_string_equal(t.a.asked[0].ns, "t1");
+    assert_false(t.a.asked[0].interactive);
+    answer_last(&t, false);
+    assert_false(peeked(&t, &t.more[0]));
+    assert_false(peek_kept(&t, 1000, "t1", 7));
+
+    call_peek(&t, &t.more[1], 1000, "t2", 8);
+    assert_true(wait_questions(&t, 2));
+    answer_last(&t, true);
+    assert_true(peeked(&t, &t.more[1]));
+    assert_true(peek_kept(&t, 1000, "t2", 8));
+    assert_true(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "t2", 8)));
+    assert_false(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "t1", 7)));
+    assert_false(need_to_know_kept(t.d.need_to_know, 1001, ns_of(&buf, "t2", 8)));
+    /* The same name, made again: another namespace. */
+    assert_false(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "t2", 9)));
+    call_peek(&t, &t.more[2], 1000, "t2", 9);
+    assert_true(wait_questions(&t, 3));
+    answer_last(&t, false);
+    assert_false(peeked(&t, &t.more[2]));
+    /* Root: yes, without a question. */
+    assert_true(peek_kept(&t, 0, "t1", 7));
+    assert_true(need_to_know_kept(t.d.need_to_know, 0, ns_of(&buf, "t1", 7)));
+    finish_test(&t);
+}
+
+/* A kept answer expires: polkit is asked again after it. A caller of
+ * unknown uid is asked each time. */
+static void test_need_to_know_expires(void **state)
+{
+    Test t;
+    Namespace buf;
+    start_with(&t, NULL, false);
+    need_to_know_free(t.d.need_to_know);
+    t.d.need_to_know = need_to_know_new(100000);
+    call_peek(&t, &t.more[0], 1000, "t1", 7);
+    assert_true(wait_questions(&t, 1));
+    answer_last(&t, true);
+    assert_true(peeked(&t, &t.more[0]));
+    assert_true(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "t1", 7)));
+    bus_pair_run_for(&t.p, 200000);
+    assert_false(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "t1", 7)));
+    call_peek(&t, &t.more[1], 1000, "t1", 7);
+    assert_true(wait_questions(&t, 2));
+    answer_last(&t, true);
+    assert_true(peeked(&t, &t.more[1]));
+
+    for (unsigned i = 0; i < 2; i++) {
+        call_peek(&t, &t.more[2 + i], (uid_t) -1, "t1", 7);
+        assert_true(wait_questions(&t, 3 + i));
+        answer_last(&t, true);
+        assert_true(peeked(&t, &t.more[2 + i]));
+    }
+    assert_false(need_to_know_kept(t.d.need_to_know, (uid_t) -1, ns_of(&buf, "t1", 7)));
+    finish_test(&t);
+}
+
+/* A full table drops the answer that expires first, never fails. */
+static void test_need_to_know_full(void **state)
+{
+    Test t;
+    Namespace buf;
+    start_with(&t, NULL, false);
+    char name[16];
+    for (unsigned i = 0; i <= NEED_TO_KNOW_MAX; i++) {
+        snprintf(name, sizeof(name), "n%u", i);
+        call_peek(&t, &t.more[0], 1000, name, i + 1);
+        assert_true(wait_questions(&t, 1));
+        answer_last(&t, true);
+        assert_true(peeked(&t, &t.more[0]));
+        sd_bus_message_unref(t.a.asked[0].call);
+        t.a.n = 0; /* the authority's list is short: start it again */
+    }
+    assert_false(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "n0", 1)));
+    assert_true(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "n1", 2)));
+    snprintf(name, sizeof(name), "n%u", NEED_TO_KNOW_MAX);
+    assert_true(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, name, NEED_TO_KNOW_MAX + 1)));
+    finish_test(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +571,9 @@ int main(void)
         cmocka_unit_test(test_interactive_per_uid),
         cmocka_unit_test(test_total_caps),
         cmocka_unit_test(test_timeout_cancels),
+        cmocka_unit_test(test_need_to_know_kept),
+        cmocka_unit_test(test_need_to_know_expires),
+        cmocka_unit_test(test_need_to_know_full),
     };
     return cmocka_run_group_tests_name("polkit", tests, NULL, NULL);
 }

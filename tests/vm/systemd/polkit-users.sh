@@ -1,7 +1,8 @@
 #!/bin/bash
 # Non-root callers under polkit (the real polkitd, activated on the system
-# bus), with the shipped example rules: anyone may read; a plain user is
-# denied every change with a named error and nothing changes; a member of
+# bus), with the shipped example rules: anyone may read, but sees other
+# users' leases and a namespace's sockets only where it may manage them
+# (need to know); a plain user is denied every change with a named error and nothing changes; a member of
 # "vsockns" may do everything; a member of "vsockns-tenant1" may lease in
 # tenant1 only; the per-uid quota stops a user at the limit; users release
 # their own leases, not root's; with polkitd stopped and masked, deny.
@@ -30,16 +31,26 @@ create tenant1 local
 create tenant2 local
 root_cid=$($ctl acquire tenant1)
 before=$(state)
+# nsprop USER PROPERTY: a property of tenant1's object, read as USER.
+nsprop() { runuser -u "$1" -- busctl get-property org.vsockns1 /org/vsockns1/namespace/tenant1 org.vsockns1.Namespace "$2" 2>&1; }
 for u in pk-plain pk-tenant; do
     expect_eq "$u reads ListNamespaces" yes "$(as "$u" ListNamespaces | grep_q '"tenant1"' && echo yes)"
-    expect_eq "$u reads ListLeases" yes "$(as "$u" ListLeases s '' | grep_q '"tenant1"' && echo yes)"
-    expect_eq "$u reads the Leases property" yes \
-        "$(runuser -u "$u" -- busctl get-property org.vsockns1 /org/vsockns1/namespace/tenant1 org.vsockns1.Namespace Leases | grep_q "$root_cid" && echo yes)"
+    expect_eq "$u reads LeaseCount" "u 1" "$(nsprop "$u" LeaseCount)"
 done
+# Need to know: root's lease in tenant1 is shown to pk-tenant, who may
+# manage tenant1 (the example rule), not to pk-plain, in every path.
+expect_eq "pk-plain: ListLeases of tenant1 hides root's lease" "a(susbt) 0" "$(as pk-plain ListLeases s tenant1)"
+expect_eq "pk-plain: ListLeases of all hides it" "a(susbt) 0" "$(as pk-plain ListLeases s '')"
+expect_eq "pk-plain: the Leases property hides it" "a(usbt) 0" "$(nsprop pk-plain Leases)"
+expect_eq "pk-tenant: ListLeases of tenant1 shows it" yes \
+    "$(as pk-tenant ListLeases s tenant1 | grep_q "\"tenant1\" $root_cid " && echo yes)"
+expect_eq "pk-tenant: then the Leases property shows it" yes "$(nsprop pk-tenant Leases | grep_q "^a(usbt) 1 $root_cid " && echo yes)"
+expect_eq "pk-tenant: ListSockets of tenant1 allowed" yes "$(as pk-tenant ListSockets s tenant1 | grep_q "^a(ssuuuut)" && echo yes)"
 expect_eq "pk-plain: CreateNamespace denied" yes "$(denied "$(as pk-plain CreateNamespace ssa{sv} pk-x local 0)")"
 expect_eq "pk-plain: DeleteNamespace denied" yes "$(denied "$(as pk-plain DeleteNamespace sb tenant2 false)")"
 expect_eq "pk-plain: CheckIsolation denied" yes "$(denied "$(as pk-plain CheckIsolation sa{sv} tenant1 0)")"
-expect_eq "pk-plain: ListSockets allowed (read-only, like ss)" yes "$(as pk-plain ListSockets s tenant1 | grep_q "^a(ssuuuut)" && echo yes)"
+expect_eq "pk-plain: ListSockets of tenant1 denied" yes "$(denied "$(as pk-plain ListSockets s tenant1)")"
+expect_eq "pk-plain: ListSockets of .host allowed (as ss)" yes "$(as pk-plain ListSockets s .host | grep_q "^a(ssuuuut)" && echo yes)"
 expect_eq "pk-ops: CheckIsolation allowed (group vsockns)" yes "$(as pk-ops CheckIsolation sa{sv} tenant1 0 | grep_q "^ssa(ssbbs) \"local\" \"local\" 4 " && echo yes)"
 expect_eq "pk-plain: AcquireLease denied" yes "$(denied "$(as pk-plain AcquireLease susa{sv} tenant1 0 vm 0)")"
 expect_eq "pk-tenant: lease in tenant2 denied" yes "$(denied "$(as pk-tenant AcquireLease susa{sv} tenant2 0 vm 0)")"
@@ -63,6 +74,10 @@ for i in 1 2 3; do
 done
 out=$(as pk-tenant AcquireLease susa{sv} tenant1 0 vm4 1 HandOut b false)
 expect_eq "pk-tenant: quota" yes "$([[ $out == *"already has 3 leases, its quota (LeasesPerUser="* ]] && echo yes || echo "no: $out")"
+out="$(as pk-plain ListLeases s '') $(as pk-plain ListLeases s tenant1) $(runuser -u pk-plain -- vsocknsctl leases 2>&1)"
+expect_eq "pk-plain sees no tenant owner label" no "$(grep -qE '"vm[123]"| vm[123]$' <<<"$out" && echo yes || echo no)"
+expect_eq "vsocknsctl as pk-plain: counted, not shown" yes \
+    "$(runuser -u pk-plain -- vsocknsctl leases 2>&1 | grep_q '^4 more not shown' && echo yes)"
 cid=$($ctl leases --json tenant1 | tr -d ' \n' | grep -o '"cid":[0-9]*,"owner":"vm1"' | grep -o '[0-9]*' | head -1)
 expect_eq "pk-tenant releases its own lease" "" "$(as pk-tenant ReleaseLease su tenant1 "$cid")"
 # A tenant is a group: its members share tenant1's own quota

@@ -14,7 +14,9 @@
 typedef struct Sender {
     char *name;                                   /* unique bus name */
     sd_bus_message *calls[FAIR_QUEUE_PER_SENDER]; /* a ring */
+    uint32_t weights[FAIR_QUEUE_PER_SENDER];      /* what each weighs (weigh()) */
     unsigned head, n;
+    size_t bytes;      /* the sum of their weights */
     unsigned refused;  /* calls refused since its backlog filled up */
     bool warned, silenced;
 } Sender;
@@ -97,6 +99,7 @@ static void pump(FairQueue *q)
     size_t i = q->next % q->n_senders;
     Sender *s = &q->senders[i];
     sd_bus_message *m = s->calls[s->head];
+    s->bytes -= s->weights[s->head];
     s->head = (s->head + 1) % FAIR_QUEUE_PER_SENDER;
     s->n--;
     q->next = i + 1;
@@ -133,6 +136,59 @@ static int on_retry(sd_event_source *source, uint64_t usec, void *userdata)
     return 0;
 }
 
+/* Adds what the values from m's read position to the end of their
+ * container weigh to *bytes, taking one of *values for each: -E2BIG once
+ * either runs out. */
+static int weigh_values(sd_bus_message *m, unsigned *values, size_t *bytes)
+{
+    for (;;) {
+        char type;
+        const char *contents;
+        int r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r <= 0)
+            return r;
+        if (*values == 0)
+            return -E2BIG;
+        (*values)--;
+        *bytes += 8;
+        if (type == SD_BUS_TYPE_ARRAY || type == SD_BUS_TYPE_VARIANT || type == SD_BUS_TYPE_STRUCT ||
+            type == SD_BUS_TYPE_DICT_ENTRY) {
+            r = sd_bus_message_enter_container(m, type, contents);
+            if (r >= 0)
+                r = weigh_values(m, values, bytes);
+            if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        } else if (type == SD_BUS_TYPE_STRING || type == SD_BUS_TYPE_OBJECT_PATH || type == SD_BUS_TYPE_SIGNATURE) {
+            const char *str;
+            r = sd_bus_message_read_basic(m, type, &str);
+            if (r >= 0)
+                *bytes += strlen(str);
+        } else {
+            uint64_t any; /* big enough for every other basic type */
+            r = sd_bus_message_read_basic(m, type, &any);
+        }
+        if (r < 0)
+            return r;
+        if (*bytes > FAIR_QUEUE_CALL_BYTES)
+            return -E2BIG;
+    }
+}
+
+/* What m weighs, or -E2BIG if more than FAIR_QUEUE_CALL_BYTES or
+ * FAIR_QUEUE_CALL_VALUES values; its read position is back at the start. */
+static int64_t weigh(sd_bus_message *m)
+{
+    unsigned values = FAIR_QUEUE_CALL_VALUES;
+    const char *header[] = { sd_bus_message_get_path(m), sd_bus_message_get_interface(m),
+                             sd_bus_message_get_member(m) };
+    size_t bytes = 0;
+    for (size_t i = 0; i < ELEMENTSOF(header); i++)
+        bytes += header[i] ? strlen(header[i]) : 0;
+    int r = weigh_values(m, &values, &bytes);
+    (void) sd_bus_message_rewind(m, true);
+    return r < 0 ? r : (int64_t) bytes;
+}
+
 static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
     FairQueue *q = userdata;
@@ -155,11 +211,29 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
     const char *sender = sd_bus_message_get_sender(m);
     if (!sender)
         return 0;
+    int64_t weight = weigh(m);
+    if (weight == -E2BIG) {
+        (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                          "This call is too large for vsocknsd: more than %d values or %d bytes "
+                                          "(no method of org.vsockns1 takes that much).",
+                                          FAIR_QUEUE_CALL_VALUES, FAIR_QUEUE_CALL_BYTES);
+        return 1;
+    }
+    if (weight < 0)
+        return 0; /* not readable: the handlers answer that */
     Sender *s = sender_find(q, sender);
     if (!s)
         s = sender_add(q, sender);
     if (!s)
         return 0; /* out of memory: serve it in arrival order */
+    if (s->bytes + (size_t) weight > FAIR_QUEUE_SENDER_BYTES) {
+        /* A burst of heavy calls: the count's refusal below would come
+         * only after far more memory. Refused as it would be. */
+        (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                          "%s has %zu bytes of calls waiting already; wait for their replies.",
+                                          sender, s->bytes);
+        return 1;
+    }
     if (s->n == FAIR_QUEUE_PER_SENDER) {
         if (s->refused >= FAIR_QUEUE_PER_SENDER || (sd_bus_get_events(q->bus) & POLLOUT)) {
             /* It is not reading its replies (or it would have stopped), or
@@ -186,7 +260,10 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
                                           FAIR_QUEUE_PER_SENDER);
         return 1;
     }
-    s->calls[(s->head + s->n) % FAIR_QUEUE_PER_SENDER] = sd_bus_message_ref(m);
+    unsigned slot = (s->head + s->n) % FAIR_QUEUE_PER_SENDER;
+    s->calls[slot] = sd_bus_message_ref(m);
+    s->weights[slot] = (uint32_t) weight;
+    s->bytes += (size_t) weight;
     s->n++;
     /* Read ahead to see who else is waiting, but never only read. */
     if (++q->reads_since_pump >= FAIR_QUEUE_READ_AHEAD)

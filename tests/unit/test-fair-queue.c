@@ -4,13 +4,17 @@
  * method call (daemon/polkit.c), on a direct connection whose peer is both
  * the caller and polkit's authority: a call polkit has answered reaches
  * its handler even when its caller filled its queue while polkit thought,
- * and the caller's other calls are still refused past the limit.
+ * and the caller's other calls are still refused past the limit. And
+ * what calls weigh: one too large is refused before it is kept, and a
+ * burst of heavy ones stops at the bytes a sender may have waiting.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "bus-pair.h"
@@ -59,10 +63,24 @@ static int method_ping(sd_bus_message *m, void *userdata, sd_bus_error *error)
     return sd_bus_reply_method_return(m, NULL);
 }
 
+static int method_take(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    unsigned *taken = userdata;
+    (*taken)++;
+    return sd_bus_reply_method_return(m, NULL);
+}
+
 static const sd_bus_vtable test_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_METHOD("Guarded", "", "s", method_guarded, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD("Ping", "", "", method_ping, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_VTABLE_END,
+};
+
+/* Take(as) counts the calls that reach it; its userdata is that count. */
+static const sd_bus_vtable take_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD("Take", "as", "", method_take, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END,
 };
 
@@ -158,11 +176,122 @@ static void test_denied_call_passes_full_queue(void **state)
     sd_bus_message_unref(c.guarded);
 }
 
+typedef struct Takes {
+    unsigned ok, refused, other;
+    char refusal[256]; /* the last refusal's sentence */
+} Takes;
+
+static int on_take_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    Takes *t = userdata;
+    const sd_bus_error *e = sd_bus_message_get_error(reply);
+    if (!e)
+        t->ok++;
+    else if (sd_bus_error_has_name(e, SD_BUS_ERROR_LIMITS_EXCEEDED)) {
+        t->refused++;
+        snprintf(t->refusal, sizeof(t->refusal), "%s", e->message);
+    } else
+        t->other++;
+    return 0;
+}
+
+/* Sends Take with n strings of len bytes each. */
+static void send_take(BusPair *p, Takes *t, unsigned n, size_t len)
+{
+    sd_bus_message *call = NULL;
+    char *str = malloc(len + 1);
+    assert_non_null(str);
+    memset(str, 'x', len);
+    str[len] = '\0';
+    assert_true(sd_bus_message_new_method_call(p->peer, &call, NULL, "/take", "org.vsockns1.Test", "Take") >= 0);
+    assert_true(sd_bus_message_open_container(call, 'a', "s") >= 0);
+    for (unsigned i = 0; i < n; i++)
+        assert_true(sd_bus_message_append(call, "s", str) >= 0);
+    assert_true(sd_bus_message_close_container(call) >= 0);
+    assert_true(sd_bus_call_async(p->peer, NULL, call, on_take_reply, t, 0) >= 0);
+    sd_bus_message_unref(call);
+    free(str);
+}
+
+static void open_take(BusPair *p, FairQueue **queue, unsigned *taken)
+{
+    bus_pair_open(p, CALLER);
+    assert_int_equal(fair_queue_attach(p->daemon, p->event, NULL, queue), 0);
+    assert_true(sd_bus_add_object_vtable(p->daemon, NULL, "/take", "org.vsockns1.Test", take_vtable, taken) >= 0);
+}
+
+static void close_take(BusPair *p, FairQueue *queue)
+{
+    fair_queue_free(queue);
+    bus_pair_close(p);
+}
+
+static void wait_replies(BusPair *p, const Takes *t, unsigned n)
+{
+    for (unsigned i = 0; t->ok + t->refused + t->other < n && i < TIMEOUT_USEC / 10000; i++)
+        bus_pair_run_for(p, 10000);
+}
+
+/* Too many values, or too many bytes, in one call: refused, never handed
+ * on; the calls around it are served. */
+static void test_call_too_large(void **state)
+{
+    BusPair p;
+    FairQueue *queue;
+    unsigned taken = 0;
+    Takes t = {};
+    open_take(&p, &queue, &taken);
+    send_take(&p, &t, 4, 16);
+    send_take(&p, &t, FAIR_QUEUE_CALL_VALUES + 1, 1);
+    send_take(&p, &t, 1, FAIR_QUEUE_CALL_BYTES + 1);
+    send_take(&p, &t, FAIR_QUEUE_CALL_VALUES / 2, 16);
+    wait_replies(&p, &t, 4);
+    assert_int_equal(t.ok, 2);
+    assert_int_equal(t.refused, 2);
+    assert_int_equal(t.other, 0);
+    assert_int_equal(taken, 2);
+    assert_non_null(strstr(t.refusal, "This call is too large for vsocknsd"));
+    close_take(&p, queue);
+}
+
+/* A burst of heavy calls, all read before any is served: those past the
+ * bytes a sender may have waiting are refused at once, far below the
+ * count's limit; once served, the sender may send as many again. */
+static void test_sender_bytes(void **state)
+{
+    enum { BURST = 24, LEN = FAIR_QUEUE_CALL_BYTES / 2 };
+    assert_true(BURST < FAIR_QUEUE_PER_SENDER);
+    assert_true(BURST * LEN > 2 * FAIR_QUEUE_SENDER_BYTES);
+    BusPair p;
+    FairQueue *queue;
+    unsigned taken = 0;
+    Takes t = {};
+    open_take(&p, &queue, &taken);
+    for (unsigned i = 0; i < BURST; i++)
+        send_take(&p, &t, 1, LEN);
+    assert_true(sd_bus_flush(p.peer) >= 0);
+    wait_replies(&p, &t, BURST);
+    assert_int_equal(t.ok + t.refused, BURST);
+    assert_int_equal(t.other, 0);
+    assert_true(t.refused > 0);
+    assert_non_null(strstr(t.refusal, "bytes of calls waiting already"));
+    assert_int_equal(taken, t.ok);
+    /* Served meanwhile: its queue is empty, and a call is taken again. */
+    send_take(&p, &t, 1, LEN);
+    wait_replies(&p, &t, BURST + 1);
+    assert_int_equal(taken, t.ok);
+    assert_int_equal(t.ok + t.refused, BURST + 1);
+    assert_int_equal(taken, BURST + 1 - t.refused);
+    close_take(&p, queue);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_allowed_call_passes_full_queue),
         cmocka_unit_test(test_denied_call_passes_full_queue),
+        cmocka_unit_test(test_call_too_large),
+        cmocka_unit_test(test_sender_bytes),
     };
     return cmocka_run_group_tests_name("fair queue", tests, NULL, NULL);
 }

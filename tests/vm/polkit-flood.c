@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * polkit-flood PREFIX COUNT [WINDOW]: on one system-bus connection, sends
+ * polkit-flood PREFIX COUNT [WINDOW [OPTIONS]]: on one system-bus connection, sends
  * COUNT CreateNamespace calls (namespaces PREFIX-1 ... PREFIX-COUNT,
  * local), each allowing interactive authorization, at most WINDOW
  * (default COUNT) unanswered at a time: a reply lets the next call go.
@@ -8,7 +8,8 @@
  * ("reply N ok" for a success), then "all answered" once every call has
  * its reply. It runs until then, or until it is killed: the calls that
  * polkit holds (an agent that never answers) keep it waiting, which is
- * the point.
+ * the point. With OPTIONS, each call's options carry that many "Parent"
+ * entries (big messages: 100,000 make about 3 MB).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@ typedef struct Flood {
     sd_bus *bus;
     const char *prefix;
     unsigned count, sent, answered;
+    unsigned options;   /* "Parent" entries per call */
     Pending *pending;
     int error;          /* of a call that could not be sent */
 } Flood;
@@ -55,7 +57,13 @@ static int send_next(Flood *flood)
     int r = sd_bus_message_new_method_call(flood->bus, &call, "org.vsockns1", "/org/vsockns1",
                                            "org.vsockns1.Manager", "CreateNamespace");
     if (r >= 0)
-        r = sd_bus_message_append(call, "ssa{sv}", name, "local", 0);
+        r = sd_bus_message_append(call, "ss", name, "local");
+    if (r >= 0)
+        r = sd_bus_message_open_container(call, 'a', "{sv}");
+    for (unsigned j = 0; r >= 0 && j < flood->options; j++)
+        r = sd_bus_message_append(call, "{sv}", "Parent", "s", "x");
+    if (r >= 0)
+        r = sd_bus_message_close_container(call);
     if (r >= 0)
         r = sd_bus_message_set_allow_interactive_authorization(call, 1);
     if (r >= 0)
@@ -68,12 +76,13 @@ static int send_next(Flood *flood)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: polkit-flood PREFIX COUNT [WINDOW]\n");
+    if (argc < 3 || argc > 5) {
+        fprintf(stderr, "usage: polkit-flood PREFIX COUNT [WINDOW [OPTIONS]]\n");
         return 2;
     }
-    Flood flood = { .prefix = argv[1], .count = (unsigned) strtoul(argv[2], NULL, 10) };
-    unsigned window = argc == 4 ? (unsigned) strtoul(argv[3], NULL, 10) : flood.count;
+    Flood flood = { .prefix = argv[1], .count = (unsigned) strtoul(argv[2], NULL, 10),
+                    .options = argc == 5 ? (unsigned) strtoul(argv[4], NULL, 10) : 0 };
+    unsigned window = argc >= 4 ? (unsigned) strtoul(argv[3], NULL, 10) : flood.count;
     if (flood.count == 0 || window == 0) {
         fprintf(stderr, "polkit-flood: COUNT and WINDOW must be positive\n");
         return 2;

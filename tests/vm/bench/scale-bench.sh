@@ -53,6 +53,14 @@ echo "empty state: vsocknsd RSS $empty_rss kB; restart to ready $empty_ms ms (me
 "$VSOCKNS_BUILD_ROOT/bench/scale-bench" fill "$namespaces" "$leases"
 expect_eq "scale-bench fill exit status" 0 "$?"
 full_rss=$(rss)
+# What the unit's cgroup holds (against its MemoryMax=): vsocknsd, its
+# namespace workers, and the state files it wrote to /run (tmpfs pages are
+# charged to their writer, so they count as shmem).
+cg=/sys/fs/cgroup$(systemctl show -P ControlGroup vsocknsd)
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+echo "cgroup memory with that state: current $(mib "$(cat "$cg/memory.current")") MiB," \
+     "peak $(mib "$(cat "$cg/memory.peak" 2>/dev/null || echo 0)") MiB (since the last restart)," \
+     "shmem $(mib "$(awk '$1 == "shmem" { print $2 }' "$cg/memory.stat")") MiB; MemoryMax=$(systemctl show -P MemoryMax vsocknsd)"
 full_ms=$(median3 restart_ms)
 after_rss=$(rss)
 echo "with $namespaces namespaces and $total leases: vsocknsd RSS $full_rss kB" \

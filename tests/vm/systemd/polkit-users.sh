@@ -253,6 +253,23 @@ expect_eq "stuck agent: nothing made for pk-term" "" "$($ctl list | grep pk-floo
 $ctl delete pk-victim >/dev/null
 rm -f "$flood" "$fifo" "$cancels"
 
+# Big messages: 40 calls of 100,000 "Parent" options each (about 3 MB a
+# call), all sent at once by a user with no rights. Each is refused by the
+# fair queue before vsocknsd keeps it (it weighs more than a call may),
+# so none waits for its turn or for polkit; once vsocknsd is idle again
+# (idle-trim.h), its RSS is back where it was.
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$(systemctl show -P MainPID vsocknsd)/status"; }
+rss_before=$(rss)
+big=$(mktemp)
+runuser -u pk-plain -- "$VSOCKNS_BUILD_ROOT/tests/vm/polkit-flood" pk-big 40 40 100000 >"$big" 2>&1
+expect_eq "big calls: all 40 refused before they are kept" 40 \
+    "$(grep -c '^reply [0-9]* org.freedesktop.DBus.Error.LimitsExceeded This call is too large for vsocknsd' "$big")"
+for _ in $(seq 60); do (( $(rss) - rss_before < 4096 )) && break; sleep 0.5; done
+rss_after=$(rss)
+echo "big calls: vsocknsd RSS ${rss_before} kB before, ${rss_after} kB after"
+expect_eq "big calls: RSS back within 4 MiB" yes "$( (( rss_after - rss_before < 4096 )) && echo yes || echo "no: $rss_before -> $rss_after kB")"
+rm -f "$big"
+
 # polkitd killed while a check waits for a password: the call is answered
 # (denied), the daemon stays, nothing is made.
 # The terminal's input stays open until the answer is there: systemd-run

@@ -505,6 +505,7 @@ typedef struct LeaseListing {
     Manager *manager;
     uid_t uid;
     bool all;        /* the caller may see every lease listed */
+    bool records;    /* ListLeaseRecords: with the uid that took each */
 } LeaseListing;
 
 static int append_lease(Lease *l, void *userdata)
@@ -512,6 +513,9 @@ static int append_lease(Lease *l, void *userdata)
     LeaseListing *ll = userdata;
     if (!ll->all && !need_to_know_lease(bus_need_to_know_of(ll->manager), ll->manager, ll->uid, l))
         return 0; /* counted in LeaseCount, not shown */
+    if (ll->records)
+        return sd_bus_message_append(ll->reply, "(susbtu)", l->rec.ns, l->rec.cid, l->rec.owner,
+                                     (int) l->rec.reserved, l->rec.acquired_usec, (uint32_t) l->rec.uid);
     return sd_bus_message_append(ll->reply, "(susbt)", l->rec.ns, l->rec.cid, l->rec.owner, (int) l->rec.reserved,
                                  l->rec.acquired_usec);
 }
@@ -519,11 +523,10 @@ static int append_lease(Lease *l, void *userdata)
 /* Need to know (need-to-know.h): about one namespace, polkit is asked
  * whether the caller may see all of it; about all of them ("") only kept
  * answers are used, and the caller's own leases are shown everywhere. */
-static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error)
+static int list_leases(sd_bus_message *m, Manager *manager, bool records, sd_bus_error *error)
 {
-    Manager *manager = userdata;
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-    LeaseListing ll = { .manager = manager };
+    LeaseListing ll = { .manager = manager, .records = records };
     const char *ns;
     Namespace *target;
 
@@ -545,7 +548,7 @@ static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *e
     r = sd_bus_message_new_method_return(m, &reply);
     ll.reply = reply;
     if (r >= 0)
-        r = sd_bus_message_open_container(reply, 'a', "(susbt)");
+        r = sd_bus_message_open_container(reply, 'a', records ? "(susbtu)" : "(susbt)");
     if (r >= 0)
         r = manager_foreach_lease(manager, ns, append_lease, &ll);
     if (r >= 0)
@@ -553,6 +556,18 @@ static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *e
     if (r >= 0)
         r = sd_bus_send(NULL, reply, NULL);
     return r;
+}
+
+static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    return list_leases(m, userdata, false, error);
+}
+
+/* ListLeases with the uid that took each lease: the libvirt hook tells
+ * root's leases from other users' by it. */
+static int method_list_lease_records(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    return list_leases(m, userdata, true, error);
 }
 
 static int property_get_kernel_support(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -640,6 +655,10 @@ static const sd_bus_vtable manager_vtable[] = {
                             SD_BUS_ARGS("s", namespace),
                             SD_BUS_RESULT("a(susbt)", leases),
                             method_list_leases, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("ListLeaseRecords",
+                            SD_BUS_ARGS("s", namespace),
+                            SD_BUS_RESULT("a(susbtu)", leases),
+                            method_list_lease_records, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("ListSockets",
                             SD_BUS_ARGS("s", namespace),
                             SD_BUS_RESULT("a(ssuuuut)", sockets),

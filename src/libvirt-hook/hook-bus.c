@@ -149,17 +149,22 @@ static void free_list(char **list)
     free(list);
 }
 
-static int read_leases(sd_bus_message *reply, char **globals, HookLease **ret, size_t *ret_n)
+/* records: the reply is ListLeaseRecords' (with each lease's uid), else
+ * ListLeases'. */
+static int read_leases(sd_bus_message *reply, bool records, char **globals, HookLease **ret, size_t *ret_n)
 {
     HookLease *leases = NULL;
     size_t n = 0;
-    int r = sd_bus_message_enter_container(reply, 'a', "(susbt)");
+    int r = sd_bus_message_enter_container(reply, 'a', records ? "(susbtu)" : "(susbt)");
     while (r >= 0) {
         const char *ns, *owner;
-        uint32_t cid;
+        uint32_t cid, uid = HOOK_UID_UNKNOWN;
         int reserved;
         uint64_t usec;
-        r = sd_bus_message_read(reply, "(susbt)", &ns, &cid, &owner, &reserved, &usec);
+        if (records)
+            r = sd_bus_message_read(reply, "(susbtu)", &ns, &cid, &owner, &reserved, &usec, &uid);
+        else
+            r = sd_bus_message_read(reply, "(susbt)", &ns, &cid, &owner, &reserved, &usec);
         if (r <= 0)
             break;
         if (!streq(ns, ".host") && !in_list(globals, ns))
@@ -170,7 +175,7 @@ static int read_leases(sd_bus_message *reply, char **globals, HookLease **ret, s
             break;
         }
         leases = grown;
-        leases[n] = (HookLease) { .cid = cid, .reserved = reserved };
+        leases[n] = (HookLease) { .cid = cid, .reserved = reserved, .uid = (uid_t) uid };
         snprintf(leases[n].ns, sizeof(leases[n].ns), "%s", ns);
         snprintf(leases[n].owner, sizeof(leases[n].owner), "%s", owner);
         n++;
@@ -192,9 +197,16 @@ static int bus_list_global_leases(void *userdata, HookLease **ret, size_t *ret_n
     if (r < 0)
         return r;
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-    r = call(b, "ListLeases", &reply, e, "s", "");
+    /* With the uid of each lease; a vsocknsd from before ListLeaseRecords
+     * does not say it. */
+    bool records = true;
+    r = call(b, "ListLeaseRecords", &reply, e, "s", "");
+    if (r < 0 && streq(e->name, "org.freedesktop.DBus.Error.UnknownMethod")) {
+        records = false;
+        r = call(b, "ListLeases", &reply, e, "s", "");
+    }
     if (r >= 0) {
-        r = read_leases(reply, globals, ret, ret_n);
+        r = read_leases(reply, records, globals, ret, ret_n);
         if (r < 0)
             bus_fail(e, r, NULL);
     }

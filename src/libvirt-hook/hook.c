@@ -117,6 +117,14 @@ static void say_unreachable(FILE *log, const HookDomain *d, const HookBusError *
             d->name, consequence);
 }
 
+/* A lease the hook took for this domain: its label, and root's (the
+ * hook runs as root; labels beginning "libvirt:" are root's alone, and a
+ * vsockns too old to say who took a lease is trusted on the label). */
+bool hook_lease_is_own(const HookLease *l, const char *owner)
+{
+    return streq(l->owner, owner) && (l->uid == 0 || l->uid == HOOK_UID_UNKNOWN);
+}
+
 /* prepare/migrate/restore: a fixed CID that vsockns leased to anyone else
  * in the global space would fail in the kernel later, or worse, succeed
  * while a vsockns client expects that CID to be its own. */
@@ -144,8 +152,17 @@ static int run_check(const HookDomain *d, const HookConfig *cfg, const HookBusOp
     }
     int status = 0;
     for (size_t i = 0; i < n && status == 0; i++) {
-        if (leases[i].cid != d->cid || streq(leases[i].owner, owner))
+        if (leases[i].cid != d->cid || hook_lease_is_own(&leases[i], owner))
             continue;
+        if (!leases[i].reserved && leases[i].uid != 0 && leases[i].uid != HOOK_UID_UNKNOWN) {
+            /* Another user's note that it uses the CID: it holds nothing
+             * in the kernel, and it does not stop root's domain. */
+            fprintf(log,
+                    "vsockns: CID %u of domain '%s' has an advisory lease by uid %u ('%s', %s); a user's "
+                    "advisory lease does not stop a domain, starting it\n",
+                    d->cid, d->name, (unsigned) leases[i].uid, leases[i].owner, leases[i].ns);
+            continue;
+        }
         fprintf(log,
                 "vsockns: CID %u of domain '%s' is leased to '%s' in the global CID space (%s, %s lease in vsockns); "
                 "release it (vsocknsctl release %s %u) or give the domain another CID\n",
@@ -174,7 +191,7 @@ static int own_host_cids(const HookDomain *d, const HookBusOps *ops, void *u, ui
         return -ENOMEM;
     }
     for (size_t i = 0; i < n; i++)
-        if (streq(leases[i].owner, owner) && streq(leases[i].ns, ".host"))
+        if (hook_lease_is_own(&leases[i], owner) && streq(leases[i].ns, ".host"))
             cids[found++] = leases[i].cid;
     free(leases);
     *ret = cids;

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -53,7 +54,12 @@ typedef struct HookLease {
     uint32_t cid;
     char owner[256];
     bool reserved;
+    uid_t uid;       /* who took it; HOOK_UID_UNKNOWN from a vsockns too old to say */
 } HookLease;
+#define HOOK_UID_UNKNOWN ((uid_t) -1)
+
+/* Whether l is a lease the hook took for the domain labelled owner. */
+bool hook_lease_is_own(const HookLease *l, const char *owner);
 
 /* How a bus call failed: vsockns answered with an error (name, message),
  * or could not be asked at all (unreachable: no bus, not running, masked,

@@ -126,6 +126,13 @@ static void fake_lease(const char *ns, uint32_t cid, const char *owner, bool res
     snprintf(l->owner, sizeof(l->owner), "%s", owner);
 }
 
+/* A lease that uid took (fake_lease()'s are root's). */
+static void fake_lease_of(uid_t uid, const char *ns, uint32_t cid, const char *owner, bool reserved)
+{
+    fake_lease(ns, cid, owner, reserved);
+    fake.leases[fake.n - 1].uid = uid;
+}
+
 static HookConfig cfg_default = { .refuse_when_unreachable = false, .timeout_ms = 5000 };
 static HookConfig cfg_refuse = { .refuse_when_unreachable = true, .timeout_ms = 5000 };
 
@@ -270,6 +277,42 @@ static void test_prepare_fixed_free_or_own(void **state)
     assert_string_equal(log, "");
 }
 
+/* Another user's advisory lease of the CID is said, and does not stop
+ * the domain; root's advisory lease, or a user's reserved one (it holds
+ * the CID in the kernel), does; an unknown uid (an older vsockns) counts
+ * as root's. */
+static void test_prepare_user_advisory(void **state)
+{
+    char log[1024] = "";
+    fake_lease_of(1000, "tenant-g", 42, "squat", false);
+    assert_int_equal(run_captured("fx-fixed-prepare-begin", &cfg_default, log, sizeof(log)), 0);
+    assert_non_null(strstr(log, "CID 42 of domain 'fx-fixed' has an advisory lease by uid 1000 ('squat'"));
+    fake.leases[0].reserved = true;
+    assert_int_equal(run_captured("fx-fixed-prepare-begin", &cfg_default, log, sizeof(log)), 1);
+    fake.leases[0] = (HookLease) { .cid = 42, .uid = HOOK_UID_UNKNOWN };
+    snprintf(fake.leases[0].ns, sizeof(fake.leases[0].ns), ".host");
+    snprintf(fake.leases[0].owner, sizeof(fake.leases[0].owner), "squat");
+    assert_int_equal(run_captured("fx-fixed-prepare-begin", &cfg_default, log, sizeof(log)), 1);
+    fake.leases[0].uid = 0;
+    assert_int_equal(run_captured("fx-fixed-prepare-begin", &cfg_default, log, sizeof(log)), 1);
+    assert_int_equal(fake.acquires + fake.releases, 0);
+}
+
+/* The hook's own leases are its label and root's: a reserved lease under
+ * that label by another user is someone else's (it stops the domain, and
+ * the hook never releases it). */
+static void test_own_is_label_and_root(void **state)
+{
+    char log[1024] = "";
+    fake_lease_of(1000, ".host", 42, FIXED_OWNER, true);
+    assert_int_equal(run_captured("fx-fixed-prepare-begin", &cfg_default, log, sizeof(log)), 1);
+    assert_non_null(strstr(log, "is leased to '" FIXED_OWNER "'"));
+    fake_lease_of(1000, ".host", 9, AUTO_OWNER, false);
+    assert_int_equal(run_captured("fx-auto-stopped-end", &cfg_default, log, sizeof(log)), 0);
+    assert_int_equal(fake.releases, 0);
+    assert_int_equal(fake.n, 2);
+}
+
 static void test_prepare_auto_and_novsock_make_no_call(void **state)
 {
     char log[1024] = "";
@@ -390,6 +433,8 @@ int main(void)
         cmocka_unit_test_setup(test_reconnect_replaces_stale, setup),
         cmocka_unit_test_setup(test_reconnect_unreachable_exits_0, setup),
         cmocka_unit_test_setup(test_stopped_release_idempotent, setup),
+        cmocka_unit_test_setup(test_prepare_user_advisory, setup),
+        cmocka_unit_test_setup(test_own_is_label_and_root, setup),
         cmocka_unit_test(test_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

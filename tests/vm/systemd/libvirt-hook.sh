@@ -59,6 +59,31 @@ expect_eq "virsh's error has the hook's sentence" yes \
     "$([[ $out == *"CID 42 of domain 'lv-fixed' is leased to 'tenant-db'"* ]] && echo yes)"
 echo "virsh said: $out"
 $ctl release .host 42 >/dev/null
+# A user's advisory lease of that CID (a user granted the host's CID
+# space) does not stop root's domain: the hook says so and goes on.
+useradd -M -N lv-squat
+cat >/etc/polkit-1/rules.d/60-lv-squat.rules <<'RULES'
+polkit.addRule(function(action, subject) {
+    if (subject.user == "lv-squat" &&
+        (action.id == "org.vsockns1.manage-leases" || action.id == "org.vsockns1.manage-global-leases"))
+        return polkit.Result.YES;
+    return polkit.Result.NOT_HANDLED;
+});
+RULES
+defer "rm -f /etc/polkit-1/rules.d/60-lv-squat.rules; userdel lv-squat"
+for _ in $(seq 50); do # until polkitd has read the rule
+    out=$(runuser -u lv-squat -- busctl --allow-interactive-authorization=no call org.vsockns1 /org/vsockns1 \
+        org.vsockns1.Manager AcquireLease susa{sv} .host 42 squat 1 Reserve b false 2>&1)
+    [[ $out == 'uh 42 '* ]] && break
+    sleep 0.2
+done
+expect_eq "lv-squat's advisory lease of 42" yes "$([[ $out == 'uh 42 '* ]] && echo yes || echo "no: $out")"
+out=$(virsh -q start --paused lv-fixed 2>&1)
+expect_eq "a user's advisory lease does not stop root's domain" paused "$(virsh -q domstate lv-fixed)"
+expect_eq "the hook said it saw it" yes \
+    "$(journalctl -b -t vsockns-libvirt-hook --no-pager | grep_q "CID 42 of domain 'lv-fixed' has an advisory lease by uid $(id -u lv-squat) ('squat'" && echo yes)"
+virsh -q destroy lv-fixed >/dev/null
+$ctl release .host 42 >/dev/null
 virsh -q start --paused lv-fixed >/dev/null || fail "virsh start lv-fixed after the release"
 expect_eq "lv-fixed runs after ReleaseLease" paused "$(virsh -q domstate lv-fixed)"
 expect_eq "its lease" "42 libvirt:$(uuid_of lv-fixed):lv-fixed" "$(host_leases)"

@@ -153,9 +153,15 @@ static EventFields lease_fields(const Lease *l)
                            .uid = l->rec.uid };
 }
 
-static const char *describe_holder(const Lease *l, char *buf, size_t size)
+/* Who holds l, as told to viewer: root and the holder itself learn the
+ * label, uid and namespace; anyone else only that the CID is taken (need
+ * to know: other users' labels and uids are not theirs to see). */
+static const char *describe_holder(const Lease *l, uid_t viewer, char *buf, size_t size)
 {
-    snprintf(buf, size, "leased to '%s' (uid %u) in %s", l->rec.owner, (unsigned) l->rec.uid, l->rec.ns);
+    if (viewer == 0 || viewer == l->rec.uid)
+        snprintf(buf, size, "leased to '%s' (uid %u) in %s", l->rec.owner, (unsigned) l->rec.uid, l->rec.ns);
+    else
+        snprintf(buf, size, "leased to another user in this CID space");
     return buf;
 }
 
@@ -272,7 +278,7 @@ static int acquire_explicit(Manager *m, const LeaseRequest *req, CidSpace *space
     char buf[512];
     if (cid_map_value_lease(holder))
         return manager_error_set(e, -EADDRINUSE, ERROR_CID_IN_USE, "CID %u is %s.", req->cid,
-                           describe_holder(holder, buf, sizeof(buf)));
+                           describe_holder(holder, req->uid, buf, sizeof(buf)));
     *ret_fd = -1;
     if (!req->reserve) {
         /* Advisory: someone else holds it, which is what we may have seen. */
@@ -578,12 +584,15 @@ int manager_release_lease(Manager *m, const char *ns, uint32_t cid, uid_t caller
 int manager_bind_lease(Manager *m, const char *ns, uint32_t cid, const LeaseRequest *bind, ManagerError *e)
 {
     Lease *l = manager_find_lease(m, ns, cid);
+    /* Only its user or root may bind a lease; anyone else hears the same
+     * whether the CID is leased or free, so that BindLease tells nobody
+     * which CIDs other users hold. */
+    if (bind->uid != 0 && (!l || bind->uid != l->rec.uid))
+        return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_LEASE,
+                           "uid %u holds no lease of CID %u in %.64s; only a lease's user or root may bind it.",
+                           (unsigned) bind->uid, cid, ns);
     if (!l)
         return manager_error_set(e, -ENOENT, ERROR_NO_SUCH_LEASE, "No lease of CID %u in %.64s.", cid, ns);
-    if (bind->uid != 0 && bind->uid != l->rec.uid)
-        return manager_error_set(e, -EPERM, ERROR_ACCESS_DENIED,
-                           "CID %u in %s is leased by uid %u; only that user or root may bind it.", cid, ns,
-                           (unsigned) l->rec.uid);
     if (!l->rec.reserved)
         return manager_error_set(e, -EINVAL, ERROR_INVALID_OPTION,
                            "CID %u in %s is an advisory lease: it has no device to bind.", cid, ns);

@@ -166,6 +166,10 @@ static int weigh_values(sd_bus_message *m, unsigned *values, size_t *bytes)
         } else {
             uint64_t any; /* big enough for every other basic type */
             r = sd_bus_message_read_basic(m, type, &any);
+            /* An fd is one of vsocknsd's while the call waits: weighed so
+             * that a sender's backlog holds at most a few dozen. */
+            if (type == SD_BUS_TYPE_UNIX_FD)
+                *bytes += FAIR_QUEUE_FD_WEIGHT;
         }
         if (r < 0)
             return r;
@@ -219,22 +223,20 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
                                           FAIR_QUEUE_CALL_VALUES, FAIR_QUEUE_CALL_BYTES);
         return 1;
     }
-    if (weight < 0)
-        return 0; /* not readable: the handlers answer that */
+    if (weight < 0) {
+        (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_INVALID_ARGS, "This call cannot be read: %s.",
+                                          strerror((int) -weight));
+        return 1;
+    }
     Sender *s = sender_find(q, sender);
     if (!s)
         s = sender_add(q, sender);
     if (!s)
         return 0; /* out of memory: serve it in arrival order */
-    if (s->bytes + (size_t) weight > FAIR_QUEUE_SENDER_BYTES) {
-        /* A burst of heavy calls: the count's refusal below would come
-         * only after far more memory. Refused as it would be. */
-        (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                          "%s has %zu bytes of calls waiting already; wait for their replies.",
-                                          sender, s->bytes);
-        return 1;
-    }
-    if (s->n == FAIR_QUEUE_PER_SENDER) {
+    /* Full by number, or by weight (a burst of heavy calls would reach
+     * the number only after far more memory): refused the same way. */
+    bool heavy = s->bytes + (size_t) weight > FAIR_QUEUE_SENDER_BYTES;
+    if (s->n == FAIR_QUEUE_PER_SENDER || heavy) {
         if (s->refused >= FAIR_QUEUE_PER_SENDER || (sd_bus_get_events(q->bus) & POLLOUT)) {
             /* It is not reading its replies (or it would have stopped), or
              * the bus is not reading ours: answering would only pile up
@@ -255,9 +257,14 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
                         FAIR_QUEUE_PER_SENDER);
         s->warned = true;
         s->refused++;
-        (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                          "%s has %d calls waiting already; wait for their replies.", sender,
-                                          FAIR_QUEUE_PER_SENDER);
+        if (heavy)
+            (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                              "%s has %zu bytes of calls waiting already; wait for their replies.",
+                                              sender, s->bytes);
+        else
+            (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                              "%s has %d calls waiting already; wait for their replies.", sender,
+                                              FAIR_QUEUE_PER_SENDER);
         return 1;
     }
     unsigned slot = (s->head + s->n) % FAIR_QUEUE_PER_SENDER;

@@ -19,8 +19,11 @@
  * reading them slower than they are made): they would pile up in our
  * memory; the queue tries again every FAIR_QUEUE_RETRY_USEC.
  * What a call weighs is found by a walk over its values that stops at
- * FAIR_QUEUE_CALL_VALUES: every string's length and 8 bytes for any other
- * value. No method of ours takes more than a few dozen values or a few
+ * FAIR_QUEUE_CALL_VALUES: every string's length, FAIR_QUEUE_FD_WEIGHT for
+ * an fd (so a backlog holds at most 64 of them) and 8 bytes for any other
+ * value. The limits are per sender, which is a bus connection: a user
+ * with many connections has as many queues (the bus caps connections per
+ * user). No method of ours takes more than a few dozen values or a few
  * kilobytes, so a call with more values, or heavier than
  * FAIR_QUEUE_CALL_BYTES, is refused (LimitsExceeded) before it is kept:
  * a caller cannot make vsocknsd hold big messages, waiting or while
@@ -40,6 +43,7 @@
 #define FAIR_QUEUE_SENDER_BYTES (256 * 1024)
 #define FAIR_QUEUE_CALL_BYTES (64 * 1024)
 #define FAIR_QUEUE_CALL_VALUES 256
+#define FAIR_QUEUE_FD_WEIGHT 4096
 /* While calls keep arriving, one is handed on per this many read. */
 #define FAIR_QUEUE_READ_AHEAD 8
 /* How soon to look again when replies are waiting to be written. */

@@ -406,19 +406,24 @@ static int method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error 
 
 /* For a verb on a lease: 1 if the caller may (its own lease, or polkit's
  * manage-foreign-leases says yes), 0 if polkit was asked, < 0 if denied.
- * An unknown lease passes: the manager answers NoSuchLease. */
+ * An unknown lease is asked about as a foreign one; once allowed, the
+ * manager answers NoSuchLease. */
 static int foreign_lease_check(Manager *manager, sd_bus_message *m, const char *verb, const char *ns, uint32_t cid,
                                uid_t uid, sd_bus_error *error)
 {
     Lease *l = manager_find_lease(manager, ns, cid);
-    if (!l || l->rec.uid == uid)
+    if (l && l->rec.uid == uid)
         return 1;
-    char cid_str[16], uid_str[16];
+    /* No lease there is asked about too (owner and owner_uid empty): a
+     * caller who may not touch others' leases hears AccessDenied whether
+     * the CID is leased or free, and learns nothing of who holds what. */
+    char cid_str[16], uid_str[16] = "";
     snprintf(cid_str, sizeof(cid_str), "%u", cid);
-    snprintf(uid_str, sizeof(uid_str), "%u", (unsigned) l->rec.uid);
+    if (l)
+        snprintf(uid_str, sizeof(uid_str), "%u", (unsigned) l->rec.uid);
     /* The holder's uid too: an answer about a lease is not used for one
      * that changed hands under the same label meanwhile. */
-    const char *details[] = { "verb", verb, "namespace", ns, "cid", cid_str, "owner", l->rec.owner,
+    const char *details[] = { "verb", verb, "namespace", ns, "cid", cid_str, "owner", l ? l->rec.owner : "",
                               "owner_uid", uid_str, NULL };
     return polkit_check(bus_polkit_of(manager), m, POLKIT_ACTION_MANAGE_FOREIGN_LEASES, details, error);
 }
@@ -511,7 +516,7 @@ typedef struct LeaseListing {
 static int append_lease(Lease *l, void *userdata)
 {
     LeaseListing *ll = userdata;
-    if (!ll->all && !need_to_know_lease(bus_need_to_know_of(ll->manager), ll->manager, ll->uid, l))
+    if (!ll->all && !need_to_know_own(ll->uid, l))
         return 0; /* counted in LeaseCount, not shown */
     if (ll->records)
         return sd_bus_message_append(ll->reply, "(susbtu)", l->rec.ns, l->rec.cid, l->rec.owner,
@@ -521,8 +526,8 @@ static int append_lease(Lease *l, void *userdata)
 }
 
 /* Need to know (need-to-know.h): about one namespace, polkit is asked
- * whether the caller may see all of it; about all of them ("") only kept
- * answers are used, and the caller's own leases are shown everywhere. */
+ * whether the caller may see all of it; about all of them (""), the caller
+ * sees its own leases. */
 static int list_leases(sd_bus_message *m, Manager *manager, bool records, sd_bus_error *error)
 {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;

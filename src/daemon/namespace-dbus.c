@@ -46,14 +46,12 @@ static uid_t property_reader(sd_bus *bus)
 }
 
 /* Need to know (need-to-know.h): a property read cannot wait for polkit,
- * so only a kept answer shows others' leases; the caller's own are always
- * there, and LeaseCount counts all. */
+ * so it shows the caller's own leases (root: all); LeaseCount counts all. */
 static int property_get_leases(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
     const Namespace *ns = userdata;
     uid_t uid = property_reader(bus);
-    bool all = need_to_know_kept(bus_need_to_know_of(ns->manager), uid, ns);
     Lease **sorted;
     size_t n;
     /* From the namespace's own set: costs what it returns, whatever else exists. */
@@ -61,7 +59,7 @@ static int property_get_leases(sd_bus *bus, const char *path, const char *interf
     if (r >= 0)
         r = sd_bus_message_open_container(reply, 'a', "(usbt)");
     for (size_t i = 0; r >= 0 && i < n; i++)
-        if (all || (uid != (uid_t) -1 && sorted[i]->rec.uid == uid))
+        if (need_to_know_own(uid, sorted[i]))
             r = sd_bus_message_append(reply, "(usbt)", sorted[i]->rec.cid, sorted[i]->rec.owner,
                                       (int) sorted[i]->rec.reserved, sorted[i]->rec.acquired_usec);
     free(sorted);

@@ -10,8 +10,10 @@
 
 typedef struct Answer {
     uid_t uid;
-    uint64_t inode;            /* 0: ".host" */
     char name[NS_NAME_MAX + 1];
+    VsockMode mode;            /* these three tell one namespace of a name from */
+    uint64_t inode;            /* another made later under it (0 for ".host") */
+    uint64_t created_usec;
     bool allowed;
     uint64_t until;            /* CLOCK_MONOTONIC usec; 0: a free slot */
 } Answer;
@@ -47,56 +49,58 @@ static const char *ns_name(const Namespace *ns)
     return ns ? ns->name : NS_NAME_HOST;
 }
 
-static uint64_t ns_inode(const Namespace *ns)
+static bool same(const Answer *a, uid_t uid, const Namespace *ns)
 {
-    return ns ? ns->inode : 0;
+    if (a->uid != uid || !streq(a->name, ns_name(ns)))
+        return false;
+    if (!ns)
+        return a->inode == 0 && a->created_usec == 0;
+    return a->mode == ns->mode && a->inode == ns->inode && a->created_usec == ns->created_usec;
 }
 
 /* The unexpired answer about (uid, ns), or NULL. */
 static const Answer *find(const NeedToKnow *k, uid_t uid, const Namespace *ns, uint64_t now)
 {
-    uint64_t inode = ns_inode(ns);
-    for (size_t i = 0; i < ELEMENTSOF(k->answers); i++) {
-        const Answer *a = &k->answers[i];
-        if (a->until > now && a->uid == uid && a->inode == inode && streq(a->name, ns_name(ns)))
-            return a;
-    }
+    for (size_t i = 0; i < ELEMENTSOF(k->answers); i++)
+        if (k->answers[i].until > now && same(&k->answers[i], uid, ns))
+            return &k->answers[i];
     return NULL;
 }
 
-/* Keeps an answer: in the slot of an older one about the same pair, else
- * in a free or expired slot, else in the one that expires first. */
-static void keep(NeedToKnow *k, uid_t uid, const Namespace *ns, bool allowed, uint64_t now)
+/* Where to keep an answer about (uid, ns): the slot of an older one about
+ * the same pair; if uid has NEED_TO_KNOW_PER_UID answers, its own that
+ * expires first; else a free or expired slot, or the one that expires
+ * first. */
+static Answer *slot_for(NeedToKnow *k, uid_t uid, const Namespace *ns, uint64_t now)
 {
-    Answer *slot = NULL;
+    Answer *any = NULL, *own = NULL;
+    unsigned n_own = 0;
     for (size_t i = 0; i < ELEMENTSOF(k->answers); i++) {
         Answer *a = &k->answers[i];
-        if (a->uid == uid && a->inode == ns_inode(ns) && streq(a->name, ns_name(ns))) {
-            slot = a;
-            break;
+        if (same(a, uid, ns))
+            return a;
+        if (a->until > now && a->uid == uid) {
+            n_own++;
+            if (!own || a->until < own->until)
+                own = a;
         }
-        if (!slot || (slot->until > now && a->until < slot->until))
-            slot = a;
+        if (!any || (any->until > now && a->until < any->until))
+            any = a;
     }
-    *slot = (Answer) { .uid = uid, .inode = ns_inode(ns), .allowed = allowed, .until = now + k->keep_usec };
+    return n_own >= NEED_TO_KNOW_PER_UID ? own : any;
+}
+
+static void keep(NeedToKnow *k, uid_t uid, const Namespace *ns, bool allowed, uint64_t now)
+{
+    Answer *slot = slot_for(k, uid, ns, now);
+    *slot = (Answer) { .uid = uid, .mode = ns ? ns->mode : VSOCK_MODE_GLOBAL, .inode = ns ? ns->inode : 0,
+                       .created_usec = ns ? ns->created_usec : 0, .allowed = allowed, .until = now + k->keep_usec };
     snprintf(slot->name, sizeof(slot->name), "%s", ns_name(ns));
 }
 
-bool need_to_know_kept(const NeedToKnow *k, uid_t uid, const Namespace *ns)
+bool need_to_know_own(uid_t uid, const Lease *l)
 {
-    if (uid == 0)
-        return true;
-    if (uid == (uid_t) -1)
-        return false;
-    const Answer *a = find(k, uid, ns, now_usec());
-    return a && a->allowed;
-}
-
-bool need_to_know_lease(const NeedToKnow *k, Manager *m, uid_t uid, const Lease *l)
-{
-    if (uid == 0 || (uid != (uid_t) -1 && l->rec.uid == uid))
-        return true;
-    return need_to_know_kept(k, uid, manager_find(m, l->rec.ns)); /* NULL: ".host" */
+    return uid == 0 || (uid != (uid_t) -1 && l->rec.uid == uid);
 }
 
 int need_to_know_check(NeedToKnow *k, PolkitRegistry *reg, sd_bus_message *m, uid_t uid, const Namespace *ns,

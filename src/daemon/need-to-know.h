@@ -3,22 +3,27 @@
  * Need to know: what a non-root caller may see of other users' leases and
  * of a namespace's sockets.
  *
- * A caller sees every lease and socket of a namespace it may manage, and
- * its own leases everywhere; of the rest it sees counts only (the
- * LeaseCount properties). Root sees everything. "May manage" is polkit's
- * manage-leases for that namespace, asked without interaction, with the
- * details verb "list", namespace, mode and space: the rule that lets a
- * tenant lease in a namespace also lets it see that namespace.
+ * A caller sees its own leases everywhere. It sees every lease and socket
+ * of a namespace it may manage, when it names that namespace (ListLeases,
+ * ListLeaseRecords and ListSockets of one namespace). Of the rest it sees
+ * counts only (the LeaseCount properties). Root sees everything. "May
+ * manage" is polkit's manage-leases for that namespace, asked without
+ * interaction, with the details verb "list", namespace, mode and space: the
+ * rule that lets a tenant lease in a namespace also lets it see that
+ * namespace.
+ *
+ * What cannot wait for polkit shows the caller's own leases only, always:
+ * property reads (Leases, GetManagedObjects) and ListLeases of every
+ * namespace at once, which would otherwise ask polkit about each. So what
+ * one call shows never depends on what another asked before.
  *
  * Answers are kept NEED_TO_KNOW_KEEP_USEC per (uid, namespace), the
- * namespace known by its nsfs inode too, so that one made again under the
- * same name is asked about anew. A method call about one namespace
- * (ListLeases or ListSockets naming it) asks polkit when no answer is
- * kept, and waits for it as polkit_check() does. What cannot wait uses the
- * kept answers only and shows the caller's own leases where none is kept:
- * property reads (Leases, GetManagedObjects) and ListLeases of every
- * namespace at once, which would otherwise ask polkit about each. Callers
- * of unknown uid are never kept: they are asked each time.
+ * namespace known by its name, mode, nsfs inode and creation time, so that
+ * one deleted and made again is asked about anew even if the kernel gives
+ * it the same inode. At most NEED_TO_KNOW_PER_UID answers per uid: a user
+ * who asks about many namespaces replaces its own oldest answers, never
+ * another user's. Callers of unknown uid are never kept: they are asked
+ * each time.
  *
  * The lease signals, which the bus lets anyone receive, carry no owner
  * label (manager-dbus.c).
@@ -34,8 +39,9 @@
 #include "polkit.h"
 
 #define NEED_TO_KNOW_KEEP_USEC (30 * 1000000ULL)
-/* Answers kept at most, over all callers: a full table drops the oldest. */
+/* Answers kept at most, over all callers, and per uid. */
 #define NEED_TO_KNOW_MAX 256
+#define NEED_TO_KNOW_PER_UID 32
 
 typedef struct NeedToKnow NeedToKnow;
 
@@ -54,9 +60,6 @@ NeedToKnow *need_to_know_free(NeedToKnow *k);
 int need_to_know_check(NeedToKnow *k, PolkitRegistry *reg, sd_bus_message *m, uid_t uid, const Namespace *ns,
                        bool *ret, sd_bus_error *error);
 
-/* Whether a kept, unexpired answer lets uid see all of ns (NULL:
- * ".host"). Root: always. Changes nothing. */
-bool need_to_know_kept(const NeedToKnow *k, uid_t uid, const Namespace *ns);
-/* Whether uid may see lease l: its own, or one in a namespace a kept
- * answer lets it see. Changes nothing. */
-bool need_to_know_lease(const NeedToKnow *k, Manager *m, uid_t uid, const Lease *l);
+/* Whether uid may see lease l without naming its namespace: root, and
+ * the lease's own user. */
+bool need_to_know_own(uid_t uid, const Lease *l);

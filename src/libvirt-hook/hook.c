@@ -201,6 +201,37 @@ static int own_host_cids(const HookDomain *d, const HookBusOps *ops, void *u, ui
 
 /* started/reconnect: one advisory lease in .host with the live CID. Stale
  * leases of this domain (another CID) are released first. Never fails. */
+/* Another user's advisory lease of the domain's CID in the global space
+ * gives way to the running domain (it did not stop it: run_check()): it is
+ * released, and said. 1 if one was, 0 if there was none, < 0 on failure. */
+static int give_way(const HookDomain *d, const HookBusOps *ops, void *u, FILE *log)
+{
+    HookLease *leases = NULL;
+    size_t n = 0;
+    HookBusError e = { .unreachable = false };
+    int r = ops->list_global_leases(u, &leases, &n, &e);
+    if (r < 0)
+        return r;
+    int released = 0;
+    for (size_t i = 0; i < n && released == 0; i++) {
+        HookLease *l = &leases[i];
+        if (l->cid != d->cid || l->reserved || l->uid == 0 || l->uid == HOOK_UID_UNKNOWN)
+            continue;
+        r = ops->release(u, l->ns, l->cid, &e);
+        if (r < 0) {
+            fprintf(log, "vsockns: cannot release uid %u's advisory lease of CID %u ('%s', %s): %s\n",
+                    (unsigned) l->uid, l->cid, l->owner, l->ns, e.message);
+            released = r;
+        } else {
+            fprintf(log, "vsockns: released uid %u's advisory lease of CID %u ('%s', %s): domain '%s' runs with "
+                    "that CID\n", (unsigned) l->uid, l->cid, l->owner, l->ns, d->name);
+            released = 1;
+        }
+    }
+    free(leases);
+    return released;
+}
+
 static int run_register(const HookDomain *d, const HookBusOps *ops, void *u, FILE *log)
 {
     if (d->cid == 0) {
@@ -227,6 +258,8 @@ static int run_register(const HookDomain *d, const HookBusOps *ops, void *u, FIL
         char owner[320];
         hook_owner_label(d, owner, sizeof(owner));
         r = ops->acquire_advisory(u, d->cid, owner, &e);
+        if (r < 0 && !e.unreachable && give_way(d, ops, u, log) > 0)
+            r = ops->acquire_advisory(u, d->cid, owner, &e);
     }
     if (r >= 0)
         return 0;

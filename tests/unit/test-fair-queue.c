@@ -232,6 +232,42 @@ static void wait_replies(BusPair *p, const Takes *t, unsigned n)
         bus_pair_run_for(p, 10000);
 }
 
+/* Sends Take with n fds (an "ah": the handler refuses that signature, the
+ * queue weighs it first). */
+static void send_fds(BusPair *p, Takes *t, unsigned n)
+{
+    sd_bus_message *call = NULL;
+    assert_true(sd_bus_message_new_method_call(p->peer, &call, NULL, "/take", "org.vsockns1.Test", "Take") >= 0);
+    assert_true(sd_bus_message_open_container(call, 'a', "h") >= 0);
+    for (unsigned i = 0; i < n; i++)
+        assert_true(sd_bus_message_append(call, "h", 0) >= 0);
+    assert_true(sd_bus_message_close_container(call) >= 0);
+    assert_true(sd_bus_call_async(p->peer, NULL, call, on_take_reply, t, 0) >= 0);
+    sd_bus_message_unref(call);
+}
+
+/* fds weigh FAIR_QUEUE_FD_WEIGHT each: a call with more than a call may
+ * weigh is refused by the queue; one with fewer reaches the handlers
+ * (which refuse its signature). */
+static void test_fds_weigh(void **state)
+{
+    BusPair p;
+    FairQueue *queue;
+    unsigned taken = 0;
+    Takes t = {};
+    open_take(&p, &queue, &taken);
+    send_fds(&p, &t, FAIR_QUEUE_CALL_BYTES / FAIR_QUEUE_FD_WEIGHT + 1);
+    wait_replies(&p, &t, 1);
+    assert_int_equal(t.refused, 1);
+    assert_non_null(strstr(t.refusal, "This call is too large for vsocknsd"));
+    send_fds(&p, &t, 2);
+    wait_replies(&p, &t, 2);
+    assert_int_equal(t.refused, 1);
+    assert_int_equal(t.other, 1);
+    assert_int_equal(taken, 0);
+    close_take(&p, queue);
+}
+
 /* Too many values, or too many bytes, in one call: refused, never handed
  * on; the calls around it are served. */
 static void test_call_too_large(void **state)
@@ -292,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_denied_call_passes_full_queue),
         cmocka_unit_test(test_call_too_large),
         cmocka_unit_test(test_sender_bytes),
+        cmocka_unit_test(test_fds_weigh),
     };
     return cmocka_run_group_tests_name("fair queue", tests, NULL, NULL);
 }

@@ -298,6 +298,26 @@ static void test_prepare_user_advisory(void **state)
     assert_int_equal(fake.acquires + fake.releases, 0);
 }
 
+/* At started, another user's advisory lease of the domain's CID gives way:
+ * released, said, and the domain's own recorded; root's stays, and the
+ * domain's CID is then not recorded (said). */
+static void test_started_user_advisory_gives_way(void **state)
+{
+    char log[1024] = "";
+    fake_lease_of(1000, ".host", 3, "squat", false);
+    assert_int_equal(run_captured("fx-auto-started-begin", &cfg_default, log, sizeof(log)), 0);
+    assert_non_null(strstr(log, "released uid 1000's advisory lease of CID 3 ('squat', .host)"));
+    assert_int_equal(fake.releases, 1);
+    assert_int_equal(fake.acquires, 1);
+    assert_string_equal(fake.acquired_owner, AUTO_OWNER);
+    memset(&fake, 0, sizeof(fake));
+    fake_lease(".host", 3, "root-note", false);
+    assert_int_equal(run_captured("fx-auto-started-begin", &cfg_default, log, sizeof(log)), 0);
+    assert_int_equal(fake.releases, 0);
+    assert_int_equal(fake.acquires, 0);
+    assert_non_null(strstr(log, "cannot record CID 3"));
+}
+
 /* The hook's own leases are its label and root's: a reserved lease under
  * that label by another user is someone else's (it stops the domain, and
  * the hook never releases it). */
@@ -435,6 +455,7 @@ int main(void)
         cmocka_unit_test_setup(test_stopped_release_idempotent, setup),
         cmocka_unit_test_setup(test_prepare_user_advisory, setup),
         cmocka_unit_test_setup(test_own_is_label_and_root, setup),
+        cmocka_unit_test_setup(test_started_user_advisory_gives_way, setup),
         cmocka_unit_test(test_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

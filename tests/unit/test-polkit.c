@@ -114,8 +114,9 @@ static int method_guarded(sd_bus_message *m, void *userdata, sd_bus_error *error
     return sd_bus_reply_method_return(m, "s", "done");
 }
 
-/* Peek(u uid, s namespace, t inode) -> b: whether uid may see all of a
- * local namespace of that name and inode (need_to_know_check()). The uid
+/* Peek(u uid, s namespace, t inode, t created, b global) -> b: whether uid
+ * may see all of a namespace of that name, inode, creation time and mode
+ * (need_to_know_check()). The uid
  * is the test's: on the pair the caller's cannot be asked for. */
 static int method_peek(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
@@ -123,7 +124,10 @@ static int method_peek(sd_bus_message *m, void *userdata, sd_bus_error *error)
     uint32_t uid;
     const char *name;
     Namespace ns = { .mode = VSOCK_MODE_LOCAL };
-    assert_true(sd_bus_message_read(m, "ust", &uid, &name, &ns.inode) >= 0);
+    int global;
+    assert_true(sd_bus_message_read(m, "usttb", &uid, &name, &ns.inode, &ns.created_usec, &global) >= 0);
+    if (global)
+        ns.mode = VSOCK_MODE_GLOBAL;
     snprintf(ns.name, sizeof(ns.name), "%s", name);
     bool allowed;
     int r = need_to_know_check(d->need_to_know, d->polkit, m, (uid_t) uid, &ns, &allowed, error);
@@ -135,7 +139,7 @@ static int method_peek(sd_bus_message *m, void *userdata, sd_bus_error *error)
 static const sd_bus_vtable test_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_METHOD("Guarded", "", "s", method_guarded, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD("Peek", "ust", "b", method_peek, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("Peek", "usttb", "b", method_peek, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_VTABLE_END,
 };
 
@@ -427,6 +431,10 @@ static void test_timeout_cancels(void **state)
     finish_test(&t);
 }
 
+/* The creation time and mode of the namespace the next Peeks are about. */
+static uint64_t peek_created;
+static bool peek_global;
+
 /* A Peek call (interactive authorization allowed: need to know never
  * asks interactively), its reply in *c. */
 static void call_peek(Test *t, Call *c, uid_t uid, const char *ns, uint64_t inode)
@@ -434,7 +442,7 @@ static void call_peek(Test *t, Call *c, uid_t uid, const char *ns, uint64_t inod
     sd_bus_message *call = NULL;
     *c = (Call) {};
     assert_true(sd_bus_message_new_method_call(t->p.peer, &call, NULL, "/test", "org.vsockns1.Test", "Peek") >= 0);
-    assert_true(sd_bus_message_append(call, "ust", (uint32_t) uid, ns, inode) >= 0);
+    assert_true(sd_bus_message_append(call, "usttb", (uint32_t) uid, ns, inode, peek_created, (int) peek_global) >= 0);
     assert_true(sd_bus_message_set_allow_interactive_authorization(call, true) >= 0);
     assert_true(sd_bus_call_async(t->p.peer, NULL, call, on_call_reply, c, 0) >= 0);
     sd_bus_message_unref(call);
@@ -461,11 +469,14 @@ static bool peek_kept(Test *t, uid_t uid, const char *ns, uint64_t inode)
     return b;
 }
 
-static const Namespace *ns_of(Namespace *buf, const char *name, uint64_t inode)
+/* Peek, answered by the authority with allow: asked, and answered so. */
+static bool peek_asked(Test *t, uid_t uid, const char *ns, uint64_t inode, bool allow)
 {
-    *buf = (Namespace) { .mode = VSOCK_MODE_LOCAL, .inode = inode };
-    snprintf(buf->name, sizeof(buf->name), "%s", name);
-    return buf;
+    size_t asked = t->a.n;
+    call_peek(t, &t->more[0], uid, ns, inode);
+    assert_true(wait_questions(t, asked + 1));
+    answer_last(t, allow);
+    return peeked(t, &t->more[0]);
 }
 
 /* A no is an answer, not an error; yes and no are both kept, per uid and
@@ -473,7 +484,6 @@ static const Namespace *ns_of(Namespace *buf, const char *name, uint64_t inode)
 static void test_need_to_know_kept(void **state)
 {
     Test t;
-    Namespace buf;
     start_with(&t, NULL, false);
     call_peek(&t, &t.more[0], 1000, "t1", 7);
     assert_true(wait_questions(&t, 1));
@@ -485,23 +495,34 @@ static void test_need_to_know_kept(void **state)
     assert_false(peeked(&t, &t.more[0]));
     assert_false(peek_kept(&t, 1000, "t1", 7));
 
-    call_peek(&t, &t.more[1], 1000, "t2", 8);
-    assert_true(wait_questions(&t, 2));
-    answer_last(&t, true);
-    assert_true(peeked(&t, &t.more[1]));
+    assert_true(peek_asked(&t, 1000, "t2", 8, true));
     assert_true(peek_kept(&t, 1000, "t2", 8));
-    assert_true(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "t2", 8)));
-    assert_false(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "t1", 7)));
-    assert_false(need_to_know_kept(t.d.need_to_know, 1001, ns_of(&buf, "t2", 8)));
+    assert_false(peek_kept(&t, 1000, "t1", 7));
+    /* Another user is asked about itself. */
+    assert_false(peek_asked(&t, 1001, "t2", 8, false));
+    assert_true(peek_kept(&t, 1000, "t2", 8));
     /* The same name, made again: another namespace. */
-    assert_false(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "t2", 9)));
-    call_peek(&t, &t.more[2], 1000, "t2", 9);
-    assert_true(wait_questions(&t, 3));
-    answer_last(&t, false);
-    assert_false(peeked(&t, &t.more[2]));
+    assert_false(peek_asked(&t, 1000, "t2", 9, false));
     /* Root: yes, without a question. */
     assert_true(peek_kept(&t, 0, "t1", 7));
-    assert_true(need_to_know_kept(t.d.need_to_know, 0, ns_of(&buf, "t1", 7)));
+    finish_test(&t);
+}
+
+/* A namespace deleted and made again can get the same inode from the
+ * kernel: its creation time and mode still tell it apart. */
+static void test_need_to_know_remade(void **state)
+{
+    Test t;
+    start_with(&t, NULL, false);
+    peek_created = 100;
+    assert_true(peek_asked(&t, 1000, "t1", 7, true));
+    assert_true(peek_kept(&t, 1000, "t1", 7));
+    peek_created = 200;
+    assert_false(peek_asked(&t, 1000, "t1", 7, false));
+    peek_global = true;
+    assert_false(peek_asked(&t, 1000, "t1", 7, false));
+    peek_created = 0;
+    peek_global = false;
     finish_test(&t);
 }
 
@@ -510,52 +531,37 @@ static void test_need_to_know_kept(void **state)
 static void test_need_to_know_expires(void **state)
 {
     Test t;
-    Namespace buf;
     start_with(&t, NULL, false);
     need_to_know_free(t.d.need_to_know);
     t.d.need_to_know = need_to_know_new(100000);
-    call_peek(&t, &t.more[0], 1000, "t1", 7);
-    assert_true(wait_questions(&t, 1));
-    answer_last(&t, true);
-    assert_true(peeked(&t, &t.more[0]));
-    assert_true(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "t1", 7)));
+    assert_true(peek_asked(&t, 1000, "t1", 7, true));
+    assert_true(peek_kept(&t, 1000, "t1", 7));
     bus_pair_run_for(&t.p, 200000);
-    assert_false(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "t1", 7)));
-    call_peek(&t, &t.more[1], 1000, "t1", 7);
-    assert_true(wait_questions(&t, 2));
-    answer_last(&t, true);
-    assert_true(peeked(&t, &t.more[1]));
-
-    for (unsigned i = 0; i < 2; i++) {
-        call_peek(&t, &t.more[2 + i], (uid_t) -1, "t1", 7);
-        assert_true(wait_questions(&t, 3 + i));
-        answer_last(&t, true);
-        assert_true(peeked(&t, &t.more[2 + i]));
-    }
-    assert_false(need_to_know_kept(t.d.need_to_know, (uid_t) -1, ns_of(&buf, "t1", 7)));
+    assert_true(peek_asked(&t, 1000, "t1", 7, true));
+    for (unsigned i = 0; i < 2; i++)
+        assert_true(peek_asked(&t, (uid_t) -1, "t1", 7, true));
     finish_test(&t);
 }
 
-/* A full table drops the answer that expires first, never fails. */
-static void test_need_to_know_full(void **state)
+/* One user asking about many namespaces replaces its own oldest answers,
+ * never another user's. */
+static void test_need_to_know_per_uid(void **state)
 {
     Test t;
-    Namespace buf;
     start_with(&t, NULL, false);
+    assert_true(peek_asked(&t, 2000, "other", 1, true));
     char name[16];
-    for (unsigned i = 0; i <= NEED_TO_KNOW_MAX; i++) {
+    for (unsigned i = 0; i < NEED_TO_KNOW_MAX + 1; i++) {
         snprintf(name, sizeof(name), "n%u", i);
-        call_peek(&t, &t.more[0], 1000, name, i + 1);
-        assert_true(wait_questions(&t, 1));
-        answer_last(&t, true);
-        assert_true(peeked(&t, &t.more[0]));
+        assert_true(peek_asked(&t, 1000, name, i + 10, true));
         sd_bus_message_unref(t.a.asked[0].call);
-        t.a.n = 0; /* the authority's list is short: start it again */
+        t.a.asked[0] = t.a.asked[--t.a.n]; /* the authority's list is short */
     }
-    assert_false(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "n0", 1)));
-    assert_true(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, "n1", 2)));
+    assert_true(peek_kept(&t, 2000, "other", 1));
     snprintf(name, sizeof(name), "n%u", NEED_TO_KNOW_MAX);
-    assert_true(need_to_know_kept(t.d.need_to_know, 1000, ns_of(&buf, name, NEED_TO_KNOW_MAX + 1)));
+    assert_true(peek_kept(&t, 1000, name, NEED_TO_KNOW_MAX + 10));
+    /* Its oldest went: asked again. */
+    assert_true(peek_asked(&t, 1000, "n0", 10, true));
     finish_test(&t);
 }
 
@@ -572,8 +578,9 @@ int main(void)
         cmocka_unit_test(test_total_caps),
         cmocka_unit_test(test_timeout_cancels),
         cmocka_unit_test(test_need_to_know_kept),
+        cmocka_unit_test(test_need_to_know_remade),
         cmocka_unit_test(test_need_to_know_expires),
-        cmocka_unit_test(test_need_to_know_full),
+        cmocka_unit_test(test_need_to_know_per_uid),
     };
     return cmocka_run_group_tests_name("polkit", tests, NULL, NULL);
 }

@@ -82,8 +82,10 @@ out=$(virsh -q start --paused lv-fixed 2>&1)
 expect_eq "a user's advisory lease does not stop root's domain" paused "$(virsh -q domstate lv-fixed)"
 expect_eq "the hook said it saw it" yes \
     "$(journalctl -b -t vsockns-libvirt-hook --no-pager | grep_q "CID 42 of domain 'lv-fixed' has an advisory lease by uid $(id -u lv-squat) ('squat'" && echo yes)"
+expect_eq "the user's lease gave way to the domain's record" "42 libvirt:$(uuid_of lv-fixed):lv-fixed" "$(host_leases)"
+expect_eq "and the hook said so" yes \
+    "$(journalctl -b -t vsockns-libvirt-hook --no-pager | grep_q "released uid $(id -u lv-squat)'s advisory lease of CID 42 ('squat', .host)" && echo yes)"
 virsh -q destroy lv-fixed >/dev/null
-$ctl release .host 42 >/dev/null
 virsh -q start --paused lv-fixed >/dev/null || fail "virsh start lv-fixed after the release"
 expect_eq "lv-fixed runs after ReleaseLease" paused "$(virsh -q domstate lv-fixed)"
 expect_eq "its lease" "42 libvirt:$(uuid_of lv-fixed):lv-fixed" "$(host_leases)"

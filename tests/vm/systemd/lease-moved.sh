@@ -20,7 +20,16 @@ for _ in $(seq 100); do grep -q MOVED "$out" && break; sleep 0.1; done
 expect_eq "the holder moved the device to CID 71" MOVED "$(cat "$out")"
 expect_eq "CID 71 now held (by the moved device)" EADDRINUSE "$(cid_probe lmv 71)"
 
-expect_eq "check-leases" "1 reserved CIDs checked, 1 taken back after being moved away." "$($ctl check-leases lmv)"
+# vsocknsd's own check, every minute, may take 70 back first on a slow
+# machine: either way it is taken back once, which the journal says.
+retakes70() { journalctl -u vsocknsd -b | grep -c 'CID 70 in lmv .* was no longer held' || true; }
+out=$($ctl check-leases lmv)
+expect_eq "check-leases" yes \
+    "$([[ $out == "1 reserved CIDs checked, 1 taken back after being moved away." ||
+          ( $out == "1 reserved CIDs checked, 0 taken back after being moved away." && $(retakes70) == 1 ) ]] &&
+       echo yes || echo "no: $out")"
+for _ in $(seq 50); do [[ $(retakes70) == 1 ]] && break; sleep 0.1; done
+expect_eq "CID 70 taken back once (journal)" 1 "$(retakes70)"
 expect_eq "CID 70 held again" EADDRINUSE "$(cid_probe lmv 70)"
 expect_eq "lease of 70 still listed" yes "$($ctl leases lmv | grep_q ' 70 ' && echo yes)"
 for _ in $(seq 50); do grep -q 'STRING "lmv"' "$log" && break; sleep 0.1; done

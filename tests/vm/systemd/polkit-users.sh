@@ -273,6 +273,8 @@ rss() { awk '/^VmRSS/ {print $2}' "/proc/$(systemctl show -P MainPID vsocknsd)/s
 rss_before=$(rss)
 big=$(mktemp)
 runuser -u pk-plain -- "$VSOCKNS_BUILD_ROOT/tests/vm/polkit-flood" pk-big 40 40 100000 >"$big" 2>&1
+echo "big calls: the answers: $(awk '$1 == "reply" { print $3 }' "$big" | sort | uniq -c | xargs); the last lines:"
+tail -n 3 "$big" | cut -c1-300
 expect_eq "big calls: all 40 refused before they are kept" 40 \
     "$(grep -c '^reply [0-9]* org.freedesktop.DBus.Error.LimitsExceeded This call is too large for vsocknsd' "$big")"
 for _ in $(seq 60); do (( $(rss) - rss_before < 4096 )) && break; sleep 0.5; done

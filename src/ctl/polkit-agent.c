@@ -24,6 +24,11 @@ void polkit_agent_open_if_tty(sd_bus *bus)
     if (geteuid() == 0 || !isatty(STDIN_FILENO) || access(PKTTYAGENT, X_OK) < 0)
         return;
     sd_bus_set_allow_interactive_authorization(bus, true);
+    /* vsocknsd gives a person 90 s to answer the prompt: wait longer than
+     * that for its answer, not sd-bus's 25 s (unless a verb set more). */
+    uint64_t timeout;
+    if (sd_bus_get_method_call_timeout(bus, &timeout) >= 0 && timeout < 120 * 1000000ULL)
+        (void) sd_bus_set_method_call_timeout(bus, 120 * 1000000ULL);
     int notify[2];
     if (pipe2(notify, O_CLOEXEC) < 0)
         return;

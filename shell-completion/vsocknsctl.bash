@@ -13,7 +13,7 @@ __vsocknsctl_units() {
 _vsocknsctl() {
     local cur=${COMP_WORDS[COMP_CWORD]} verb= i n=0
     local verbs='status list show create delete leases acquire release exec bind attach detach check-leases
-                 sockets check'
+                 sockets check connect'
     local opts='--help --version --json --mode= --parent= --no-g2h-fallback --force --cid= --owner= --strategy=
                 --no-reserve --persist --exist-ok --runtime --expect='
     # The verb and how many operands come before the word being completed.
@@ -36,7 +36,7 @@ _vsocknsctl() {
     esac
     case $verb in
         '') COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
-        show|delete|leases|acquire|release|exec|bind|check-leases|sockets)
+        show|delete|leases|acquire|release|exec|bind|check-leases|sockets|connect)
             [[ $n -eq 0 ]] && COMPREPLY=($(compgen -W "$(__vsocknsctl_namespaces) .host" -- "$cur")) ;;
         check)
             [[ $n -eq 0 ]] && COMPREPLY=($(compgen -W "$(__vsocknsctl_namespaces)" -- "$cur")) ;;

@@ -198,6 +198,9 @@ static void serve(int home_fd, const NsRequest *q, NsAnswer *a)
         a->result = a->fd < 0 ? -errno : 0;
         break;
     case NS_OP_SOCKET:
+        /* Tests only: a kernel that stalls making a vsock socket. */
+        if (q->args[0] == AF_VSOCK)
+            FAULT_STALL("vsock-socket-stall");
         a->fd = socket(q->args[0], q->args[1] | SOCK_CLOEXEC, q->args[2]);
         a->result = a->fd < 0 ? -errno : 0;
         break;

@@ -13,6 +13,8 @@
 #define NAMESPACE_IFACE "org.vsockns1.Namespace"
 
 enum { EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NO_SUCH = 4, EXIT_UNAVAILABLE = 5 };
+/* connect: how the connection ended, or why there was none (vsocknsctl(1)). */
+enum { EXIT_REFUSED = 10, EXIT_RESET = 11, EXIT_UNREACHABLE = 12, EXIT_DENIED = 13, EXIT_TIMED_OUT = 14 };
 
 extern bool arg_json;
 extern const char *arg_cid;      /* NULL or "auto": pick */
@@ -47,3 +49,4 @@ int verb_check_leases(sd_bus *bus, int argc, char **argv);
 int verb_bind(sd_bus *bus, int argc, char **argv);
 int verb_sockets(sd_bus *bus, int argc, char **argv);
 int verb_check(sd_bus *bus, int argc, char **argv);
+int verb_connect(sd_bus *bus, int argc, char **argv);

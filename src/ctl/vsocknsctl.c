@@ -409,7 +409,10 @@ static void help(void)
            "                         managed namespace): state, addresses, inode, process\n"
            "  check NAME             Prove NAME's isolation live over vsock loopback: a\n"
            "                         listener inside, clients from inside, the host and a\n"
-           "                         new sibling; exit 1 on any surprise\n\n"
+           "                         new sibling; exit 1 on any surprise\n"
+           "  connect NAME CID PORT  Connect to vsock CID:PORT as seen from inside NAME and\n"
+           "                         copy stdin to it and it to stdout (no root needed:\n"
+           "                         vsocknsd makes the socket in there)\n\n"
            "Options:\n"
            "  -h --help              Show this help\n"
            "     --version           Show the version\n"
@@ -495,6 +498,7 @@ static const Verb verbs[] = {
     { "check-leases", 0, 1, verb_check_leases }, { "bind", 3, 3, verb_bind },
     { "attach", 2, 2, verb_attach },   { "detach", 1, 1, verb_detach },
     { "sockets", 0, 1, verb_sockets }, { "check", 1, 1, verb_check },
+    { "connect", 3, 3, verb_connect },
 };
 
 int main(int argc, char **argv)

@@ -26,6 +26,10 @@
 #define BUS_ERROR_NO_FREE_CID VSOCKNS_ERROR("NoFreeCid")
 #define BUS_ERROR_NO_SUCH_LEASE VSOCKNS_ERROR("NoSuchLease")
 #define BUS_ERROR_QUOTA_EXCEEDED VSOCKNS_ERROR("QuotaExceeded")
+/* ConnectVsock: what the kernel answered a connect. */
+#define BUS_ERROR_CONNECTION_REFUSED VSOCKNS_ERROR("ConnectionRefused")
+#define BUS_ERROR_NO_DEVICE VSOCKNS_ERROR("NoDevice")
+#define BUS_ERROR_TIMED_OUT VSOCKNS_ERROR("TimedOut")
 /* AttachUnit and DetachUnit, which the bus layer does itself: a unit with
  * no drop-in of ours, and a drop-in that could not be written or removed or
  * that systemd did not reload for. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "manager-dbus.h"
+#include "connect-dbus.h"
 #include "inspect-dbus.h"
 
 #include <errno.h>
@@ -672,6 +673,10 @@ static const sd_bus_vtable manager_vtable[] = {
                             SD_BUS_ARGS("s", namespace, "a{sv}", options),
                             SD_BUS_RESULT("s", mode, "s", kernel_mode, "a(ssbbs)", paths),
                             bus_method_check_isolation, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("ConnectVsock",
+                            SD_BUS_ARGS("s", namespace, "u", cid, "u", port, "a{sv}", options),
+                            SD_BUS_RESULT("h", socket),
+                            bus_method_connect_vsock, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("BindLease",
                             SD_BUS_ARGS("s", namespace, "u", cid, "a{sv}", options),
                             SD_BUS_NO_RESULT,
@@ -795,6 +800,7 @@ static int on_loop_exit(sd_event_source *s, void *userdata)
     ns_workers_stop(ctx->manager->workers);
     stop_creates(ctx);
     inspect_dbus_stop(ctx);
+    connect_dbus_stop(ctx);
     ctx->unit_changes = unit_changes_free(ctx->unit_changes);
     /* Callers waiting for released CIDs are answered while the bus is
      * still there. */
@@ -823,6 +829,7 @@ void manager_dbus_disconnect(Manager *m)
     ns_workers_stop(m->workers);
     stop_creates(ctx);
     inspect_dbus_stop(ctx);
+    connect_dbus_stop(ctx);
     ctx->unit_changes = unit_changes_free(ctx->unit_changes);
     lease_fds_stop(m->fds);
     context_free(ctx);

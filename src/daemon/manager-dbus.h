@@ -11,6 +11,7 @@
 typedef struct CreateCall CreateCall;
 typedef struct IsolationCheck IsolationCheck;
 typedef struct UnitChanges UnitChanges;
+typedef struct ConnectCall ConnectCall;
 
 /* What the bus layer keeps beside the manager (the manager's userdata). */
 struct BusContext {
@@ -25,6 +26,8 @@ struct BusContext {
     IsolationCheck *checks;  /* CheckIsolation calls whose probe runs (inspect-dbus.c) */
     unsigned n_checks;
     UnitChanges *unit_changes; /* AttachUnit and DetachUnit calls under way (attach-dbus.c) */
+    ConnectCall *connects;   /* ConnectVsock calls under way (connect-dbus.c) */
+    unsigned n_connects;
 };
 typedef struct BusContext BusContext;
 

@@ -25,6 +25,7 @@
 #define POLKIT_ACTION_MANAGE_FOREIGN_LEASES "org.vsockns1.manage-foreign-leases"
 #define POLKIT_ACTION_MANAGE_GLOBAL_LEASES "org.vsockns1.manage-global-leases"
 #define POLKIT_ACTION_ATTACH_UNITS "org.vsockns1.attach-units"
+#define POLKIT_ACTION_CONNECT "org.vsockns1.connect"
 
 typedef struct PolkitRegistry PolkitRegistry;
 

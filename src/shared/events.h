@@ -22,6 +22,7 @@
 #define EVENT_AUTH_DENIED "0f8f0f38ccc34d5a82b678ca751d0649"
 #define EVENT_UNIT_ATTACHED "3ab906de2de94240bc2fe78d96821c00"
 #define EVENT_UNIT_DETACHED "125dcfe7d2cb4cbcbea2b17de5969506"
+#define EVENT_VSOCK_CONNECTED "efe6c05363244f72912d0a6bc66c858a"
 
 /* What an event is about; NULL strings, CID 0 and has_uid false are left out. */
 typedef struct EventFields {

@@ -6,7 +6,9 @@
  * names that point. The file is removed first, so the restarted daemon runs
  * on. FAULT_STALL("name") instead stops right there until killed: a kernel
  * that never returns, as seen from a helper process; "name*" in the file
- * stops every process that reaches the point until the file is removed.
+ * stops every process that reaches the point while the file says so, each
+ * until killed; "name+" stops them until the file is removed, and then
+ * they go on (a stall that lasts until the test releases it).
  * In every other build the points are nothing.
  */
 #pragma once

@@ -238,6 +238,9 @@ static int verb_attach(sd_bus *bus, int argc, char **argv)
 {
     sd_bus_error error = SD_BUS_ERROR_NULL;
     bool attach = argc == 3;
+    /* The answer comes once systemd has reloaded, which a busy machine
+     * takes long for: wait as long as vsocknsd waits for it. */
+    sd_bus_set_method_call_timeout(bus, 10 * 60 * 1000000ULL);
     int r = attach ? sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "AttachUnit", &error, NULL,
                                         "ssb", argv[1], argv[2], (int) arg_runtime)
                    : sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "DetachUnit", &error, NULL,

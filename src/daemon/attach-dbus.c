@@ -18,6 +18,9 @@
 #include "shared/log.h"
 #include "shared/macro.h"
 
+/* How long a systemd Reload may take, as systemctl daemon-reload allows. */
+#define RELOAD_TIMEOUT_USEC (10 * 60 * 1000000ULL)
+
 typedef enum ChangeStage {
     STAGE_RESOLVING,  /* asking systemd for the unit's names */
     STAGE_WAITING,    /* drop-in changed, waiting for the next Reload */
@@ -141,8 +144,14 @@ static void start_reload(UnitChanges *u)
         }
     if (n == 0)
         return;
-    int r = sd_bus_call_method_async(u->ctx->bus, &u->reload, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                     "org.freedesktop.systemd1.Manager", "Reload", on_reloaded, u, NULL);
+    /* A reload re-reads every unit: on a busy machine it takes far longer
+     * than sd-bus's 25 s, so wait as long as systemctl daemon-reload does
+     * (RELOAD_TIMEOUT_USEC) before calling the change failed. */
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+    int r = sd_bus_message_new_method_call(u->ctx->bus, &call, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", "Reload");
+    if (r >= 0)
+        r = sd_bus_call_async(u->ctx->bus, &u->reload, call, on_reloaded, u, RELOAD_TIMEOUT_USEC);
     if (r >= 0) {
         log_debug("Asked systemd to reload for %u unit change%s", n, n == 1 ? "" : "s");
         return;

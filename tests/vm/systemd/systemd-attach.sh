@@ -5,6 +5,9 @@
 # "local"; its vsock listener is reachable from inside the namespace and
 # not from the host. A malformed namespaces.d file makes nothing at all.
 . "$(dirname "$0")/../daemon-lib.sh"
+# An attach waits for systemd's Reload, which on a busy machine takes far
+# longer than the 25 s a bus call waits by default.
+call_timeout=600
 
 probe_unit() { # NAME NS PORT: a service that records its ns_mode and listens on vsock
     cat >"/run/systemd/system/$1.service" <<UNIT
@@ -57,7 +60,7 @@ defer "rm -f /etc/polkit-1/rules.d/60-at-tenant.rules /etc/vsockns/vsocknsd.conf
 systemctl restart vsocknsd
 # as_tenant METHOD SIGNATURE ARGS...: a Manager call as at-tenant.
 as_tenant() {
-    runuser -u at-tenant -- busctl --allow-interactive-authorization=no call org.vsockns1 /org/vsockns1 \
+    runuser -u at-tenant -- busctl --timeout=600 --allow-interactive-authorization=no call org.vsockns1 /org/vsockns1 \
         org.vsockns1.Manager "$@" 2>&1
 }
 probe_unit at-web1 at-t 7104

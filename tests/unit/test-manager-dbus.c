@@ -165,6 +165,22 @@ int __wrap_sd_bus_call_method_async(sd_bus *bus, sd_bus_slot **slot, const char 
     return r;
 }
 
+int __real_sd_bus_call_async(sd_bus *bus, sd_bus_slot **slot, sd_bus_message *m, sd_bus_message_handler_t callback,
+                             void *userdata, uint64_t usec);
+int __wrap_sd_bus_call_async(sd_bus *bus, sd_bus_slot **slot, sd_bus_message *m, sd_bus_message_handler_t callback,
+                             void *userdata, uint64_t usec);
+
+/* The same for calls made from a message (systemd's Reload, with its own
+ * timeout). */
+int __wrap_sd_bus_call_async(sd_bus *bus, sd_bus_slot **slot, sd_bus_message *m, sd_bus_message_handler_t callback,
+                             void *userdata, uint64_t usec)
+{
+    const char *member = sd_bus_message_get_member(m);
+    if (failing_call && member && strcmp(member, failing_call) == 0)
+        return failing_call_error;
+    return __real_sd_bus_call_async(bus, slot, m, callback, userdata, usec);
+}
+
 typedef struct Fixture {
     BusPair bus;
     FakeNetns netns;

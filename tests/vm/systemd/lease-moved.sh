@@ -23,11 +23,11 @@ expect_eq "CID 71 now held (by the moved device)" EADDRINUSE "$(cid_probe lmv 71
 # vsocknsd's own check, every minute, may take 70 back first on a slow
 # machine: either way it is taken back once, which the journal says.
 retakes70() { journalctl -u vsocknsd -b | grep -c 'CID 70 in lmv .* was no longer held' || true; }
-out=$($ctl check-leases lmv)
+checked=$($ctl check-leases lmv)
 expect_eq "check-leases" yes \
-    "$([[ $out == "1 reserved CIDs checked, 1 taken back after being moved away." ||
-          ( $out == "1 reserved CIDs checked, 0 taken back after being moved away." && $(retakes70) == 1 ) ]] &&
-       echo yes || echo "no: $out")"
+    "$([[ $checked == "1 reserved CIDs checked, 1 taken back after being moved away." ||
+          ( $checked == "1 reserved CIDs checked, 0 taken back after being moved away." && $(retakes70) == 1 ) ]] &&
+       echo yes || echo "no: $checked")"
 for _ in $(seq 50); do [[ $(retakes70) == 1 ]] && break; sleep 0.1; done
 expect_eq "CID 70 taken back once (journal)" 1 "$(retakes70)"
 expect_eq "CID 70 held again" EADDRINUSE "$(cid_probe lmv 70)"

@@ -401,7 +401,11 @@ static int check_room(PolkitRegistry *reg, uid_t uid, bool interactive, sd_bus_e
         out++;
         out_interactive += q->interactive;
         mine += q->uid == uid;
-        mine_interactive += q->uid == uid && q->interactive;
+        /* A question whose caller left has been cancelled: nobody can
+         * answer it for the user any more, so it does not stop the user's
+         * next one. It still counts against the user's and the total caps
+         * until polkit lets go of it. */
+        mine_interactive += q->uid == uid && q->interactive && !q->caller_gone;
     }
     char who[32];
     if (uid == (uid_t) -1)

@@ -93,7 +93,7 @@ int manager_check_isolation_start(Manager *m, const char *name, ns_answer_fn don
         return parent_fd;
     NsRequest q = ns_request(NS_OP_PROBE, ns->fd);
     q.fds[1] = parent_fd;
-    int r = ns_workers_submit(m->workers, &q, ISOLATION_PROBE_DEADLINE_MS, done, userdata, ret_call);
+    int r = ns_workers_submit(m->workers, &q, m->probe_deadline_ms, done, userdata, ret_call);
     if (r < 0)
         return manager_error_set(e, r, ERROR_NONE, "Cannot start the isolation probe: %s.", strerror(-r));
     *ret_mode = ns->mode;

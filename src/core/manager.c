@@ -13,6 +13,7 @@
 #include <linux/vm_sockets.h>
 
 #include "errors.h"
+#include "isolation.h"
 #include "netns.h"
 #include "ns-worker.h"
 #include "state.h"
@@ -46,6 +47,7 @@ int manager_new(const ManagerConfig *config, Manager **ret)
     m->leases_per_user = MANAGER_LEASES_PER_USER_DEFAULT;
     m->leases_per_namespace = m->namespaces_per_parent = SIZE_MAX;
     m->leases_max = LEASES_MAX;
+    m->probe_deadline_ms = ISOLATION_PROBE_DEADLINE_MS;
     m->global_space = cid_space_new("");
     if (!m->global_space || ns_workers_new(&m->workers) < 0) {
         cid_space_free(m->global_space);

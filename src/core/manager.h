@@ -109,6 +109,7 @@ struct Manager {
     sd_event *event;             /* NULL: no loop (tools, most tests) */
     LeaseFds *fds;               /* every lease's device (NULL without a loop) */
     NsWorkers *workers;          /* everything done inside another namespace */
+    int probe_deadline_ms;       /* an isolation probe's (ISOLATION_PROBE_DEADLINE_MS) */
     uint64_t last_lease_id;      /* Lease.id of the newest lease */
     uint64_t check_round;        /* manager_check_leases() in bounded steps */
     size_t namespaces_per_user, leases_per_user; /* quotas for uids other than 0 */

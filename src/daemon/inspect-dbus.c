@@ -82,7 +82,7 @@ int bus_namespace_list_sockets(sd_bus_message *m, void *userdata, sd_bus_error *
  * ---- CheckIsolation: the probe's report arrives on the loop ----
  *
  * Each check is a request to a namespace worker (ns-worker.h), which has
- * its deadline (ISOLATION_PROBE_DEADLINE_MS: a stalled probe's worker is
+ * its deadline (Manager.probe_deadline_ms: a stalled probe's worker is
  * killed and the check answered). At most ISOLATION_CHECKS_MAX run at once,
  * so that checks never take every worker from the creations, and at most
  * ISOLATION_CHECKS_PER_UID of one non-root uid, so that one user never
@@ -133,7 +133,7 @@ static void check_reply(IsolationCheck *c, int r, const IsolationReport *rep)
     if (r == -ETIMEDOUT)
         r = sd_bus_reply_method_errorf(c->call, BUS_ERROR_KERNEL,
                                        "The isolation probe of '%s' did not finish within %d s.", name ?: "?",
-                                       ISOLATION_PROBE_DEADLINE_MS / 1000);
+                                       c->ctx->manager->probe_deadline_ms / 1000);
     else if (r == -ESHUTDOWN)
         r = sd_bus_reply_method_errorf(c->call, SD_BUS_ERROR_NO_REPLY,
                                        "vsocknsd is stopping: the isolation probe of '%s' was stopped; ask again "

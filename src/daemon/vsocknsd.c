@@ -5,6 +5,7 @@
  * namespace workers only (core/ns-worker.c), so this process stays in the
  * host netns.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +39,8 @@ static void help(void)
 #ifdef VSOCKNS_FAULT_INJECTION
            "     --worker-timeout=SECONDS\n"
            "                       How long a namespace worker may take (default 10)\n"
+           "     --probe-timeout=SECONDS\n"
+           "                       How long an isolation probe may take (default 20)\n"
 #endif
            "\nSee vsocknsd(8).\n",
            program_invocation_short_name, VSOCKNS_BUS_NAME);
@@ -57,10 +60,27 @@ static int parse_log_level(const char *s)
 
 static const char *arg_config;
 static int arg_worker_timeout_ms; /* 0: the workers' default */
+static int arg_probe_timeout_ms;  /* 0: ISOLATION_PROBE_DEADLINE_MS */
+
+#ifdef VSOCKNS_FAULT_INJECTION
+/* --worker-timeout and --probe-timeout: whole seconds, 1 to 3600. */
+static int parse_timeout(const char *option, const char *s, int *ret_ms)
+{
+    char *end;
+    errno = 0;
+    long secs = strtol(s, &end, 10);
+    if (errno || *end || end == s || secs < 1 || secs > 3600) {
+        fprintf(stderr, "--%s wants seconds (1-3600), not '%s'.\n", option, s);
+        return -EINVAL;
+    }
+    *ret_ms = (int) secs * 1000;
+    return 0;
+}
+#endif
 
 static int parse_argv(int argc, char **argv)
 {
-    enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_CONFIG, ARG_WORKER_TIMEOUT };
+    enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_CONFIG, ARG_WORKER_TIMEOUT, ARG_PROBE_TIMEOUT };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, ARG_VERSION },
@@ -69,6 +89,7 @@ static int parse_argv(int argc, char **argv)
 #ifdef VSOCKNS_FAULT_INJECTION
         /* Tests that stall a worker choose how long it may stall. */
         { "worker-timeout", required_argument, NULL, ARG_WORKER_TIMEOUT },
+        { "probe-timeout", required_argument, NULL, ARG_PROBE_TIMEOUT },
 #endif
         {}
     };
@@ -93,16 +114,16 @@ static int parse_argv(int argc, char **argv)
         case ARG_CONFIG:
             arg_config = optarg;
             break;
-        case ARG_WORKER_TIMEOUT: {
-            char *end;
-            long secs = strtol(optarg, &end, 10);
-            if (*end || end == optarg || secs < 1 || secs > 3600) {
-                fprintf(stderr, "--worker-timeout wants seconds (1-3600), not '%s'.\n", optarg);
+#ifdef VSOCKNS_FAULT_INJECTION
+        case ARG_WORKER_TIMEOUT:
+            if (parse_timeout("worker-timeout", optarg, &arg_worker_timeout_ms) < 0)
                 return -EINVAL;
-            }
-            arg_worker_timeout_ms = (int) secs * 1000;
             break;
-        }
+        case ARG_PROBE_TIMEOUT:
+            if (parse_timeout("probe-timeout", optarg, &arg_probe_timeout_ms) < 0)
+                return -EINVAL;
+            break;
+#endif
         default:
             return -EINVAL;
         }
@@ -296,6 +317,8 @@ int main(int argc, char **argv)
     snprintf(m->version, sizeof(m->version), "%s", VSOCKNS_VERSION);
     if (arg_worker_timeout_ms > 0)
         ns_workers_set_timeout(m->workers, arg_worker_timeout_ms);
+    if (arg_probe_timeout_ms > 0)
+        m->probe_deadline_ms = arg_probe_timeout_ms;
     r = run(m);
     manager_free(m);
     return r != 0 ? 1 : 0;

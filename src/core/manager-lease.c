@@ -254,6 +254,17 @@ static int kernel_error(ManagerError *e, int r, uint32_t cid, const char *ns)
         return manager_error_set(e, -EOPNOTSUPP, ERROR_NOT_SUPPORTED,
                            "There is no /dev/vhost-vsock here (modprobe vhost_vsock): only advisory leases "
                            "(Reserve=false) work without it.");
+    if (r == -ETIMEDOUT)
+        return manager_error_set(e, r, ERROR_KERNEL,
+                                 "Cannot reserve CID %u in %s: the namespace worker opening %s there did not "
+                                 "answer within %d s (a stalled kernel, or an overloaded machine); nothing was "
+                                 "leased, try again.",
+                                 cid, ns, VHOST_VSOCK_DEVICE, NETNS_OPEN_TIMEOUT_MS / 1000);
+    if (worker_failed(r))
+        return manager_error_set(e, r, ERROR_KERNEL,
+                                 "Cannot reserve CID %u in %s: the namespace worker opening %s there failed "
+                                 "(%s); nothing was leased, try again.",
+                                 cid, ns, VHOST_VSOCK_DEVICE, strerror(-r));
     return manager_error_set(e, r, ERROR_KERNEL, "Cannot reserve CID %u in %s: %s.", cid, ns, strerror(-r));
 }
 

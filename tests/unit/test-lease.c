@@ -32,6 +32,7 @@ typedef struct FakeKernel {
     uint32_t outside[8];
     size_t n_outside;
     bool all_busy;
+    int fail;               /* else every reservation fails with this */
     unsigned calls;
 } FakeKernel;
 
@@ -41,6 +42,8 @@ static int fake_reserve(void *userdata, const char *ns, int netns_fd, uint32_t c
     k->calls++;
     if (k->all_busy)
         return -EADDRINUSE;
+    if (k->fail)
+        return k->fail;
     bool same_ns = (!ns && !k->outside_ns) || (ns && k->outside_ns && strcmp(ns, k->outside_ns) == 0);
     for (size_t i = 0; same_ns && i < k->n_outside; i++)
         if (k->outside[i] == cid)
@@ -199,6 +202,26 @@ static void test_per_namespace_sets(void **state)
     assert_int_equal(manager_namespace_lease_count(m, manager_find(m, "g1")), 4);
     assert_int_equal(m->n_leases, 6);
     assert_int_equal(acquire(m, "g1", 8, "x", NULL, true, &err), 8); /* g2's 8 is free again */
+    teardown_manager(m);
+}
+
+/* A namespace worker that did not answer in time (a stalled kernel, an
+ * overloaded machine) is named as such, not as the kernel's refusal;
+ * nothing is leased, and the next try works. */
+static void test_worker_timeout_named(void **state)
+{
+    Manager *m = make_manager();
+    kernel.fail = -ETIMEDOUT;
+    LeaseRequest req = { .ns = "a", .cid = 42, .owner = "z", .reserve = true, .bind_pidfd = -1 };
+    ManagerError e = {};
+    assert_int_equal(manager_acquire_lease(m, &req, NULL, &e), -ETIMEDOUT);
+    assert_int_equal(e.kind, ERROR_KERNEL);
+    assert_non_null(strstr(e.message, "Cannot reserve CID 42 in a: the namespace worker opening /dev/vhost-vsock there did not answer within 2 s"));
+    assert_int_equal(m->n_leases, 0);
+    kernel.fail = 0;
+    e = (ManagerError) {};
+    assert_int_equal(manager_acquire_lease(m, &req, NULL, &e), 0);
+    assert_int_equal(m->n_leases, 1);
     teardown_manager(m);
 }
 
@@ -828,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_discard),
         cmocka_unit_test(test_namespace_quota),
         cmocka_unit_test(test_strategies), cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_worker_timeout_named),
         cmocka_unit_test(test_release),    cmocka_unit_test(test_reconcile),
     };
     int r = cmocka_run_group_tests_name("leases", tests, NULL, NULL);

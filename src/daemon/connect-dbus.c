@@ -195,7 +195,12 @@ void connect_dbus_stop(BusContext *ctx)
 {
     while (ctx && ctx->connects) {
         ConnectCall *c = ctx->connects;
-        VsockConnect *op = c->op;
-        vsock_connect_stop(op); /* answers it: on_connected frees c */
+        if (!c->op) {
+            /* Answered already, never left in the list: but a loop that
+             * cannot end must not rest on that. */
+            connect_call_free(c);
+            continue;
+        }
+        vsock_connect_stop(c->op); /* answers it: on_connected frees c */
     }
 }

@@ -10,7 +10,11 @@
  * device is one quick system call; a worker the kernel stalls there is
  * killed at NETNS_OPEN_TIMEOUT_MS and waited for a few seconds more
  * (ns_workers_run()), and a batch of reservations (CheckLeases, the
- * minute's recheck) stops at the first such failure.
+ * minute's recheck) stops at the first such failure. On a machine loaded
+ * far past its cores that round trip can itself pass 2 s: the caller is
+ * then told the worker did not answer in time, and nothing is leased.
+ * Known limit: an asynchronous reservation (a request on the loop, as
+ * ConnectVsock's socket is made) would free the loop of even that wait.
  */
 #pragma once
 
